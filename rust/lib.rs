@@ -1,0 +1,3 @@
+use gdnative::prelude::*;
+fn init(_handle: InitHandle) {}
+godot_init!(init);
