@@ -1,0 +1,350 @@
+//! Drives one established WebSocket connection: feeds queued packets to the socket, reads
+//! messages while the peer's unread limits allow (TCP backpressure otherwise), and runs the
+//! close handshake with a deadline. One task per connection, no locks on the data path.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use futures_util::{Sink, Stream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{sleep, Sleep};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use super::config::Limits;
+use super::event::Event;
+use super::peer::{Command, Packet, PeerId, PeerShared};
+
+/// How many steps one poll may take before yielding to other connections.
+const POLL_BUDGET: usize = 64;
+
+/// A byte stream a connection runs on, with the TCP socket underneath it.
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Transport for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+pub(crate) struct Connection<S> {
+    id: PeerId,
+    ws: WebSocketStream<S>,
+    commands: UnboundedReceiver<Command>,
+    shared: Arc<PeerShared>,
+    events: Sender<Event>,
+    limits: Limits,
+    close_timeout: Duration,
+    /// A message read from the socket that waits for room in the unread limits.
+    held: Option<Packet>,
+    /// Fed to the socket, not yet flushed: given back to the queue counters on flush.
+    unflushed_bytes: usize,
+    unflushed_packets: usize,
+    needs_flush: bool,
+    /// False once no more frames may be written (close sent or connection closed).
+    writable: bool,
+    /// The server started the close: input is dropped from then on.
+    closed_by_us: bool,
+    close_frame_received: bool,
+    close_deadline: Option<Pin<Box<Sleep>>>,
+    /// End as soon as the output is flushed, clean or not (server stop, protocol error).
+    end_after_flush: Option<bool>,
+}
+
+impl<S: Transport> Connection<S> {
+    pub fn new(
+        id: PeerId,
+        ws: WebSocketStream<S>,
+        commands: UnboundedReceiver<Command>,
+        shared: Arc<PeerShared>,
+        events: Sender<Event>,
+        limits: Limits,
+        close_timeout: Duration,
+    ) -> Self {
+        Self {
+            id,
+            ws,
+            commands,
+            shared,
+            events,
+            limits,
+            close_timeout,
+            held: None,
+            unflushed_bytes: 0,
+            unflushed_packets: 0,
+            needs_flush: false,
+            writable: true,
+            closed_by_us: false,
+            close_frame_received: false,
+            close_deadline: None,
+            end_after_flush: None,
+        }
+    }
+
+    /// Runs until the connection ends; returns whether a close handshake completed.
+    pub async fn run(mut self) -> bool {
+        poll_fn(|cx| self.poll_run(cx)).await
+    }
+
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        for _ in 0..POLL_BUDGET {
+            if let Some(deadline) = self.close_deadline.as_mut() {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(false);
+                }
+            }
+            let mut progressed = match self.poll_write(cx) {
+                Ok(progressed) => progressed,
+                Err(()) => return Poll::Ready(false),
+            };
+            if let Some(clean) = self.end_after_flush {
+                if !self.needs_flush {
+                    return Poll::Ready(clean);
+                }
+            }
+            match self.poll_read(cx) {
+                ReadStep::Progress => progressed = true,
+                ReadStep::Idle => {}
+                ReadStep::Ended(clean) => return Poll::Ready(clean),
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Feeds commands to the socket while it accepts more, then flushes. `Err` ends the
+    /// connection (the socket failed).
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
+        let mut progressed = false;
+        loop {
+            if self.writable {
+                match Pin::new(&mut self.ws).poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => self.on_write_error(e)?,
+                    Poll::Pending => break,
+                }
+            }
+            let command = match self.commands.poll_recv(cx) {
+                Poll::Ready(Some(command)) => command,
+                // The main thread dropped the peer: the server is going away.
+                Poll::Ready(None) if self.end_after_flush.is_none() => Command::Shutdown,
+                Poll::Ready(None) | Poll::Pending => break,
+            };
+            progressed = true;
+            self.apply(command)?;
+        }
+        if self.needs_flush {
+            match Pin::new(&mut self.ws).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.needs_flush = false;
+                    self.shared
+                        .remove_queued(self.unflushed_bytes, self.unflushed_packets);
+                    self.unflushed_bytes = 0;
+                    self.unflushed_packets = 0;
+                    progressed = true;
+                }
+                Poll::Ready(Err(e)) => self.on_write_error(e)?,
+                Poll::Pending => {}
+            }
+        }
+        Ok(progressed)
+    }
+
+    fn apply(&mut self, command: Command) -> Result<(), ()> {
+        match command {
+            Command::Send(packet) => {
+                let len = packet.data.len();
+                if !self.writable {
+                    self.shared.remove_queued(len, 1);
+                    return Ok(());
+                }
+                let message = if packet.is_text {
+                    // Checked as UTF-8 by `Peer::put_packet`.
+                    match packet.data.try_into() {
+                        Ok(text) => Message::Text(text),
+                        Err(_) => {
+                            self.shared.remove_queued(len, 1);
+                            return Ok(());
+                        }
+                    }
+                } else {
+                    Message::Binary(packet.data)
+                };
+                self.unflushed_bytes += len;
+                self.unflushed_packets += 1;
+                self.needs_flush = true;
+                if let Err(e) = Pin::new(&mut self.ws).start_send(message) {
+                    self.on_write_error(e)?;
+                }
+            }
+            Command::Close { code, reason } => {
+                self.start_close(CloseCode::from(code), reason);
+                self.close_deadline = Some(Box::pin(sleep(self.close_timeout)));
+            }
+            Command::Shutdown => {
+                self.start_close(CloseCode::Away, String::new());
+                self.end_after_flush = Some(false);
+                self.close_deadline
+                    .get_or_insert_with(|| Box::pin(sleep(self.close_timeout)));
+            }
+            Command::SetNoDelay(enabled) => {
+                // Best effort, like the stock class: a failure leaves the old setting.
+                let _ = self.ws.get_ref().tcp().set_nodelay(enabled);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a close frame (once) and stops taking input and output.
+    fn start_close(&mut self, code: CloseCode, reason: String) {
+        self.closed_by_us = true;
+        self.held = None;
+        if !self.writable {
+            return;
+        }
+        self.writable = false;
+        self.needs_flush = true;
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        if let Err(e) = Pin::new(&mut self.ws).start_send(Message::Close(Some(frame))) {
+            // Nothing more can be written; reading on finds out how the connection ends.
+            let _ = self.on_write_error(e);
+        }
+    }
+
+    /// A closed connection only stops the writing; any other failure ends the connection.
+    fn on_write_error(&mut self, error: WsError) -> Result<(), ()> {
+        self.writable = false;
+        match error {
+            WsError::ConnectionClosed | WsError::AlreadyClosed => {
+                self.needs_flush = false;
+                Ok(())
+            }
+            _ => Err(()),
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> ReadStep {
+        if self.end_after_flush.is_some() {
+            // Only the close frame matters now; a failed stream may end before it is out.
+            return ReadStep::Idle;
+        }
+        if let Some(packet) = self.held.take() {
+            if !self.deliver(packet, cx) {
+                return ReadStep::Idle;
+            }
+        }
+        let message = match Pin::new(&mut self.ws).poll_next(cx) {
+            Poll::Pending => return ReadStep::Idle,
+            Poll::Ready(None) => return ReadStep::Ended(self.close_frame_received),
+            Poll::Ready(Some(Ok(message))) => message,
+            Poll::Ready(Some(Err(error))) => return self.on_read_error(error),
+        };
+        match message {
+            Message::Text(text) if !self.closed_by_us => {
+                let packet = Packet {
+                    data: text.into(),
+                    is_text: true,
+                };
+                self.deliver(packet, cx);
+            }
+            Message::Binary(data) if !self.closed_by_us => {
+                self.deliver(
+                    Packet {
+                        data,
+                        is_text: false,
+                    },
+                    cx,
+                );
+            }
+            Message::Close(frame) => {
+                self.close_frame_received = true;
+                if !self.closed_by_us {
+                    let (code, reason) = match frame {
+                        Some(frame) => (u16::from(frame.code), strip_nul(frame.reason.as_str())),
+                        None => (0, String::new()),
+                    };
+                    self.send_event(Event::CloseRequest {
+                        id: self.id,
+                        code,
+                        reason,
+                    });
+                    // tungstenite queued the reply; reading on flushes it and ends the stream.
+                    self.writable = false;
+                    self.close_deadline = Some(Box::pin(sleep(self.close_timeout)));
+                }
+            }
+            // Pings are answered by tungstenite; pongs and input after our close are dropped.
+            _ => {}
+        }
+        ReadStep::Progress
+    }
+
+    /// Hands a message to the main thread if the unread limits have room; otherwise holds it
+    /// and pauses reading until the game takes a packet. Returns whether it was handed over.
+    fn deliver(&mut self, packet: Packet, cx: &mut Context<'_>) -> bool {
+        let len = packet.data.len();
+        if !self.shared.has_inbound_room(len, &self.limits) {
+            self.shared.reader_waker.register(cx.waker());
+            // Checked again after registering, so a packet taken in between still wakes us.
+            if !self.shared.has_inbound_room(len, &self.limits) {
+                self.held = Some(packet);
+                return false;
+            }
+        }
+        self.shared.add_unread(len);
+        self.send_event(Event::Message {
+            id: self.id,
+            packet,
+        });
+        true
+    }
+
+    /// A broken frame or message: tell the client why with the matching close code, then end.
+    fn on_read_error(&mut self, error: WsError) -> ReadStep {
+        let code = match &error {
+            WsError::Capacity(CapacityError::MessageTooLong { .. }) => CloseCode::Size,
+            WsError::Capacity(_) => CloseCode::Size,
+            WsError::Utf8(_) => CloseCode::Invalid,
+            WsError::Protocol(_) => CloseCode::Protocol,
+            // The socket failed or the client vanished: nothing to say.
+            _ => return ReadStep::Ended(false),
+        };
+        self.start_close(code, String::new());
+        self.end_after_flush = Some(false);
+        self.close_deadline = Some(Box::pin(sleep(self.close_timeout)));
+        ReadStep::Progress
+    }
+
+    fn send_event(&self, event: Event) {
+        // The receiver is gone only when the server stopped, which wants no more events.
+        let _ = self.events.send(event);
+    }
+}
+
+enum ReadStep {
+    Progress,
+    Idle,
+    Ended(bool),
+}
+
+/// Stock Godot 3 clients send close reasons with a trailing NUL byte.
+fn strip_nul(reason: &str) -> String {
+    reason.strip_suffix('\0').unwrap_or(reason).to_owned()
+}

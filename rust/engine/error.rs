@@ -1,0 +1,88 @@
+//! The ways a server call can fail. Each maps to the Godot `Error` the stock class returns.
+
+use std::fmt;
+use std::io;
+
+/// Why `Server::listen` failed.
+#[derive(Debug)]
+pub enum ListenError {
+    /// The socket could not be created (stock: ERR_CANT_CREATE).
+    CantCreate(io::Error),
+    /// The address could not be bound or listened on, usually a port in use (stock:
+    /// ERR_ALREADY_IN_USE).
+    Bind(io::Error),
+    /// The background runtime could not start (ERR_CANT_CREATE).
+    Runtime(io::Error),
+}
+
+impl fmt::Display for ListenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CantCreate(e) => write!(f, "cannot create the listening socket: {e}"),
+            Self::Bind(e) => write!(f, "cannot bind the address: {e}"),
+            Self::Runtime(e) => write!(f, "cannot start the network threads: {e}"),
+        }
+    }
+}
+
+/// Why a packet was not queued for a peer. Nothing was sent; the connection is kept.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// The peer is closing or gone.
+    NotConnected,
+    /// The peer's outbound queue would pass its byte or message limit.
+    QueueFull {
+        queued_bytes: usize,
+        queued_packets: usize,
+        packet: usize,
+    },
+    /// A text message that is not valid UTF-8.
+    InvalidUtf8,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotConnected => write!(f, "the peer is not connected"),
+            Self::QueueFull {
+                queued_bytes,
+                queued_packets,
+                packet,
+            } => write!(
+                f,
+                "the outbound queue is full ({queued_bytes} bytes in {queued_packets} packets \
+                 queued, {packet} more bytes do not fit; raise the limit with set_buffers())"
+            ),
+            Self::InvalidUtf8 => write!(f, "a text packet must be valid UTF-8"),
+        }
+    }
+}
+
+/// Why a close was not started.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CloseError {
+    /// The peer is already closing or gone.
+    NotConnected,
+    /// Codes 1004-1006, 1015 and anything outside 1000-4999 may not be sent.
+    InvalidCode(i64),
+    /// A close reason has at most 123 bytes.
+    ReasonTooLong(usize),
+}
+
+impl fmt::Display for CloseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotConnected => write!(f, "the peer is already closing or gone"),
+            Self::InvalidCode(code) => write!(
+                f,
+                "close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)"
+            ),
+            Self::ReasonTooLong(len) => {
+                write!(
+                    f,
+                    "the close reason has {len} bytes, at most 123 are allowed"
+                )
+            }
+        }
+    }
+}

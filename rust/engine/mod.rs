@@ -1,0 +1,18 @@
+//! A tokio WebSocket server with events out and commands in. It knows nothing of Godot: the
+//! `godot` layer drives it from the main thread through [`Server`].
+
+mod config;
+mod connection;
+mod error;
+mod event;
+mod listener;
+mod peer;
+mod protocols;
+mod registry;
+mod server;
+
+pub use config::{BindAddress, Limits, ServerConfig};
+pub use error::{CloseError, ListenError, SendError};
+pub use peer::{Packet, Peer, PeerId};
+pub use protocols::choose_protocol;
+pub use server::{Server, ServerEvent};

@@ -1,0 +1,242 @@
+//! One connected client: the counters shared with its connection task, and the main thread's
+//! view of it (unread packets, outbound limits, close state).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::task::AtomicWaker;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::config::Limits;
+use super::error::{CloseError, SendError};
+
+/// A peer id: random in 2..=i32::MAX (1 is the server), unique among live peers.
+pub type PeerId = i32;
+
+/// A complete message as the game sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    pub data: Bytes,
+    pub is_text: bool,
+}
+
+/// What the main thread asks of a connection task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Send(Packet),
+    /// Start the close handshake; drop unread and further input.
+    Close {
+        code: u16,
+        reason: String,
+    },
+    SetNoDelay(bool),
+    /// The server stops: send a close frame and end without waiting for the reply.
+    Shutdown,
+}
+
+/// Counters shared by the main thread and the connection task.
+#[derive(Default, Debug)]
+pub(crate) struct PeerShared {
+    /// Messages handed to the main thread (in the event channel or in `Peer::inbound`) and not
+    /// yet taken by the game. The connection stops reading its socket while these are at the
+    /// inbound limit.
+    pub unread_bytes: AtomicUsize,
+    pub unread_packets: AtomicUsize,
+    /// Woken when the game takes a packet, so a paused reader resumes.
+    pub reader_waker: AtomicWaker,
+    /// Bytes and messages queued for sending and not yet flushed to the socket.
+    pub queued_bytes: AtomicUsize,
+    pub queued_packets: AtomicUsize,
+}
+
+impl PeerShared {
+    /// Whether one more inbound message of `len` bytes fits in the unread limits.
+    pub fn has_inbound_room(&self, len: usize, limits: &Limits) -> bool {
+        self.unread_packets.load(Ordering::Acquire) < limits.in_packets
+            && self.unread_bytes.load(Ordering::Acquire) + len <= limits.in_bytes
+    }
+
+    pub fn add_unread(&self, len: usize) {
+        self.unread_bytes.fetch_add(len, Ordering::AcqRel);
+        self.unread_packets.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The game took (or dropped) an unread message: make room and wake the reader.
+    pub fn remove_unread(&self, len: usize) {
+        self.unread_bytes.fetch_sub(len, Ordering::AcqRel);
+        self.unread_packets.fetch_sub(1, Ordering::AcqRel);
+        self.reader_waker.wake();
+    }
+
+    pub fn remove_queued(&self, bytes: usize, packets: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        self.queued_packets.fetch_sub(packets, Ordering::AcqRel);
+    }
+}
+
+/// The main thread's view of a connected peer.
+#[derive(Debug)]
+pub struct Peer {
+    id: PeerId,
+    address: SocketAddr,
+    protocol: String,
+    limits: Limits,
+    commands: UnboundedSender<Command>,
+    shared: Arc<PeerShared>,
+    inbound: VecDeque<Packet>,
+    /// Set once the server started a close: input is dropped, output refused.
+    closing: bool,
+}
+
+impl Peer {
+    pub(crate) fn new(
+        id: PeerId,
+        address: SocketAddr,
+        protocol: String,
+        limits: Limits,
+        commands: UnboundedSender<Command>,
+        shared: Arc<PeerShared>,
+    ) -> Self {
+        Self {
+            id,
+            address,
+            protocol,
+            limits,
+            commands,
+            shared,
+            inbound: VecDeque::new(),
+            closing: false,
+        }
+    }
+
+    pub fn id(&self) -> PeerId {
+        self.id
+    }
+
+    /// The client's address; IPv4 clients of a dual-stack server show as plain IPv4.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The subprotocol agreed in the handshake, "" for none.
+    pub fn protocol(&self) -> &str {
+        &self.protocol
+    }
+
+    /// False once the server started closing this peer.
+    pub fn is_open(&self) -> bool {
+        !self.closing
+    }
+
+    /// Queues a message. Refuses, sending nothing, when the peer is closing or the outbound
+    /// limits would be passed.
+    pub fn put_packet(&self, packet: Packet) -> Result<(), SendError> {
+        if self.closing {
+            return Err(SendError::NotConnected);
+        }
+        if packet.is_text && std::str::from_utf8(&packet.data).is_err() {
+            return Err(SendError::InvalidUtf8);
+        }
+        let len = packet.data.len();
+        let queued_bytes = self.shared.queued_bytes.load(Ordering::Acquire);
+        let queued_packets = self.shared.queued_packets.load(Ordering::Acquire);
+        if queued_packets >= self.limits.out_packets || queued_bytes + len > self.limits.out_bytes {
+            return Err(SendError::QueueFull {
+                queued_bytes,
+                queued_packets,
+                packet: len,
+            });
+        }
+        self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        self.shared.queued_packets.fetch_add(1, Ordering::AcqRel);
+        if self.commands.send(Command::Send(packet)).is_err() {
+            self.shared.remove_queued(len, 1);
+            return Err(SendError::NotConnected);
+        }
+        Ok(())
+    }
+
+    /// Takes the oldest unread message.
+    pub fn get_packet(&mut self) -> Option<Packet> {
+        let packet = self.inbound.pop_front()?;
+        self.shared.remove_unread(packet.data.len());
+        Some(packet)
+    }
+
+    pub fn available_packets(&self) -> usize {
+        self.inbound.len()
+    }
+
+    /// Bytes queued for this peer and not yet written to its socket.
+    pub fn buffered_amount(&self) -> usize {
+        self.shared.queued_bytes.load(Ordering::Acquire)
+    }
+
+    /// Starts the close handshake with `code` and `reason` and drops unread input. The peer
+    /// stays until the handshake ends (or the close timeout passes).
+    pub fn close(&mut self, code: i64, reason: &str) -> Result<(), CloseError> {
+        if self.closing {
+            return Err(CloseError::NotConnected);
+        }
+        let code = sendable_close_code(code).ok_or(CloseError::InvalidCode(code))?;
+        if reason.len() > 123 {
+            return Err(CloseError::ReasonTooLong(reason.len()));
+        }
+        self.closing = true;
+        self.drop_unread();
+        // A failed send means the task already ended; its Disconnected event is on the way.
+        let _ = self.commands.send(Command::Close {
+            code,
+            reason: reason.to_owned(),
+        });
+        Ok(())
+    }
+
+    /// TCP_NODELAY on or off (on by default).
+    pub fn set_no_delay(&self, enabled: bool) {
+        let _ = self.commands.send(Command::SetNoDelay(enabled));
+    }
+
+    /// Files a message from the connection task; dropped (and its room given back) when the
+    /// server is closing this peer. Returns whether the game should hear of it.
+    pub(crate) fn receive(&mut self, packet: Packet) -> bool {
+        if self.closing {
+            self.shared.remove_unread(packet.data.len());
+            return false;
+        }
+        self.inbound.push_back(packet);
+        true
+    }
+
+    fn drop_unread(&mut self) {
+        for packet in self.inbound.drain(..) {
+            self.shared.remove_unread(packet.data.len());
+        }
+    }
+}
+
+/// The close codes an endpoint may send (RFC 6455 section 7.4 and the IANA registry).
+fn sendable_close_code(code: i64) -> Option<u16> {
+    match code {
+        1000..=1003 | 1007..=1014 | 3000..=4999 => u16::try_from(code).ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_and_out_of_range_close_codes_are_refused() {
+        for code in [1000, 1001, 1003, 1007, 1011, 3000, 4999] {
+            assert!(sendable_close_code(code).is_some(), "{code}");
+        }
+        for code in [-1, 0, 999, 1004, 1005, 1006, 1015, 2999, 5000, 70000] {
+            assert_eq!(sendable_close_code(code), None, "{code}");
+        }
+    }
+}
