@@ -116,6 +116,12 @@ impl Server {
         }
     }
 
+    /// How many events are waiting (some may be dropped on the way, e.g. input for a peer the
+    /// server is closing). A poll that handles only these cannot be kept busy forever.
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
     /// Like `next_event`, but waits up to `timeout` for one. Blocks the calling thread: for
     /// tests and tools, never for a game's main thread.
     pub fn wait_event(&mut self, timeout: Duration) -> Option<ServerEvent> {

@@ -1,0 +1,28 @@
+//! Engine errors as the Godot `Error` codes the stock class returns.
+
+use gdnative::core_types::GodotError;
+
+use crate::engine::{ListenError, SendError};
+
+pub(crate) fn listen_error_code(error: &ListenError) -> GodotError {
+    match error {
+        ListenError::Bind(_) => GodotError::AlreadyInUse,
+        ListenError::CantCreate(_) | ListenError::Runtime(_) => GodotError::CantCreate,
+    }
+}
+
+pub(crate) fn send_error_code(error: &SendError) -> GodotError {
+    match error {
+        SendError::NotConnected => GodotError::Failed,
+        SendError::QueueFull { .. } => GodotError::OutOfMemory,
+        SendError::InvalidUtf8 => GodotError::InvalidParameter,
+    }
+}
+
+/// The `Error` value a script method returns.
+pub(crate) fn to_code(result: Result<(), GodotError>) -> i64 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => e as i64,
+    }
+}

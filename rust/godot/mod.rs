@@ -1,0 +1,10 @@
+//! The Godot side: NativeScript classes over the engine, and the net interface binding.
+
+mod core;
+mod errors;
+mod ffi;
+mod peer;
+mod server;
+
+pub use peer::WebSocketPeer;
+pub use server::WebSocketServer;

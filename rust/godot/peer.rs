@@ -1,0 +1,197 @@
+//! `WebSocketPeer`: what `WebSocketServer.get_peer(id)` returns. A PacketPeer (put_packet,
+//! get_packet, put_var, get_var... through the net interface) plus the stock WebSocketPeer
+//! methods. It outlives its connection harmlessly: then it reports "not connected".
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use bytes::Bytes;
+use gdnative::api::PacketPeerGDNative;
+use gdnative::core_types::GodotError;
+use gdnative::export::user_data::LocalCellData;
+use gdnative::prelude::*;
+use gdnative::sys;
+
+use super::core::ServerCore;
+use super::errors::send_error_code;
+use super::ffi::{Binding, PacketPeerImpl};
+use crate::engine::{Packet, Peer, PeerId};
+
+/// WebSocketPeer.WriteMode
+const WRITE_MODE_TEXT: i64 = 0;
+const WRITE_MODE_BINARY: i64 = 1;
+
+#[derive(NativeClass)]
+#[inherit(PacketPeerGDNative)]
+#[user_data(LocalCellData<WebSocketPeer>)]
+pub struct WebSocketPeer {
+    binding: Binding<sys::godot_net_packet_peer, PeerLink>,
+}
+
+/// Which server peer this object speaks for, and its PacketPeer state.
+#[derive(Default)]
+pub(crate) struct PeerLink {
+    server: RefCell<Weak<ServerCore>>,
+    id: Cell<PeerId>,
+    write_mode: Cell<i64>,
+    was_string: Cell<bool>,
+    /// The packet last returned by `get_packet`: Godot reads it after the call returns.
+    current: RefCell<Bytes>,
+}
+
+impl PeerLink {
+    /// Runs `f` on the engine peer, or prints why not (naming `call`).
+    fn with_peer<R>(&self, call: &str, f: impl FnOnce(&mut Peer) -> R) -> Option<R> {
+        let id = self.id.get();
+        match self.server.borrow().upgrade() {
+            Some(server) if server.has_peer(id.into()) => server.with_peer(call, id.into(), f),
+            _ => {
+                godot_error!("WebSocketPeer.{call}: peer {id} is not connected");
+                None
+            }
+        }
+    }
+
+    /// Like `with_peer`, silent: for queries whose default answer is the truth.
+    fn query<R>(&self, f: impl FnOnce(&mut Peer) -> R) -> Option<R> {
+        let server = self.server.borrow().upgrade()?;
+        let id = self.id.get();
+        if !server.has_peer(id.into()) {
+            return None;
+        }
+        server.with_peer("", id.into(), f)
+    }
+}
+
+impl PacketPeerImpl for PeerLink {
+    fn get_packet(&self) -> Result<Bytes, GodotError> {
+        let packet = self
+            .with_peer("get_packet", Peer::get_packet)
+            .ok_or(GodotError::Failed)?
+            .ok_or(GodotError::Unavailable)?;
+        self.was_string.set(packet.is_text);
+        // Kept until the next call, as the trait asks.
+        *self.current.borrow_mut() = packet.data.clone();
+        Ok(packet.data)
+    }
+
+    fn put_packet(&self, data: &[u8]) -> Result<(), GodotError> {
+        let packet = Packet {
+            data: Bytes::copy_from_slice(data),
+            is_text: self.write_mode.get() == WRITE_MODE_TEXT,
+        };
+        let id = self.id.get();
+        self.with_peer("put_packet", |peer| peer.put_packet(packet))
+            .ok_or(GodotError::Failed)?
+            .map_err(|e| {
+                godot_error!("WebSocketPeer.put_packet: peer {id}: {e}");
+                send_error_code(&e)
+            })
+    }
+
+    fn available_packet_count(&self) -> i64 {
+        self.query(|peer| peer.available_packets() as i64)
+            .unwrap_or(0)
+    }
+
+    fn max_packet_size(&self) -> i64 {
+        self.server
+            .borrow()
+            .upgrade()
+            .map_or(0, |server| server.max_packet_size())
+    }
+}
+
+#[methods]
+impl WebSocketPeer {
+    fn new(base: &PacketPeerGDNative) -> Self {
+        let link = Rc::new(PeerLink {
+            write_mode: Cell::new(WRITE_MODE_BINARY),
+            ..PeerLink::default()
+        });
+        Self {
+            binding: Binding::bind_packet_peer(base, link),
+        }
+    }
+
+    /// A new object speaking for peer `id` of `server`.
+    pub(crate) fn attached(server: Weak<ServerCore>, id: PeerId) -> Instance<Self, Shared> {
+        let instance = Self::new_instance();
+        let _ = instance.map(|peer, _| {
+            let link = peer.binding.state();
+            *link.server.borrow_mut() = server;
+            link.id.set(id);
+        });
+        instance.into_shared()
+    }
+
+    fn link(&self) -> &PeerLink {
+        self.binding.state()
+    }
+
+    #[method]
+    fn get_write_mode(&self) -> i64 {
+        self.link().write_mode.get()
+    }
+
+    #[method]
+    fn set_write_mode(&self, mode: i64) {
+        if mode != WRITE_MODE_TEXT && mode != WRITE_MODE_BINARY {
+            godot_error!(
+                "WebSocketPeer.set_write_mode: {mode} is not WRITE_MODE_TEXT (0) or \
+                 WRITE_MODE_BINARY (1)"
+            );
+            return;
+        }
+        self.link().write_mode.set(mode);
+    }
+
+    #[method]
+    fn was_string_packet(&self) -> bool {
+        self.link().was_string.get()
+    }
+
+    #[method]
+    fn close(&self, #[opt] code: Option<i64>, #[opt] reason: Option<String>) {
+        let (code, reason) = (code.unwrap_or(1000), reason.unwrap_or_default());
+        let id = self.link().id.get();
+        if let Some(Err(e)) = self
+            .link()
+            .with_peer("close", |peer| peer.close(code, &reason))
+        {
+            godot_error!("WebSocketPeer.close: peer {id}: {e}");
+        }
+    }
+
+    #[method]
+    fn get_connected_host(&self) -> String {
+        self.link()
+            .query(|peer| peer.address().ip().to_string())
+            .unwrap_or_default()
+    }
+
+    #[method]
+    fn get_connected_port(&self) -> i64 {
+        self.link()
+            .query(|peer| peer.address().port().into())
+            .unwrap_or(0)
+    }
+
+    #[method]
+    fn is_connected_to_host(&self) -> bool {
+        self.link().query(|_| ()).is_some()
+    }
+
+    #[method]
+    fn set_no_delay(&self, enabled: bool) {
+        self.link()
+            .with_peer("set_no_delay", |peer| peer.set_no_delay(enabled));
+    }
+
+    #[method]
+    fn get_current_outbound_buffered_amount(&self) -> i64 {
+        self.link()
+            .query(|peer| peer.buffered_amount() as i64)
+            .unwrap_or(0)
+    }
+}

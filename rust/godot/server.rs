@@ -1,0 +1,340 @@
+//! `WebSocketServer`: the NativeScript class games use, with the stock class's properties,
+//! methods and signals. Thin: settings and argument checks here, the work in `ServerCore` and
+//! the engine.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use gdnative::api::{CryptoKey, MultiplayerPeerGDNative, X509Certificate};
+use gdnative::core_types::GodotError;
+use gdnative::export::user_data::LocalCellData;
+use gdnative::prelude::*;
+use gdnative::sys;
+
+use super::core::ServerCore;
+use super::errors::{listen_error_code, to_code};
+use super::ffi::Binding;
+use super::peer::WebSocketPeer;
+use crate::engine::{BindAddress, Limits, ServerConfig};
+
+#[derive(NativeClass)]
+#[inherit(MultiplayerPeerGDNative)]
+#[user_data(LocalCellData<WebSocketServer>)]
+#[register_with(Self::register)]
+pub struct WebSocketServer {
+    binding: Binding<sys::godot_net_multiplayer_peer, ServerCore>,
+    settings: RefCell<Settings>,
+}
+
+/// What `listen()` reads; the setters refuse changes while listening.
+struct Settings {
+    bind_ip: String,
+    handshake_timeout: f64,
+    limits: Limits,
+    private_key: Option<Ref<CryptoKey>>,
+    ssl_certificate: Option<Ref<X509Certificate>>,
+    ca_chain: Option<Ref<X509Certificate>>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind_ip: "*".to_owned(),
+            handshake_timeout: 3.0,
+            limits: Limits::default(),
+            private_key: None,
+            ssl_certificate: None,
+            ca_chain: None,
+        }
+    }
+}
+
+#[methods]
+impl WebSocketServer {
+    fn new(base: &MultiplayerPeerGDNative) -> Self {
+        let core = Rc::new(ServerCore::new(base.get_instance_id()));
+        Self {
+            binding: Binding::bind_multiplayer(base, core),
+            settings: RefCell::new(Settings::default()),
+        }
+    }
+
+    fn register(builder: &ClassBuilder<Self>) {
+        let int = VariantType::I64;
+        builder
+            .signal("client_connected")
+            .with_param("id", int)
+            .with_param("protocol", VariantType::GodotString)
+            .done();
+        builder
+            .signal("client_disconnected")
+            .with_param("id", int)
+            .with_param("was_clean_close", VariantType::Bool)
+            .done();
+        builder
+            .signal("client_close_request")
+            .with_param("id", int)
+            .with_param("code", int)
+            .with_param("reason", VariantType::GodotString)
+            .done();
+        builder.signal("data_received").with_param("id", int).done();
+        builder
+            .signal("peer_packet")
+            .with_param("peer_source", int)
+            .done();
+
+        builder
+            .property::<String>("bind_ip")
+            .with_default("*".to_owned())
+            .with_getter(|this, _| this.get_bind_ip())
+            .with_shr_setter(|this, _, value| this.set_bind_ip(value))
+            .done();
+        builder
+            .property::<f64>("handshake_timeout")
+            .with_default(3.0)
+            .with_getter(|this, _| this.get_handshake_timeout())
+            .with_shr_setter(|this, _, value| this.set_handshake_timeout(value))
+            .done();
+        builder
+            .property::<Option<Ref<CryptoKey>>>("private_key")
+            .with_getter(|this, _| this.get_private_key())
+            .with_shr_setter(|this, _, value| this.set_private_key(value))
+            .done();
+        builder
+            .property::<Option<Ref<X509Certificate>>>("ssl_certificate")
+            .with_getter(|this, _| this.get_ssl_certificate())
+            .with_shr_setter(|this, _, value| this.set_ssl_certificate(value))
+            .done();
+        builder
+            .property::<Option<Ref<X509Certificate>>>("ca_chain")
+            .with_getter(|this, _| this.get_ca_chain())
+            .with_shr_setter(|this, _, value| this.set_ca_chain(value))
+            .done();
+    }
+
+    fn core(&self) -> &Rc<ServerCore> {
+        self.binding.state()
+    }
+
+    /// Prints why a setting cannot change now; true when it can.
+    fn can_configure(&self, call: &str) -> bool {
+        if self.core().is_listening() {
+            godot_error!(
+                "WebSocketServer.{call}: cannot change while listening; call stop() first"
+            );
+            return false;
+        }
+        true
+    }
+
+    #[method]
+    fn listen(
+        &self,
+        port: i64,
+        #[opt] protocols: Option<PoolArray<GodotString>>,
+        #[opt] gd_mp_api: Option<bool>,
+    ) -> i64 {
+        to_code(self.try_listen(port, protocols, gd_mp_api.unwrap_or(false)))
+    }
+
+    fn try_listen(
+        &self,
+        port: i64,
+        protocols: Option<PoolArray<GodotString>>,
+        gd_mp_api: bool,
+    ) -> Result<(), GodotError> {
+        if self.core().is_listening() {
+            godot_error!("WebSocketServer.listen: already listening; call stop() first");
+            return Err(GodotError::AlreadyInUse);
+        }
+        let Ok(port) = u16::try_from(port) else {
+            godot_error!("WebSocketServer.listen: port {port} is not in 0..65535");
+            return Err(GodotError::InvalidParameter);
+        };
+        if gd_mp_api {
+            godot_error!(
+                "WebSocketServer.listen: gd_mp_api (the high-level multiplayer protocol) is not \
+                 supported by this build of gdws yet"
+            );
+            return Err(GodotError::Unavailable);
+        }
+        let settings = self.settings.borrow();
+        if settings.private_key.is_some() && settings.ssl_certificate.is_some() {
+            godot_error!(
+                "WebSocketServer.listen: wss:// (private_key + ssl_certificate) is not supported \
+                 by this build of gdws yet; clear them to serve ws://"
+            );
+            return Err(GodotError::Unavailable);
+        }
+        let Some(bind) = BindAddress::parse(&settings.bind_ip) else {
+            godot_error!(
+                "WebSocketServer.listen: bind_ip {:?} is not \"*\" or an IPv4/IPv6 address",
+                settings.bind_ip
+            );
+            return Err(GodotError::InvalidParameter);
+        };
+        let mut config = ServerConfig::new(port);
+        config.bind = bind;
+        config.protocols = protocols
+            .map(|list| list.read().iter().map(|p| p.to_string()).collect())
+            .unwrap_or_default();
+        config.handshake_timeout = Duration::from_secs_f64(settings.handshake_timeout);
+        config.limits = settings.limits;
+        self.core().listen(config).map_err(|e| {
+            godot_error!(
+                "WebSocketServer.listen: cannot listen on {}:{port}: {e}",
+                settings.bind_ip
+            );
+            listen_error_code(&e)
+        })
+    }
+
+    #[method]
+    fn stop(&self) {
+        self.core().stop();
+    }
+
+    #[method]
+    fn is_listening(&self) -> bool {
+        self.core().is_listening()
+    }
+
+    #[method]
+    fn poll(&self, #[base] owner: TRef<MultiplayerPeerGDNative>) {
+        self.core().poll_events(&owner.upcast());
+    }
+
+    #[method]
+    fn has_peer(&self, id: i64) -> bool {
+        self.core().has_peer(id)
+    }
+
+    #[method]
+    fn get_peer(&self, id: i64) -> Option<Instance<WebSocketPeer, Shared>> {
+        self.core().peer_object(id)
+    }
+
+    #[method]
+    fn get_peer_address(&self, id: i64) -> String {
+        self.core()
+            .with_peer("get_peer_address", id, |peer| {
+                peer.address().ip().to_string()
+            })
+            .unwrap_or_default()
+    }
+
+    #[method]
+    fn get_peer_port(&self, id: i64) -> i64 {
+        self.core()
+            .with_peer("get_peer_port", id, |peer| peer.address().port().into())
+            .unwrap_or(0)
+    }
+
+    #[method]
+    fn disconnect_peer(&self, id: i64, #[opt] code: Option<i64>, #[opt] reason: Option<String>) {
+        let (code, reason) = (code.unwrap_or(1000), reason.unwrap_or_default());
+        if let Some(Err(e)) = self
+            .core()
+            .with_peer("disconnect_peer", id, |peer| peer.close(code, &reason))
+        {
+            godot_error!("WebSocketServer.disconnect_peer: peer {id}: {e}");
+        }
+    }
+
+    #[method]
+    fn set_buffers(&self, in_kb: i64, in_packets: i64, out_kb: i64, out_packets: i64) -> i64 {
+        if !self.can_configure("set_buffers") {
+            return GodotError::Failed as i64;
+        }
+        match Limits::from_godot(in_kb, in_packets, out_kb, out_packets) {
+            Some(limits) => {
+                self.settings.borrow_mut().limits = limits;
+                0
+            }
+            None => {
+                godot_error!(
+                    "WebSocketServer.set_buffers: every size must be positive (got {in_kb} KiB, \
+                     {in_packets} packets in; {out_kb} KiB, {out_packets} packets out)"
+                );
+                GodotError::InvalidParameter as i64
+            }
+        }
+    }
+
+    #[method]
+    fn get_bind_ip(&self) -> String {
+        self.settings.borrow().bind_ip.clone()
+    }
+
+    #[method]
+    fn set_bind_ip(&self, bind_ip: String) {
+        if self.can_configure("set_bind_ip") {
+            self.settings.borrow_mut().bind_ip = bind_ip;
+        }
+    }
+
+    #[method]
+    fn get_handshake_timeout(&self) -> f64 {
+        self.settings.borrow().handshake_timeout
+    }
+
+    #[method]
+    fn set_handshake_timeout(&self, seconds: f64) {
+        if !self.can_configure("set_handshake_timeout") {
+            return;
+        }
+        // Duration::from_secs_f64 would panic on NaN, infinity or huge values.
+        if !(seconds > 0.0 && seconds <= 86_400.0) {
+            godot_error!(
+                "WebSocketServer.set_handshake_timeout: {seconds} is not a positive number of \
+                 seconds (at most one day)"
+            );
+            return;
+        }
+        self.settings.borrow_mut().handshake_timeout = seconds;
+    }
+
+    #[method]
+    fn get_private_key(&self) -> Option<Ref<CryptoKey>> {
+        self.settings.borrow().private_key.clone()
+    }
+
+    #[method]
+    fn set_private_key(&self, key: Option<Ref<CryptoKey>>) {
+        if self.can_configure("set_private_key") {
+            self.settings.borrow_mut().private_key = key;
+        }
+    }
+
+    #[method]
+    fn get_ssl_certificate(&self) -> Option<Ref<X509Certificate>> {
+        self.settings.borrow().ssl_certificate.clone()
+    }
+
+    #[method]
+    fn set_ssl_certificate(&self, certificate: Option<Ref<X509Certificate>>) {
+        if self.can_configure("set_ssl_certificate") {
+            self.settings.borrow_mut().ssl_certificate = certificate;
+        }
+    }
+
+    #[method]
+    fn get_ca_chain(&self) -> Option<Ref<X509Certificate>> {
+        self.settings.borrow().ca_chain.clone()
+    }
+
+    #[method]
+    fn set_ca_chain(&self, chain: Option<Ref<X509Certificate>>) {
+        if self.can_configure("set_ca_chain") {
+            self.settings.borrow_mut().ca_chain = chain;
+        }
+    }
+}
+
+impl Drop for WebSocketServer {
+    /// Freeing the object stops the server like `stop()`; then the binding unbinds.
+    fn drop(&mut self) {
+        self.core().stop();
+    }
+}
