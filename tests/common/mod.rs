@@ -1,0 +1,293 @@
+//! Helpers shared by the engine integration tests: a server on 127.0.0.1 and a free port,
+//! real tokio-tungstenite clients on a runtime of their own, raw frames for input a proper
+//! client would never send, and event waits that always have a deadline.
+//!
+//! The test thread owns the `Server` and blocks in `wait_event`; clients run on `Clients`, a
+//! separate multi-thread runtime driven with `block_on`, so both sides make progress.
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use gdws::engine::{BindAddress, Packet, PeerId, Server, ServerConfig, ServerEvent};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::runtime::Runtime;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Response;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+/// The deadline of every wait that should succeed: generous, it only bounds a failing test.
+pub const T: Duration = Duration::from_secs(5);
+
+/// A client WebSocket over a plain TCP stream.
+pub type Ws = WebSocketStream<TcpStream>;
+
+// ---- server side ----
+
+/// A server on 127.0.0.1 and a free port, with `tweak` applied to its config first.
+pub fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+    let mut config = ServerConfig::new(0);
+    config.bind = BindAddress::parse("127.0.0.1").unwrap();
+    tweak(&mut config);
+    Server::listen(config).expect("the server listens")
+}
+
+pub fn start() -> Server {
+    start_with(|_| {})
+}
+
+/// The next event, which must come within `T`.
+#[track_caller]
+pub fn event(server: &mut Server) -> ServerEvent {
+    match server.wait_event(T) {
+        Some(event) => event,
+        None => panic!("no server event within {T:?}"),
+    }
+}
+
+/// The next event must be `Connected`: returns the peer id and protocol.
+#[track_caller]
+pub fn connected(server: &mut Server) -> (PeerId, String) {
+    match event(server) {
+        ServerEvent::Connected { id, protocol } => (id, protocol),
+        other => panic!("expected Connected, got {other:?}"),
+    }
+}
+
+/// The next event must be `Message` for `id`: returns the packet it filed.
+#[track_caller]
+pub fn message(server: &mut Server, id: PeerId) -> Packet {
+    assert_eq!(event(server), ServerEvent::Message { id });
+    server
+        .peer_mut(id)
+        .expect("the peer is known")
+        .get_packet()
+        .expect("a Message event files a packet")
+}
+
+/// The next event must be `Disconnected` for `id`: returns `was_clean`.
+#[track_caller]
+pub fn disconnected(server: &mut Server, id: PeerId) -> bool {
+    match event(server) {
+        ServerEvent::Disconnected { id: got, was_clean } if got == id => was_clean,
+        other => panic!("expected Disconnected for {id}, got {other:?}"),
+    }
+}
+
+/// Asserts that nothing happens for `window` (only for checking an absence).
+#[track_caller]
+pub fn no_event(server: &mut Server, window: Duration) {
+    if let Some(event) = server.wait_event(window) {
+        panic!("expected no event, got {event:?}");
+    }
+}
+
+/// Polls `condition` every few milliseconds until it holds, for state no event reports.
+#[track_caller]
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + T;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+pub fn text(data: &str) -> Packet {
+    Packet {
+        data: data.to_owned().into(),
+        is_text: true,
+    }
+}
+
+pub fn binary(data: &[u8]) -> Packet {
+    Packet {
+        data: data.to_vec().into(),
+        is_text: false,
+    }
+}
+
+// ---- client side ----
+
+/// The runtime the test's clients run on.
+pub struct Clients(Runtime);
+
+impl Clients {
+    pub fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        Self(runtime)
+    }
+
+    /// Runs `future` to completion; it must finish within `T`.
+    #[track_caller]
+    pub fn run<F: Future>(&self, future: F) -> F::Output {
+        self.0
+            .block_on(async { tokio::time::timeout(T, future).await })
+            .unwrap_or_else(|_| panic!("client step did not finish within {T:?}"))
+    }
+
+    /// A WebSocket client connected to `addr` without subprotocols.
+    #[track_caller]
+    pub fn connect(&self, addr: SocketAddr) -> Ws {
+        self.run(connect(addr, &[]))
+            .expect("the handshake succeeds")
+            .0
+    }
+
+    pub fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.spawn(future)
+    }
+}
+
+/// Connects a TCP stream to `addr` and runs the WebSocket handshake on it, offering
+/// `protocols` (in order) when there are any.
+pub async fn connect(addr: SocketAddr, protocols: &[&str]) -> Result<(Ws, Response), WsError> {
+    let tcp = TcpStream::connect(addr).await.expect("TCP connect");
+    handshake(tcp, protocols).await
+}
+
+pub async fn handshake(tcp: TcpStream, protocols: &[&str]) -> Result<(Ws, Response), WsError> {
+    let url = format!("ws://{}/", tcp.peer_addr().unwrap());
+    let mut request = url.into_client_request().unwrap();
+    if !protocols.is_empty() {
+        let value = HeaderValue::from_str(&protocols.join(", ")).unwrap();
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", value);
+    }
+    tokio_tungstenite::client_async(request, tcp).await
+}
+
+/// The next message, which must come (errors and the end of the stream fail the test).
+pub async fn recv(ws: &mut Ws) -> Message {
+    match ws.next().await {
+        Some(Ok(message)) => message,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+/// Reads until the server's close frame, which must come before any other data message;
+/// pings and pongs are skipped. Then reads on until the stream ends. Returns the frame.
+pub async fn recv_close(ws: &mut Ws) -> Option<CloseFrame> {
+    let frame = loop {
+        match recv(ws).await {
+            Message::Close(frame) => break frame,
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    // The close reply goes out while reading on; the stream then ends.
+    while let Some(Ok(_)) = ws.next().await {}
+    frame
+}
+
+/// Sends every message, then flushes once.
+pub async fn send_all(ws: &mut Ws, messages: impl IntoIterator<Item = Message>) {
+    for message in messages {
+        ws.feed(message).await.expect("send");
+    }
+    ws.flush().await.expect("flush");
+}
+
+// ---- raw bytes ----
+
+/// A WebSocket connection as a bare TCP stream, for writing frames by hand.
+pub async fn raw_ws(addr: SocketAddr) -> TcpStream {
+    let (ws, _) = connect(addr, &[]).await.expect("the handshake succeeds");
+    // The server sends nothing after its 101 reply, so no byte is lost in the client's buffer.
+    ws.into_inner()
+}
+
+/// One masked client frame.
+pub fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | opcode];
+    let len = payload.len();
+    if len < 126 {
+        out.push(0x80 | len as u8);
+    } else if len <= 0xffff {
+        out.push(0x80 | 126);
+        out.extend((len as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend((len as u64).to_be_bytes());
+    }
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    out.extend(mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+pub async fn write_frame(tcp: &mut TcpStream, fin: bool, opcode: u8, payload: &[u8]) {
+    tcp.write_all(&client_frame(fin, opcode, payload))
+        .await
+        .expect("write frame");
+}
+
+/// One server frame: (fin, opcode, payload). Server frames are never masked.
+pub async fn read_frame(tcp: &mut TcpStream) -> (bool, u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    tcp.read_exact(&mut head).await.expect("frame header");
+    assert_eq!(head[1] & 0x80, 0, "a server frame must not be masked");
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut ext = [0u8; 2];
+            tcp.read_exact(&mut ext).await.unwrap();
+            u16::from_be_bytes(ext) as usize
+        }
+        127 => {
+            let mut ext = [0u8; 8];
+            tcp.read_exact(&mut ext).await.unwrap();
+            u64::from_be_bytes(ext) as usize
+        }
+        len => len as usize,
+    };
+    let mut payload = vec![0u8; len];
+    tcp.read_exact(&mut payload).await.expect("frame payload");
+    (head[0] & 0x80 != 0, head[0] & 0x0f, payload)
+}
+
+/// Reads a close frame from the server: (code, reason).
+pub async fn read_close_frame(tcp: &mut TcpStream) -> (u16, String) {
+    let (fin, opcode, payload) = read_frame(tcp).await;
+    assert!(fin);
+    assert_eq!(opcode, 0x8, "expected a close frame, got opcode {opcode}");
+    assert!(payload.len() >= 2, "the close frame has a status code");
+    let code = u16::from_be_bytes([payload[0], payload[1]]);
+    (code, String::from_utf8(payload[2..].to_vec()).unwrap())
+}
+
+/// Reads and discards until the server ends the connection (EOF or reset).
+pub async fn read_until_closed(tcp: &mut TcpStream) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match tcp.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Whether `addr` can take a TCP connection (refused, or not routable, is false).
+pub async fn can_connect(addr: SocketAddr) -> bool {
+    TcpStream::connect(addr).await.is_ok()
+}
+
+/// Whether the machine has an IPv6 loopback to test with.
+pub fn has_ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
+}
