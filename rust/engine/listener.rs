@@ -139,6 +139,7 @@ async fn upgrade<S: Transport>(
     config: &ServerConfig,
 ) -> Result<(tokio_tungstenite::WebSocketStream<S>, String), String> {
     let mut chosen = None;
+    let mut rejection = None;
     let callback = |request: &Request, mut response: Response| {
         let offered: Vec<&str> = request
             .headers()
@@ -157,15 +158,23 @@ async fn upgrade<S: Transport>(
                 chosen = Some(protocol.to_owned());
                 Ok(response)
             }
-            None => Err(reject(format!(
-                "no common subprotocol: the client offered {offered:?}, the server accepts {:?}",
-                config.protocols
-            ))),
+            None => {
+                let reason = format!(
+                    "no common subprotocol: the client offered {offered:?}, the server accepts {:?}",
+                    config.protocols
+                );
+                rejection = Some(reason.clone());
+                Err(reject(reason))
+            }
         }
     };
-    let ws = accept_hdr_async_with_config(stream, callback, Some(websocket_config(config)))
-        .await
-        .map_err(|e| format!("invalid WebSocket handshake: {e}"))?;
+    let handshake =
+        accept_hdr_async_with_config(stream, callback, Some(websocket_config(config))).await;
+    let ws = match (handshake, rejection) {
+        (Ok(ws), _) => ws,
+        (Err(_), Some(reason)) => return Err(reason),
+        (Err(e), None) => return Err(format!("invalid WebSocket handshake: {e}")),
+    };
     let protocol = chosen.ok_or_else(|| "the handshake was rejected".to_owned())?;
     Ok((ws, protocol))
 }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building and testing gdws needs, only what is missing: headless Godot 3
+# (Debian's godot3-server), libclang for gdnative's bindings, and a Rust toolchain.
+set -euo pipefail
+
+missing=()
+command -v godot3-server >/dev/null 2>&1 || missing+=(godot3-server)
+dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || missing+=(cargo)
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
