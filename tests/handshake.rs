@@ -1,0 +1,234 @@
+//! The HTTP upgrade: subprotocol choice, handshake timeout, bad requests, refusing new
+//! connections.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::*;
+use gdws::engine::{Server, ServerEvent};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+fn server_with_protocols(protocols: &[&str]) -> Server {
+    start_with(|config| config.protocols = protocols.iter().map(|p| p.to_string()).collect())
+}
+
+/// A client that offers `offered` must be rejected with HTTP 400, and the server must report
+/// a `HandshakeFailed` naming the client's address and the subprotocols.
+fn assert_rejected(server: &mut Server, clients: &Clients, offered: &[&str]) {
+    let addr = server.local_addr();
+    let (local, result) = clients.run(async {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let local = tcp.local_addr().unwrap();
+        (local, handshake(tcp, offered).await)
+    });
+    match result {
+        Err(WsError::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+            // The body says why.
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default());
+            assert!(body.contains("subprotocol"), "{body}");
+        }
+        other => panic!(
+            "expected HTTP 400 for {offered:?}, got {:?}",
+            other.map(|_| ())
+        ),
+    }
+    match event(server) {
+        ServerEvent::HandshakeFailed { address, reason } => {
+            assert_eq!(address, local);
+            assert!(reason.contains("subprotocol"), "{reason}");
+        }
+        other => panic!("expected HandshakeFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_first_offered_protocol_the_server_accepts_wins() {
+    let clients = Clients::new();
+    let mut server = server_with_protocols(&["b", "a"]);
+    let (_ws, response) = clients
+        .run(connect(server.local_addr(), &["a", "b"]))
+        .unwrap();
+    let header = response.headers().get("Sec-WebSocket-Protocol").unwrap();
+    assert_eq!(header, "a");
+    let (id, protocol) = connected(&mut server);
+    assert_eq!(protocol, "a");
+    assert_eq!(server.peer(id).unwrap().protocol(), "a");
+    server.stop();
+}
+
+#[test]
+fn no_common_protocol_is_rejected_with_400() {
+    let clients = Clients::new();
+    let mut server = server_with_protocols(&["a", "b"]);
+    assert_rejected(&mut server, &clients, &["x", "y"]);
+    // A client offering none to a server that lists some.
+    assert_rejected(&mut server, &clients, &[]);
+    // The server goes on: a matching client is taken.
+    clients
+        .run(connect(server.local_addr(), &["y", "b"]))
+        .unwrap();
+    assert_eq!(connected(&mut server).1, "b");
+    server.stop();
+
+    // A client offering some to a server that lists none.
+    let mut server = server_with_protocols(&[]);
+    assert_rejected(&mut server, &clients, &["a"]);
+    server.stop();
+}
+
+#[test]
+fn no_protocols_on_either_side_is_accepted_with_an_empty_protocol() {
+    let clients = Clients::new();
+    let mut server = server_with_protocols(&[]);
+    let (_ws, response) = clients.run(connect(server.local_addr(), &[])).unwrap();
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    assert!(response.headers().get("Sec-WebSocket-Protocol").is_none());
+    let (id, protocol) = connected(&mut server);
+    assert_eq!(protocol, "");
+    assert_eq!(server.peer(id).unwrap().protocol(), "");
+    server.stop();
+}
+
+/// Connects, lets `stall` write whatever it likes (or nothing), and measures how long the
+/// server takes to close the socket. Returns that time and the client's address.
+fn time_until_dropped<F, Fut>(
+    server: &Server,
+    clients: &Clients,
+    stall: F,
+) -> (Duration, SocketAddr)
+where
+    F: FnOnce(TcpStream) -> Fut,
+    Fut: std::future::Future<Output = TcpStream>,
+{
+    let addr = server.local_addr();
+    clients.run(async {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let started = Instant::now();
+        let local = tcp.local_addr().unwrap();
+        let mut tcp = stall(tcp).await;
+        read_until_closed(&mut tcp).await;
+        (started.elapsed(), local)
+    })
+}
+
+fn assert_handshake_timed_out(server: &mut Server, local: SocketAddr) {
+    match event(server) {
+        ServerEvent::HandshakeFailed { address, reason } => {
+            assert_eq!(address, local);
+            assert!(reason.contains("handshake_timeout"), "{reason}");
+        }
+        other => panic!("expected HandshakeFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_silent_client_is_dropped_at_the_handshake_timeout() {
+    let clients = Clients::new();
+    let timeout = Duration::from_millis(300);
+    let mut server = start_with(|config| config.handshake_timeout = timeout);
+    let (elapsed, local) = time_until_dropped(&server, &clients, |tcp| async { tcp });
+    assert!(elapsed >= timeout / 2, "dropped too early: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "dropped too late: {elapsed:?}"
+    );
+    assert_handshake_timed_out(&mut server, local);
+    server.stop();
+}
+
+#[test]
+fn a_slow_partial_request_is_dropped_at_the_handshake_timeout() {
+    // The timeout runs from TCP accept: trickling bytes does not extend it.
+    let clients = Clients::new();
+    let timeout = Duration::from_millis(300);
+    let mut server = start_with(|config| config.handshake_timeout = timeout);
+    let (elapsed, local) = time_until_dropped(&server, &clients, |mut tcp| async move {
+        tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        tcp
+    });
+    assert!(elapsed >= timeout / 2, "dropped too early: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "dropped too late: {elapsed:?}"
+    );
+    assert_handshake_timed_out(&mut server, local);
+    server.stop();
+}
+
+#[test]
+fn garbage_instead_of_a_request_fails_cleanly() {
+    let clients = Clients::new();
+    // A long timeout, so a prompt close shows the garbage was refused, not timed out.
+    let mut server = start_with(|config| config.handshake_timeout = Duration::from_secs(20));
+    let requests: [&[u8]; 3] = [
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
+        b"HELLO WORLD\r\n\r\n",
+        // Plain HTTP without the upgrade headers.
+        b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    ];
+    for request in requests {
+        let (elapsed, local) = time_until_dropped(&server, &clients, |mut tcp| async move {
+            tcp.write_all(request).await.unwrap();
+            tcp
+        });
+        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+        match event(&mut server) {
+            ServerEvent::HandshakeFailed { address, reason } => {
+                assert_eq!(address, local);
+                assert!(reason.contains("invalid WebSocket handshake"), "{reason}");
+            }
+            other => panic!("expected HandshakeFailed, got {other:?}"),
+        }
+    }
+    // The server is unharmed.
+    clients.connect(server.local_addr());
+    connected(&mut server);
+    server.stop();
+}
+
+#[test]
+fn refuse_new_connections_closes_new_sockets_until_cleared() {
+    let clients = Clients::new();
+    let mut server = start_with(|config| config.handshake_timeout = Duration::from_secs(20));
+    let addr = server.local_addr();
+    assert!(!server.is_refusing_new_connections());
+
+    // Connected before refusing: stays connected.
+    let mut kept = clients.connect(addr);
+    let (kept_id, _) = connected(&mut server);
+
+    server.set_refuse_new_connections(true);
+    assert!(server.is_refusing_new_connections());
+    // Closed at once, well before the (long) handshake timeout, with no event.
+    let (elapsed, _) = time_until_dropped(&server, &clients, |tcp| async { tcp });
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    // A real client fails its handshake.
+    assert!(clients.run(connect(addr, &[])).is_err());
+
+    server.set_refuse_new_connections(false);
+    assert!(!server.is_refusing_new_connections());
+    clients.connect(addr);
+    // The refused connections left no event: the next one is the new client.
+    let (id, _) = connected(&mut server);
+    assert_ne!(id, kept_id);
+
+    // The peer from before still works.
+    server
+        .peer(kept_id)
+        .unwrap()
+        .put_packet(text("hi"))
+        .unwrap();
+    assert_eq!(
+        clients.run(recv(&mut kept)),
+        tokio_tungstenite::tungstenite::Message::text("hi")
+    );
+    server.stop();
+}
