@@ -1,0 +1,79 @@
+extends Reference
+# Handle on a stock WebSocketClient running in another headless Godot process
+# (res://tests/lib/ws_client.gd). Its events come back through a log file, one JSON array a line.
+
+const CLIENT_SCRIPT = "res://tests/lib/ws_client.gd"
+
+var pid := -1
+var log_path := ""
+var _read_lines := 0
+var _pending := []
+var _seen_exit := false
+
+
+func start(url: String, options: Dictionary):
+	var tmp = OS.get_environment("TMPDIR")
+	if tmp == "":
+		tmp = "/tmp"
+	log_path = "%s/gdws_client_%d_%d_%d.log" % [tmp, OS.get_process_id(), OS.get_ticks_usec(), randi()]
+	var f := File.new()
+	f.open(log_path, File.WRITE)
+	f.close()
+	var args := [
+		"--path", ProjectSettings.globalize_path("res://"),
+		"-s", CLIENT_SCRIPT,
+		"--url=" + url,
+		"--log=" + log_path,
+		"--timeout=%s" % options.get("timeout", 30),
+	]
+	var protocols = options.get("protocols", [])
+	if not protocols.empty():
+		args.append("--protocols=" + PoolStringArray(protocols).join(","))
+	if options.get("echo", false):
+		args.append("--echo")
+	pid = OS.execute(OS.get_executable_path(), args, false)
+
+
+# True when the client logged an event not yet taken with pop_event().
+func has_event() -> bool:
+	_read()
+	return not _pending.empty()
+
+
+func pop_event():
+	_read()
+	return _pending.pop_front()
+
+
+# True once the client process logged its exit.
+func has_exited() -> bool:
+	_read()
+	return _seen_exit
+
+
+# Ends the process: lets it finish on its own for a moment, then kills it.
+func stop():
+	if pid <= 0:
+		return
+	var end = OS.get_ticks_msec() + 1000
+	while not has_exited() and OS.get_ticks_msec() < end:
+		OS.delay_msec(20)
+	if not has_exited():
+		OS.kill(pid)
+	pid = -1
+	Directory.new().remove(log_path)
+
+
+func _read():
+	var f := File.new()
+	if f.open(log_path, File.READ) != OK:
+		return
+	var lines = f.get_as_text().split("\n")
+	f.close()
+	# The last piece is empty or a line still being written.
+	for i in range(_read_lines, lines.size() - 1):
+		var ev = parse_json(lines[i])
+		if ev[0] == "exit":
+			_seen_exit = true
+		_pending.append(ev)
+	_read_lines = max(_read_lines, lines.size() - 1)

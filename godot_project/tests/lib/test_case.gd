@@ -1,0 +1,256 @@
+extends SceneTree
+# Base of every headless test. A test extends this file, overrides `run()` (a coroutine or a plain
+# function) and is started by scripts/godot_tests.sh as
+#
+#   godot3-server --path godot_project -s res://tests/test_x.gd [--port=N] [--builtin]
+#
+# --builtin runs the server-side checks against Godot's own WebSocketServer instead of ours, to
+# validate the harness. The exit code is the result: 0 pass, 1 fail.
+#
+# Lines the runner understands (see scripts/godot_tests.sh):
+#   @@EXPECT_ERRORS_BEGIN <label> / @@EXPECT_ERRORS_END <label> <min>: Godot `ERROR:` lines printed
+#   between the two markers are expected; fewer than <min> of them is a failure.
+
+const ClientProc = preload("res://tests/lib/client_proc.gd")
+const GDWS_SERVER_PATH = "res://gdnlib/websocket_server.gdns"
+const DEFAULT_TIMEOUT = 5.0
+const TEST_TIMEOUT = 45
+
+var builtin := false
+var port := 0
+var failures := 0
+var checks := 0
+# Every signal of every recorded server, in order: ["client_connected", id, protocol],
+# ["client_disconnected", id, was_clean], ["client_close_request", id, code, reason],
+# ["data_received", id], ["peer_connected", id], ["peer_disconnected", id].
+var events := []
+var _pollables := []
+var _clients := []
+var _finished := false
+var _test_deadline := 0
+
+
+func _init():
+	builtin = "--builtin" in OS.get_cmdline_args()
+	port = int(arg_value("--port", "19080"))
+	_test_deadline = OS.get_ticks_msec() + int(TEST_TIMEOUT * 1000)
+	call_deferred("_start")
+
+
+# Override in the test.
+func run():
+	pass
+
+
+func _start():
+	print("== %s (%s server, port %d)" % [get_script().resource_path, "built-in" if builtin else "gdws", port])
+	var state = run()
+	if state is GDScriptFunctionState:
+		yield(state, "completed")
+	finish()
+
+
+# Value of a `--name=value` command-line argument.
+func arg_value(name: String, default: String) -> String:
+	for arg in OS.get_cmdline_args():
+		if arg.begins_with(name + "="):
+			return arg.substr(name.length() + 1)
+	return default
+
+
+# ---------------------------------------------------------------------------------------------
+# Server under test
+
+# A new server: ours, or Godot's built-in one with --builtin. `load()`, not `preload()`, so the
+# built-in run never touches our library.
+func new_server():
+	if builtin:
+		return WebSocketServer.new()
+	return load(GDWS_SERVER_PATH).new()
+
+
+# A new server whose signals are recorded in `events` and which is polled while we wait.
+func make_server():
+	var server = new_server()
+	for sig in ["client_connected", "client_disconnected", "client_close_request", "data_received",
+			"peer_connected", "peer_disconnected"]:
+		server.connect(sig, self, "_record", [sig])
+	_pollables.append(server)
+	return server
+
+
+# Stop polling `server` (so that it can be freed).
+func forget(obj):
+	_pollables.erase(obj)
+
+
+func _record(a, b = null, c = null, d = null):
+	# Signal arguments come first, the bound signal name last.
+	var args := [a, b, c, d]
+	while args.back() == null:
+		args.pop_back()
+	var sig = args.pop_back()
+	events.append([sig] + args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stock WebSocketClient processes
+
+# Starts a client process connecting to ws://127.0.0.1:<port>. Options: "protocols" (Array of
+# String), "echo" (bool), "port" (int), "host" (String), "timeout" (seconds).
+func spawn_client(options := {}):
+	var client = ClientProc.new()
+	var url = "ws://%s:%d/" % [options.get("host", "127.0.0.1"), options.get("port", port)]
+	client.start(url, options)
+	_clients.append(client)
+	return client
+
+
+# ---------------------------------------------------------------------------------------------
+# Waiting: every wait polls the servers each frame and gives up after a deadline. A timeout is
+# fatal: the test stops there with a message and exit code 1.
+
+# Waits `seconds` (at least one frame), polling: only for "nothing must happen" checks.
+func settle(seconds := 0.3):
+	var end = OS.get_ticks_msec() + int(seconds * 1000)
+	yield(_frame(), "completed")
+	while OS.get_ticks_msec() < end:
+		yield(_frame(), "completed")
+
+
+# Waits until `object.method(args...)` returns true.
+func wait_until(what: String, object: Object, method: String, args := [], timeout := DEFAULT_TIMEOUT):
+	var end = OS.get_ticks_msec() + int(timeout * 1000)
+	while true:
+		yield(_frame(), "completed")
+		if object.callv(method, args):
+			return true
+		if OS.get_ticks_msec() > end:
+			yield(abort("timed out after %.1fs waiting for %s" % [timeout, what]), "completed")
+
+
+# Removes and returns the oldest recorded server event.
+func next_event(timeout := DEFAULT_TIMEOUT):
+	yield(wait_until("a server signal", self, "_has_events", [], timeout), "completed")
+	return events.pop_front()
+
+
+# Removes and returns the first recorded server event named `name` (other events stay queued).
+func wait_event(name: String, timeout := DEFAULT_TIMEOUT):
+	yield(wait_until("server signal " + name, self, "_find_event", [name], timeout), "completed")
+	for i in events.size():
+		if events[i][0] == name:
+			var ev = events[i]
+			events.remove(i)
+			return ev
+
+
+# Removes and returns the client's next logged event, which must be named `name`; events named in
+# `skip` that come first are dropped.
+func client_event(client, name: String, timeout := DEFAULT_TIMEOUT, skip := []):
+	while true:
+		yield(wait_until("client event " + name, client, "has_event", [], timeout), "completed")
+		var ev = client.pop_event()
+		if ev[0] == name:
+			return ev
+		if not ev[0] in skip:
+			yield(abort("client: expected event %s, got %s" % [name, ev]), "completed")
+
+
+func _has_events():
+	return not events.empty()
+
+
+func _find_event(name):
+	for ev in events:
+		if ev[0] == name:
+			return true
+	return false
+
+
+func _frame():
+	yield(self, "idle_frame")
+	for p in _pollables:
+		p.poll()
+
+
+# Watchdog: also catches a test whose coroutine died on a script error.
+func _idle(_delta):
+	if not _finished and OS.get_ticks_msec() > _test_deadline:
+		abort("test ran longer than %ds (or stopped on a script error)" % TEST_TIMEOUT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks: a failed check prints and the test goes on; the exit code counts them.
+
+func check(cond: bool, what: String) -> bool:
+	checks += 1
+	if not cond:
+		failures += 1
+		print("FAIL: ", what)
+	return cond
+
+
+# Numbers compare by value (the client's events come through JSON, where 1 becomes 1.0), arrays
+# and dictionaries by their JSON text for the same reason; anything else must match type and value.
+func check_eq(got, want, what: String) -> bool:
+	checks += 1
+	if not _same(got, want):
+		failures += 1
+		print("FAIL: %s: got %s (%s), want %s (%s)" % [what, _repr(got), typeof(got), _repr(want), typeof(want)])
+		return false
+	return true
+
+
+func _same(a, b) -> bool:
+	if typeof(a) in [TYPE_NIL, TYPE_OBJECT] and typeof(b) in [TYPE_NIL, TYPE_OBJECT]:
+		return a == b  # a null Object equals null
+	var numbers = [TYPE_INT, TYPE_REAL]
+	if typeof(a) in numbers and typeof(b) in numbers:
+		return a == b
+	if typeof(a) != typeof(b):
+		return false
+	if typeof(a) in [TYPE_ARRAY, TYPE_DICTIONARY]:
+		return to_json(a) == to_json(b)
+	return a == b
+
+
+func _repr(v):
+	return to_json(v) if typeof(v) in [TYPE_STRING, TYPE_ARRAY, TYPE_DICTIONARY] else str(v)
+
+
+# Godot prints `ERROR:` lines for the calls between these two; the runner accepts them, and fails
+# the test if fewer than `min_errors` were printed.
+func expect_errors_begin(label: String):
+	print("@@EXPECT_ERRORS_BEGIN ", label)
+
+
+func expect_errors_end(label: String, min_errors := 1):
+	print("@@EXPECT_ERRORS_END %s %d" % [label, min_errors])
+
+
+# Stops the test now with a failure; never returns to the caller.
+func abort(message: String):
+	print("FAIL: ", message)
+	failures += 1
+	finish()
+	yield(self, "_never")
+
+
+signal _never
+
+
+func finish():
+	if _finished:
+		return
+	_finished = true
+	for client in _clients:
+		client.stop()
+	_clients.clear()
+	_pollables.clear()
+	events.clear()
+	if failures == 0:
+		print("PASS: %d checks" % checks)
+	else:
+		print("FAILED: %d of %d checks" % [failures, checks])
+	quit(0 if failures == 0 else 1)

@@ -1,0 +1,143 @@
+extends SceneTree
+# A stock Godot `WebSocketClient` run in its own headless Godot process, driven by the server
+# under test. The test spawns it (see test_case.gd `spawn_client`) with:
+#
+#   -s res://tests/lib/ws_client.gd --url=ws://127.0.0.1:PORT --log=/tmp/file.log
+#       [--protocols=a,b] [--echo] [--mp] [--timeout=SECONDS]
+#
+# It writes one JSON array per line to the log file for everything it sees:
+#   ["connected", protocol]   ["connection_error"]   ["closed", was_clean_close]
+#   ["server_close_request", code, reason]
+#   ["data", "text", string] or ["data", "binary", [bytes...]]   ["exit", code]
+# With --echo it sends every message back with the same type (text or binary).
+# A message (text or binary) that starts with "!cmd " is a command, a JSON array:
+#   ["send", "text", string]  ["send", "binary", [bytes...]]  ["send_var", value]
+#   ["close", code, reason]   ["quit"]
+# It exits after the connection closes or fails, on ["quit"], or when --timeout runs out.
+
+const CMD_PREFIX = "!cmd "
+
+var client := WebSocketClient.new()
+var log_path := ""
+var echo := false
+var deadline := 0
+var exiting := false
+
+
+func _init():
+	var url := ""
+	var protocols := PoolStringArray()
+	var timeout := 30.0
+	for arg in OS.get_cmdline_args():
+		if arg.begins_with("--url="):
+			url = arg.substr(6)
+		elif arg.begins_with("--log="):
+			log_path = arg.substr(6)
+		elif arg.begins_with("--protocols="):
+			protocols = arg.substr(12).split(",", false)
+		elif arg == "--echo":
+			echo = true
+		elif arg.begins_with("--timeout="):
+			timeout = float(arg.substr(10))
+	deadline = OS.get_ticks_msec() + int(timeout * 1000)
+	client.connect("connection_established", self, "_on_connected")
+	client.connect("connection_error", self, "_on_error")
+	client.connect("connection_closed", self, "_on_closed")
+	client.connect("server_close_request", self, "_on_close_request")
+	client.connect("data_received", self, "_on_data")
+	var err = client.connect_to_url(url, protocols, "--mp" in OS.get_cmdline_args())
+	if err != OK:
+		_log(["connection_error"])
+		_exit(3)
+
+
+func _idle(_delta):
+	if exiting:
+		return
+	client.poll()
+	if OS.get_ticks_msec() > deadline:
+		print("[client] watchdog timeout")
+		_exit(2)
+
+
+func _on_connected(protocol):
+	_log(["connected", protocol])
+
+
+func _on_error():
+	_log(["connection_error"])
+	_exit(0)
+
+
+func _on_closed(was_clean):
+	_log(["closed", was_clean])
+	_exit(0)
+
+
+func _on_close_request(code, reason):
+	_log(["server_close_request", code, reason])
+
+
+func _on_data():
+	var peer = client.get_peer(1)
+	while peer.get_available_packet_count() > 0:
+		var pkt: PoolByteArray = peer.get_packet()
+		var is_text: bool = peer.was_string_packet()
+		var text := pkt.get_string_from_utf8()
+		if text.begins_with(CMD_PREFIX):
+			_command(parse_json(text.substr(CMD_PREFIX.length())))
+			continue
+		if is_text:
+			_log(["data", "text", text])
+		else:
+			_log(["data", "binary", Array(pkt)])
+		if echo:
+			_send(pkt, is_text)
+
+
+func _command(cmd):
+	var peer = client.get_peer(1)
+	match cmd[0]:
+		"send":
+			if cmd[1] == "text":
+				_send(str(cmd[2]).to_utf8(), true)
+			else:
+				_send(PoolByteArray(cmd[2]), false)
+		"send_var":
+			peer.set_write_mode(WebSocketPeer.WRITE_MODE_BINARY)
+			peer.put_var(cmd[1])
+		"close":
+			client.disconnect_from_host(int(cmd[1]), str(cmd[2]))
+		"quit":
+			client.disconnect_from_host()
+			_exit(0)
+		_:
+			print("[client] unknown command ", cmd)
+
+
+func _send(bytes: PoolByteArray, as_text: bool):
+	var peer = client.get_peer(1)
+	if as_text:
+		peer.set_write_mode(WebSocketPeer.WRITE_MODE_TEXT)
+	else:
+		peer.set_write_mode(WebSocketPeer.WRITE_MODE_BINARY)
+	peer.put_packet(bytes)
+
+
+func _exit(code: int):
+	if exiting:
+		return
+	exiting = true
+	_log(["exit", code])
+	quit(code)
+
+
+func _log(event: Array):
+	var f := File.new()
+	# READ_WRITE keeps what is there; the file is created empty by the test before we start.
+	if f.open(log_path, File.READ_WRITE) != OK:
+		printerr("[client] cannot open log ", log_path)
+		return
+	f.seek_end()
+	f.store_line(to_json(event))
+	f.close()

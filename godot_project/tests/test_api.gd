@@ -1,0 +1,254 @@
+extends "res://tests/lib/test_case.gd"
+# Every property and method of WebSocketServer (and the WebSocketPeer it hands out) called from
+# GDScript: defaults, listen() errors, setters and set_buffers refused while listening, unknown
+# peer ids, peer information with a connected stock client, refuse_new_connections.
+
+const UNKNOWN_ID = 123456
+
+
+func run():
+	yield(defaults(), "completed")
+	yield(listen_errors(), "completed")
+	yield(refused_while_listening(), "completed")
+	unknown_peers()
+	yield(connected_peer(), "completed")
+	yield(refuse_new_connections(), "completed")
+
+
+func defaults():
+	var server = new_server()
+	check_eq(server.bind_ip, "*", "bind_ip default")
+	check_eq(server.private_key, null, "private_key default")
+	check_eq(server.ssl_certificate, null, "ssl_certificate default")
+	check_eq(server.ca_chain, null, "ca_chain default")
+	if not builtin:
+		# handshake_timeout does not exist in stock 3.2.3 (fixed 1 s there).
+		check_eq(server.handshake_timeout, 3.0, "handshake_timeout default")
+	check(not server.is_listening(), "not listening when new")
+	check_eq(server.get_connection_status(), NetworkedMultiplayerPeer.CONNECTION_DISCONNECTED,
+			"connection status when new")
+	check_eq(server.get_unique_id(), 1, "get_unique_id")
+	check_eq(server.refuse_new_connections, false, "refuse_new_connections default")
+	server.poll()  # harmless when not listening
+	server.stop()  # harmless when not listening
+
+	# Setters before listen() are taken.
+	server.bind_ip = "127.0.0.1"
+	check_eq(server.bind_ip, "127.0.0.1", "bind_ip set before listen")
+	server.bind_ip = "*"
+	var crypto := Crypto.new()
+	var key: CryptoKey = crypto.generate_rsa(1024)
+	var cert: X509Certificate = crypto.generate_self_signed_certificate(key, "CN=localhost")
+	server.private_key = key
+	server.ssl_certificate = cert
+	server.ca_chain = cert
+	check(server.private_key == key, "private_key set before listen")
+	check(server.ssl_certificate == cert, "ssl_certificate set before listen")
+	check(server.ca_chain == cert, "ca_chain set before listen")
+	server.private_key = null
+	server.ssl_certificate = null
+	server.ca_chain = null
+	check_eq(server.private_key, null, "private_key cleared")
+	if not builtin:
+		server.handshake_timeout = 1.5
+		check_eq(server.handshake_timeout, 1.5, "handshake_timeout set before listen")
+		expect_errors_begin("handshake_timeout <= 0")
+		server.handshake_timeout = 0.0
+		server.handshake_timeout = -1.0
+		expect_errors_end("handshake_timeout <= 0", 0)
+		check_eq(server.handshake_timeout, 1.5, "handshake_timeout must stay > 0")
+	check_eq(server.set_buffers(16, 16, 16, 16), OK, "set_buffers before listen")
+	check_eq(server.set_buffers(64, 1024, 64, 1024), OK, "set_buffers back to the defaults")
+	yield(settle(0.0), "completed")
+
+
+func listen_errors():
+	var server = new_server()
+	check_eq(server.listen(port), OK, "listen")
+	check(server.is_listening(), "is_listening after listen")
+	check_eq(server.get_connection_status(), NetworkedMultiplayerPeer.CONNECTION_CONNECTED,
+			"connection status while listening")
+	check_eq(server.get_unique_id(), 1, "get_unique_id while listening")
+
+	expect_errors_begin("listen twice")
+	check_eq(server.listen(port + 1), ERR_ALREADY_IN_USE, "listen while listening")
+	expect_errors_end("listen twice", 0)
+	check(server.is_listening(), "still listening after the refused listen")
+
+	var other = new_server()
+	expect_errors_begin("port in use")
+	check_eq(other.listen(port), ERR_ALREADY_IN_USE, "listen on a port in use")
+	expect_errors_end("port in use", 0)
+	check(not other.is_listening(), "not listening after a failed listen")
+
+	server.stop()
+	check(not server.is_listening(), "not listening after stop")
+	check_eq(server.get_connection_status(), NetworkedMultiplayerPeer.CONNECTION_DISCONNECTED,
+			"connection status after stop")
+	check_eq(other.listen(port), OK, "the port is free again after stop")
+	other.stop()
+
+	# Explicit addresses.
+	server.bind_ip = "127.0.0.1"
+	check_eq(server.listen(port), OK, "listen on 127.0.0.1")
+	server.stop()
+	server.bind_ip = "*"
+
+	if builtin:
+		# Stock refuses an invalid address in the setter (bind_ip stays "*").
+		expect_errors_begin("invalid bind_ip (stock)")
+		server.bind_ip = "not an ip"
+		expect_errors_end("invalid bind_ip (stock)", 1)
+		check_eq(server.bind_ip, "*", "stock: invalid bind_ip refused by the setter")
+	else:
+		# Ours: listen() reports it.
+		expect_errors_begin("invalid bind_ip")
+		server.bind_ip = "not an ip"
+		var err = server.listen(port)
+		expect_errors_end("invalid bind_ip", 0)
+		check_eq(err, ERR_INVALID_PARAMETER, "listen with an invalid bind_ip")
+		check(not server.is_listening(), "not listening after an invalid bind_ip")
+		server.bind_ip = "*"
+	yield(settle(0.0), "completed")
+
+
+func refused_while_listening():
+	var server = new_server()
+	check_eq(server.listen(port), OK, "listen")
+	var crypto := Crypto.new()
+	var key: CryptoKey = crypto.generate_rsa(1024)
+	var cert: X509Certificate = crypto.generate_self_signed_certificate(key, "CN=localhost")
+
+	expect_errors_begin("bind_ip while listening")
+	server.bind_ip = "127.0.0.1"
+	expect_errors_end("bind_ip while listening", 1)
+	check_eq(server.bind_ip, "*", "bind_ip setter refused while listening")
+
+	expect_errors_begin("private_key while listening")
+	server.private_key = key
+	expect_errors_end("private_key while listening", 1)
+	check_eq(server.private_key, null, "private_key setter refused while listening")
+
+	expect_errors_begin("ssl_certificate while listening")
+	server.ssl_certificate = cert
+	expect_errors_end("ssl_certificate while listening", 1)
+	check_eq(server.ssl_certificate, null, "ssl_certificate setter refused while listening")
+
+	expect_errors_begin("ca_chain while listening")
+	server.ca_chain = cert
+	expect_errors_end("ca_chain while listening", 1)
+	check_eq(server.ca_chain, null, "ca_chain setter refused while listening")
+
+	if not builtin:
+		expect_errors_begin("handshake_timeout while listening")
+		server.handshake_timeout = 7.0
+		expect_errors_end("handshake_timeout while listening", 1)
+		check_eq(server.handshake_timeout, 3.0, "handshake_timeout setter refused while listening")
+
+	expect_errors_begin("set_buffers while listening")
+	check_eq(server.set_buffers(16, 16, 16, 16), FAILED, "set_buffers while listening")
+	expect_errors_end("set_buffers while listening", 1)
+
+	server.stop()
+	server.bind_ip = "127.0.0.1"
+	check_eq(server.bind_ip, "127.0.0.1", "bind_ip setter works again after stop")
+	check_eq(server.set_buffers(16, 16, 16, 16), OK, "set_buffers works again after stop")
+	yield(settle(0.0), "completed")
+
+
+func unknown_peers():
+	var server = new_server()
+	for listening in [false, true]:
+		if listening:
+			check_eq(server.listen(port), OK, "listen")
+		var when = "listening" if listening else "not listening"
+		check_eq(server.has_peer(UNKNOWN_ID), false, "has_peer(unknown), " + when)
+		check_eq(server.has_peer(1), false, "has_peer(1), " + when)
+		check_eq(server.has_peer(0), false, "has_peer(0), " + when)
+		expect_errors_begin("get_peer_address(unknown)")
+		check_eq(server.get_peer_address(UNKNOWN_ID), "", "get_peer_address(unknown), " + when)
+		expect_errors_end("get_peer_address(unknown)", 1)
+		expect_errors_begin("get_peer_port(unknown)")
+		check_eq(server.get_peer_port(UNKNOWN_ID), 0, "get_peer_port(unknown), " + when)
+		expect_errors_end("get_peer_port(unknown)", 1)
+		expect_errors_begin("get_peer(unknown)")
+		check_eq(server.get_peer(UNKNOWN_ID), null, "get_peer(unknown), " + when)
+		expect_errors_end("get_peer(unknown)", 1)
+		expect_errors_begin("disconnect_peer(unknown)")
+		server.disconnect_peer(UNKNOWN_ID, 4000, "nobody")
+		expect_errors_end("disconnect_peer(unknown)", 1)
+	server.stop()
+
+
+func connected_peer():
+	var server = make_server()
+	check_eq(server.listen(port), OK, "listen")
+	var client = spawn_client()
+	var ev = yield(wait_event("client_connected"), "completed")
+	var id = ev[1]
+	yield(client_event(client, "connected"), "completed")
+
+	check(server.has_peer(id), "has_peer(id)")
+	check_eq(server.get_peer_address(id), "127.0.0.1", "get_peer_address")
+	var remote_port = server.get_peer_port(id)
+	check(remote_port > 0 and remote_port < 65536, "get_peer_port %d in 1..65535" % remote_port)
+	check(remote_port != port, "get_peer_port is the client's port, not ours")
+
+	var peer = server.get_peer(id)
+	check(peer != null, "get_peer(id)")
+	if peer == null:
+		return
+	check(peer is WebSocketPeer or peer.get_class() == "PacketPeerGDNative", "get_peer returns a WebSocketPeer")
+	check_eq(peer.get_connected_host(), "127.0.0.1", "peer.get_connected_host")
+	check_eq(peer.get_connected_port(), remote_port, "peer.get_connected_port")
+	check(peer.is_connected_to_host(), "peer.is_connected_to_host")
+	check_eq(peer.get_write_mode(), WebSocketPeer.WRITE_MODE_BINARY, "peer write mode default")
+	check_eq(peer.get_available_packet_count(), 0, "peer has no packet yet")
+	check(not peer.was_string_packet(), "was_string_packet before any packet")
+	peer.set_no_delay(false)
+	peer.set_no_delay(true)
+	if not builtin:
+		# get_current_outbound_buffered_amount arrived in 3.3.3; 3.2.3 lacks it.
+		check_eq(peer.get_current_outbound_buffered_amount(), 0, "nothing buffered outbound")
+	check(server.get_peer(id) != null, "get_peer(id) again")
+	check_eq(peer_zero_argument_calls(peer), "127.0.0.1", "peer methods from a function without calls with arguments")
+
+	server.disconnect_peer(id, 1000, "done")
+	yield(client_event(client, "server_close_request"), "completed")
+	yield(client_event(client, "closed"), "completed")
+	yield(wait_event("client_disconnected"), "completed")
+	check(not server.has_peer(id), "has_peer false after disconnect")
+	check(not peer.is_connected_to_host(), "a kept WebSocketPeer reports not connected afterwards")
+	expect_errors_begin("get_peer(gone)")
+	check_eq(server.get_peer(id), null, "get_peer(gone id)")
+	expect_errors_end("get_peer(gone)", 1)
+	server.stop()
+	forget(server)
+
+
+func refuse_new_connections():
+	var server = make_server()
+	check_eq(server.listen(port), OK, "listen")
+	server.refuse_new_connections = true
+	check_eq(server.refuse_new_connections, true, "refuse_new_connections set")
+	var client = spawn_client()
+	yield(client_event(client, "connection_error", 8.0), "completed")
+	check_eq(events, [], "refused client: no server signal")
+	server.refuse_new_connections = false
+	client = spawn_client()
+	var ev = yield(wait_event("client_connected"), "completed")
+	yield(client_event(client, "connected"), "completed")
+	check(server.has_peer(ev[1]), "accepts again after refuse_new_connections = false")
+	server.stop()
+	yield(client_event(client, "closed", DEFAULT_TIMEOUT, ["server_close_request"]), "completed")
+
+
+# See test_load.gd: GDScript passes a NULL argument array when the calling function makes no call
+# with arguments. Keep this function free of calls with arguments.
+func peer_zero_argument_calls(peer):
+	peer.get_available_packet_count()
+	peer.get_write_mode()
+	peer.was_string_packet()
+	peer.is_connected_to_host()
+	peer.get_connected_port()
+	return peer.get_connected_host()

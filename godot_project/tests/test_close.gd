@@ -1,0 +1,104 @@
+extends "res://tests/lib/test_case.gd"
+# Signal order for connect, client-initiated close and server-initiated close (disconnect_peer).
+
+
+func run():
+	var server = make_server()
+	check_eq(server.listen(port), OK, "listen")
+
+	# Connect: client_connected(id, "") is the first and only signal; the peer is known at once.
+	var client = spawn_client()
+	var ev = yield(next_event(), "completed")
+	check_eq([ev[0], ev[2]], ["client_connected", ""], "connect signal")
+	var id = ev[1]
+	check(id >= 2 and id <= 0x7fffffff, "peer id %d in 2..2^31-1" % id)
+	check(server.has_peer(id), "has_peer after client_connected")
+	yield(client_event(client, "connected"), "completed")
+	yield(settle(0.2), "completed")
+	check_eq(events, [], "no other signal after connect")
+
+	# Client-initiated close with code and reason:
+	# client_close_request(id, code, reason), then client_disconnected(id, true).
+	send_cmd(server, id, ["close", 4002, "client bye"])
+	ev = yield(next_event(), "completed")
+	check_eq(ev, ["client_close_request", id, 4002, "client bye"], "client close: first signal")
+	ev = yield(next_event(), "completed")
+	check_eq(ev, ["client_disconnected", id, true], "client close: second signal")
+	check(not server.has_peer(id), "has_peer false after client_disconnected")
+	# The stock 3.2.3 client reports was_clean_close false when it started the close itself
+	# (it ignores the close reply; seen against the stock server too): only check that it closed.
+	yield(client_event(client, "closed"), "completed")
+	yield(client_event(client, "exit"), "completed")
+
+	# Server-initiated close: disconnect_peer(id, 4001, "bye"). The client gets code and reason in
+	# server_close_request, the server gets client_disconnected.
+	client = spawn_client()
+	ev = yield(next_event(), "completed")
+	check_eq(ev[0], "client_connected", "second client connects")
+	id = ev[1]
+	yield(client_event(client, "connected"), "completed")
+	server.disconnect_peer(id, 4001, "bye")
+	# The peer stays until the close handshake ends (stock behaves the same).
+	check(server.has_peer(id), "has_peer still true right after disconnect_peer")
+	ev = yield(client_event(client, "server_close_request"), "completed")
+	if builtin:
+		# Stock 3.2.3 sends the reason with a trailing NUL byte, which the stock client keeps.
+		check_eq(ev[1], 4001, "client got close code 4001")
+		check(ev[2].begins_with("bye"), "client got close reason 'bye...'")
+	else:
+		# Ours: no trailing NUL in the reason we send.
+		check_eq(ev, ["server_close_request", 4001, "bye"], "client got code 4001 and reason 'bye'")
+	ev = yield(client_event(client, "closed"), "completed")
+	check_eq(ev, ["closed", true], "client saw a clean close")
+	ev = yield(next_event(), "completed")
+	if builtin:
+		# Stock reports was_clean_close false when the server started the close (a bug).
+		check_eq([ev[0], ev[1]], ["client_disconnected", id], "server: client_disconnected")
+	else:
+		# Ours: true for every completed close handshake.
+		check_eq(ev, ["client_disconnected", id, true], "server: client_disconnected(id, true)")
+	check(not server.has_peer(id), "has_peer false after client_disconnected")
+	yield(settle(0.2), "completed")
+	check_eq(events, [], "no client_close_request for a server-initiated close")
+
+	# disconnect_peer with default code and reason: 1000, "".
+	client = spawn_client()
+	ev = yield(wait_event("client_connected"), "completed")
+	id = ev[1]
+	yield(client_event(client, "connected"), "completed")
+	server.disconnect_peer(id)
+	ev = yield(client_event(client, "server_close_request"), "completed")
+	check_eq(ev[1], 1000, "default close code is 1000")
+	if not builtin:
+		check_eq(ev[2], "", "default close reason is empty")
+	yield(client_event(client, "closed"), "completed")
+	ev = yield(wait_event("client_disconnected"), "completed")
+	check_eq(ev[1], id, "client_disconnected for the default close")
+
+	# Closing from the WebSocketPeer side: get_peer(id).close(code, reason) works the same.
+	client = spawn_client()
+	ev = yield(wait_event("client_connected"), "completed")
+	id = ev[1]
+	yield(client_event(client, "connected"), "completed")
+	server.get_peer(id).close(4003, "peer close")
+	ev = yield(client_event(client, "server_close_request"), "completed")
+	check_eq(ev[1], 4003, "peer.close code")
+	check(ev[2].begins_with("peer close"), "peer.close reason")
+	yield(client_event(client, "closed"), "completed")
+	ev = yield(wait_event("client_disconnected"), "completed")
+	check_eq(ev[1], id, "client_disconnected after peer.close")
+
+	# A client that vanishes without a close frame: client_disconnected(id, false).
+	client = spawn_client()
+	ev = yield(wait_event("client_connected"), "completed")
+	id = ev[1]
+	yield(client_event(client, "connected"), "completed")
+	OS.kill(client.pid)
+	ev = yield(next_event(), "completed")
+	check_eq(ev, ["client_disconnected", id, false], "killed client: client_disconnected(id, false)")
+	check(not server.has_peer(id), "killed client: has_peer false")
+	server.stop()
+
+
+func send_cmd(server, id, cmd: Array):
+	server.get_peer(id).put_packet(("!cmd " + to_json(cmd)).to_utf8())

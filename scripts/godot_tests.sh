@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Runs the headless Godot tests (godot_project/tests/test_*.gd), each in its own Godot process
+# under `timeout`, against the built library (run `cargo build` first).
+#
+#   scripts/godot_tests.sh [test_name ...]      e.g. scripts/godot_tests.sh test_echo
+#
+# Environment:
+#   GDWS_BUILTIN=1        run the server tests against Godot's built-in WebSocketServer instead
+#                         (validates the harness; needs no library)
+#   GODOT=...             Godot 3 headless binary (default: godot3-server)
+#   GDWS_TEST_TIMEOUT=90  seconds per test before it is killed
+#   GDWS_PORT_BASE=N      first TCP port; test i uses N + 20*i and the ports just above it
+#   GDWS_KEEP_LOGS=1      keep the per-test logs (their directory is printed)
+#
+# A test fails when Godot exits non-zero or times out, or when its output (its own and that of
+# the Godot processes it started) has an `ERROR:` line it did not announce (see
+# @@EXPECT_ERRORS_* in tests/lib/test_case.gd), a `SCRIPT ERROR:`, a Rust panic, or leaked
+# objects at exit. Prints one line per test, then "N passed, N failed"; exits 1 on any failure.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PROJECT="$ROOT/godot_project"
+GODOT=${GODOT:-godot3-server}
+TEST_TIMEOUT=${GDWS_TEST_TIMEOUT:-90}
+PORT_BASE=${GDWS_PORT_BASE:-$((21000 + ($$ % 500) * 20))}
+export LANG=en_US.UTF-8
+
+if ! command -v "$GODOT" >/dev/null 2>&1; then
+    echo "godot_tests: $GODOT not found (set GODOT=...)" >&2
+    exit 2
+fi
+
+EXTRA_ARGS=()
+MODE="gdws"
+if [ "${GDWS_BUILTIN:-0}" = "1" ]; then
+    EXTRA_ARGS+=(--builtin)
+    MODE="built-in WebSocketServer"
+elif [ ! -e "$PROJECT/gdnlib/bin/libgdws.so" ]; then
+    echo "godot_tests: $PROJECT/gdnlib/bin/libgdws.so is missing: run cargo build first" >&2
+    exit 2
+fi
+
+# Scratch space: client logs (TMPDIR) and Godot's user:// (XDG_DATA_HOME) stay out of $HOME.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gdws_godot_tests.XXXXXX")
+export TMPDIR="$WORK" XDG_DATA_HOME="$WORK/xdg"
+# Godot 3.2.3 prints a spurious make_dir_recursive ERROR when it creates user:// itself.
+app_name=$(sed -n 's/^config\/name="\(.*\)"$/\1/p' "$PROJECT/project.godot")
+mkdir -p "$XDG_DATA_HOME/godot/app_userdata/$app_name"
+cleanup() {
+    if [ "${GDWS_KEEP_LOGS:-0}" = "1" ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# test_load goes first: if the library does not load, the rest says little.
+TESTS=(test_load)
+if [ $# -gt 0 ]; then
+    for t in "$@"; do t=$(basename "$t" .gd); [ "$t" != test_load ] && TESTS+=("$t"); done
+else
+    for f in "$PROJECT"/tests/test_*.gd; do
+        t=$(basename "$f" .gd); [ "$t" != test_load ] && TESTS+=("$t")
+    done
+fi
+
+# Prints the problems found in a test log, one per line; prints nothing when the log is clean.
+check_log() {
+    awk '
+        /^@@EXPECT_ERRORS_BEGIN / { region = substr($0, 23); count = 0; inside = 1; next }
+        /^@@EXPECT_ERRORS_END / {
+            min = $NF
+            if (count < min) printf "expected at least %d ERROR line(s) for \"%s\", got %d\n", min, region, count
+            inside = 0; next
+        }
+        /SCRIPT ERROR:/ { print "script error: " $0; next }
+        /^ERROR:/ { if (inside) count++; else print "unexpected: " $0; next }
+        /leaked at exit|Leaked instance|Orphan StringName/ { print "leak: " $0; next }
+        /panicked at/ { print "rust panic: " $0; next }
+        END { if (inside) printf "unterminated expected-errors region \"%s\"\n", region }
+    ' "$1"
+}
+
+echo "Godot tests against $MODE ($("$GODOT" --version 2>/dev/null | head -n1)), ports from $PORT_BASE"
+passed=0
+failed=0
+failed_names=()
+i=0
+for t in "${TESTS[@]}"; do
+    script="$PROJECT/tests/$t.gd"
+    log="$WORK/$t.log"
+    if [ ! -f "$script" ]; then
+        echo "FAIL $t: no such test ($script)"
+        failed=$((failed + 1)); failed_names+=("$t"); continue
+    fi
+    port=$((PORT_BASE + 20 * i)); i=$((i + 1))
+    start=$(date +%s.%N)
+    # timeout puts itself and everything the test starts (client processes, the demo) in one
+    # process group: kill what is left of that group once the test is over.
+    timeout -k 5 "$TEST_TIMEOUT" "$GODOT" --path "$PROJECT" -s "res://tests/$t.gd" \
+        --port="$port" "${EXTRA_ARGS[@]}" >"$log" 2>&1 </dev/null &
+    group=$!
+    { wait "$group"; } 2>/dev/null  # no "Aborted" notice from bash: the log has the details
+    rc=$?
+    for _ in $(seq 50); do kill -0 -- "-$group" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$group" 2>/dev/null
+    secs=$(echo "$start $(date +%s.%N)" | awk '{ printf "%.1f", $2 - $1 }')
+
+    problems=$(check_log "$log")
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        problems="timed out after ${TEST_TIMEOUT}s${problems:+$'\n'$problems}"
+    elif [ "$rc" -ne 0 ]; then
+        problems="exit code $rc${problems:+$'\n'$problems}"
+    fi
+    if [ -z "$problems" ]; then
+        echo "PASS $t (${secs}s)"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $t (${secs}s)"
+        echo "$problems" | sed 's/^/    /'
+        echo "    --- output of $t ---"
+        sed 's/^/    | /' "$log"
+        failed=$((failed + 1)); failed_names+=("$t")
+    fi
+done
+
+[ "$failed" -gt 0 ] && echo "failed: ${failed_names[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
