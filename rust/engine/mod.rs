@@ -6,6 +6,7 @@ mod connection;
 mod error;
 mod event;
 mod listener;
+pub mod multiplayer;
 mod peer;
 mod protocols;
 mod registry;
