@@ -1,0 +1,363 @@
+//! Per-peer limits: the largest inbound message, inbound backpressure while the game does not
+//! read, the outbound queue, and UTF-8 checks both ways.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use gdws::engine::{Limits, PeerId, SendError, Server, ServerEvent};
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+fn start_with_limits(limits: Limits) -> Server {
+    start_with(|config| config.limits = limits)
+}
+
+#[test]
+fn a_message_over_in_bytes_gets_close_1009() {
+    let clients = Clients::new();
+    let limits = Limits {
+        in_bytes: 1024,
+        ..Limits::default()
+    };
+    let mut server = start_with_limits(limits);
+    let mut ws = clients.connect(server.local_addr());
+    let (id, _) = connected(&mut server);
+
+    // Exactly the limit is fine.
+    clients.run(send_all(&mut ws, [Message::binary(vec![7u8; 1024])]));
+    assert_eq!(message(&mut server, id).data.len(), 1024);
+
+    clients.run(send_all(&mut ws, [Message::binary(vec![7u8; 1025])]));
+    let frame = clients.run(recv_close(&mut ws)).expect("a close status");
+    assert_eq!(frame.code, CloseCode::Size);
+    assert!(!disconnected(&mut server, id));
+    server.stop();
+}
+
+#[test]
+fn a_fragmented_message_over_in_bytes_gets_close_1009() {
+    // Each fragment fits; the whole message does not.
+    let clients = Clients::new();
+    let limits = Limits {
+        in_bytes: 1024,
+        ..Limits::default()
+    };
+    let mut server = start_with_limits(limits);
+    let mut tcp = clients.run(raw_ws(server.local_addr()));
+    let (id, _) = connected(&mut server);
+    let (code, _) = clients.run(async {
+        write_frame(&mut tcp, false, 0x2, &[1; 600]).await;
+        write_frame(&mut tcp, true, 0x0, &[2; 600]).await;
+        read_close_frame(&mut tcp).await
+    });
+    assert_eq!(code, 1009);
+    assert!(!disconnected(&mut server, id));
+    clients.run(read_until_closed(&mut tcp));
+    server.stop();
+}
+
+/// Sends `count` numbered messages of `size` bytes to a server whose game does not read, and
+/// checks that exactly `fit` of them are handed over until the game reads; then that all
+/// arrive exactly once, in order, and never more than `fit` are unread at a time.
+fn check_backpressure(limits: Limits, count: usize, size: usize, fit: usize) {
+    let clients = Clients::new();
+    let mut server = start_with_limits(limits);
+    let mut ws = clients.connect(server.local_addr());
+    let (id, _) = connected(&mut server);
+
+    let numbered = |i: usize| {
+        let mut data = vec![b'.'; size];
+        data[..4].copy_from_slice(&(i as u32).to_be_bytes());
+        data
+    };
+    // All of it is written (it fits in the kernel's buffers) before the game reads anything.
+    clients.run(send_all(
+        &mut ws,
+        (0..count).map(|i| Message::binary(numbered(i))),
+    ));
+    for _ in 0..fit {
+        assert_eq!(event(&mut server), ServerEvent::Message { id });
+    }
+    // Nothing more while the game does not read.
+    no_event(&mut server, Duration::from_millis(300));
+    assert_eq!(server.peer(id).unwrap().available_packets(), fit);
+
+    let mut got = Vec::new();
+    let mut events = fit;
+    let deadline = Instant::now() + T;
+    while got.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {count} arrived",
+            got.len()
+        );
+        let peer = server.peer_mut(id).unwrap();
+        assert!(peer.available_packets() <= fit);
+        while let Some(packet) = peer.get_packet() {
+            assert!(!packet.is_text);
+            assert_eq!(packet.data, numbered(got.len()), "message {}", got.len());
+            got.push(packet);
+        }
+        if got.len() < count {
+            assert_eq!(event(&mut server), ServerEvent::Message { id });
+            events += 1;
+        }
+    }
+    assert_eq!(events, count, "one Message event per message");
+    no_event(&mut server, Duration::from_millis(100));
+    server.stop();
+}
+
+#[test]
+fn inbound_packet_limit_pauses_reading_and_loses_nothing() {
+    let limits = Limits {
+        in_packets: 4,
+        ..Limits::default()
+    };
+    check_backpressure(limits, 60, 100, 4);
+}
+
+#[test]
+fn inbound_byte_limit_pauses_reading_and_loses_nothing() {
+    let limits = Limits {
+        in_bytes: 1024,
+        ..Limits::default()
+    };
+    // 3 x 300 bytes fit in 1024, a 4th does not.
+    check_backpressure(limits, 40, 300, 3);
+}
+
+/// A client that reads nothing, with a small receive buffer so the sockets fill up quickly.
+fn stalled_client(clients: &Clients, server: &Server) -> Ws {
+    let addr = server.local_addr();
+    clients.run(async {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(addr).await.unwrap();
+        handshake(tcp, &[]).await.unwrap().0
+    })
+}
+
+fn numbered_packet(seq: u32, size: usize) -> gdws::engine::Packet {
+    let mut data = vec![0u8; size];
+    data[..4].copy_from_slice(&seq.to_be_bytes());
+    binary(&data)
+}
+
+/// Queues numbered packets of `size` bytes until the queue stays full: the client does not
+/// read, so once the sockets are full nothing drains. Returns how many were queued and the
+/// last refusal.
+fn fill_queue(server: &Server, id: PeerId, size: usize) -> (u32, SendError) {
+    let peer = server.peer(id).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut queued = 0u32;
+    let mut refused_since: Option<Instant> = None;
+    loop {
+        assert!(Instant::now() < deadline, "the queue never stayed full");
+        match peer.put_packet(numbered_packet(queued, size)) {
+            Ok(()) => {
+                queued += 1;
+                refused_since = None;
+            }
+            Err(error @ SendError::QueueFull { .. }) => {
+                let since = *refused_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(300) {
+                    return (queued, error);
+                }
+                // No event tells that the socket drained: look again shortly.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// The client reads everything: exactly the `queued` packets, in order; the queue empties and
+/// the connection is still usable.
+fn drain(server: &mut Server, clients: &Clients, ws: &mut Ws, id: PeerId, queued: u32) {
+    clients.run(async {
+        for seq in 0..queued {
+            let data = recv(ws).await.into_data();
+            assert_eq!(data[..4], seq.to_be_bytes(), "packet {seq}");
+        }
+    });
+    let peer = server.peer(id).unwrap();
+    wait_until("the queue is empty", || peer.buffered_amount() == 0);
+    assert!(peer.is_open());
+    peer.put_packet(text("after")).unwrap();
+    assert_eq!(clients.run(recv(ws)), Message::text("after"));
+    assert_eq!(server.next_event(), None, "the connection is kept");
+}
+
+#[test]
+fn put_packet_refuses_past_out_bytes_and_keeps_the_connection() {
+    let clients = Clients::new();
+    let limits = Limits {
+        out_bytes: 64 * 1024,
+        out_packets: 1024,
+        ..Limits::default()
+    };
+    let mut server = start_with_limits(limits);
+    let mut ws = stalled_client(&clients, &server);
+    let (id, _) = connected(&mut server);
+    assert_eq!(server.peer(id).unwrap().buffered_amount(), 0);
+
+    let size = 10_000;
+    let (queued, refusal) = fill_queue(&server, id, size);
+    let peer = server.peer(id).unwrap();
+    let buffered = peer.buffered_amount();
+    let SendError::QueueFull {
+        queued_bytes,
+        queued_packets,
+        packet,
+    } = refusal
+    else {
+        unreachable!()
+    };
+    assert_eq!(packet, size);
+    assert_eq!(queued_bytes, buffered, "buffered_amount() is the queue");
+    assert!(buffered <= limits.out_bytes);
+    assert!(buffered + size > limits.out_bytes);
+    assert!(queued_packets < limits.out_packets);
+
+    // The exact boundary: what is left fits, one byte more does not.
+    let room = limits.out_bytes - buffered;
+    let mut queued = queued;
+    if room >= 4 {
+        peer.put_packet(numbered_packet(queued, room)).unwrap();
+        queued += 1;
+        assert_eq!(peer.buffered_amount(), limits.out_bytes);
+    }
+    assert!(matches!(
+        peer.put_packet(binary(b"x")),
+        Err(SendError::QueueFull { packet: 1, .. })
+    ));
+    // A packet bigger than the whole limit can never be queued.
+    assert!(matches!(
+        peer.put_packet(binary(&vec![0; limits.out_bytes + 1])),
+        Err(SendError::QueueFull { .. })
+    ));
+    drain(&mut server, &clients, &mut ws, id, queued);
+    server.stop();
+}
+
+#[test]
+fn put_packet_refuses_past_out_packets() {
+    let clients = Clients::new();
+    let limits = Limits {
+        out_bytes: 1024 * 1024,
+        out_packets: 4,
+        ..Limits::default()
+    };
+    let mut server = start_with_limits(limits);
+    let mut ws = stalled_client(&clients, &server);
+    let (id, _) = connected(&mut server);
+
+    let size = 64 * 1024;
+    let (queued, refusal) = fill_queue(&server, id, size);
+    // 4 x 64 KiB is far below out_bytes: the message count is what refuses.
+    assert_eq!(
+        refusal,
+        SendError::QueueFull {
+            queued_bytes: 4 * size,
+            queued_packets: 4,
+            packet: size,
+        }
+    );
+    let peer = server.peer(id).unwrap();
+    assert_eq!(peer.buffered_amount(), 4 * size);
+    // Even an empty packet is one packet too many.
+    assert!(matches!(
+        peer.put_packet(binary(&[])),
+        Err(SendError::QueueFull { .. })
+    ));
+    drain(&mut server, &clients, &mut ws, id, queued);
+    server.stop();
+}
+
+#[test]
+fn a_text_packet_must_be_utf8() {
+    let clients = Clients::new();
+    let mut server = start();
+    let mut ws = clients.connect(server.local_addr());
+    let (id, _) = connected(&mut server);
+    let peer = server.peer(id).unwrap();
+
+    let bad = gdws::engine::Packet {
+        data: vec![b'o', b'k', 0xff, 0xfe].into(),
+        is_text: true,
+    };
+    assert_eq!(peer.put_packet(bad), Err(SendError::InvalidUtf8));
+    assert_eq!(peer.buffered_amount(), 0);
+    // The same bytes as binary are fine; nothing of the refused packet was sent.
+    peer.put_packet(binary(&[b'o', b'k', 0xff, 0xfe])).unwrap();
+    assert_eq!(
+        clients.run(recv(&mut ws)),
+        Message::binary(vec![b'o', b'k', 0xff, 0xfe])
+    );
+    assert!(server.peer(id).unwrap().is_open());
+    server.stop();
+}
+
+#[test]
+fn invalid_utf8_from_a_client_gets_close_1007() {
+    let clients = Clients::new();
+    let mut server = start();
+    // In one frame.
+    let mut tcp = clients.run(raw_ws(server.local_addr()));
+    let (id, _) = connected(&mut server);
+    let (code, _) = clients.run(async {
+        write_frame(&mut tcp, true, 0x1, b"ok\xff\xfe").await;
+        read_close_frame(&mut tcp).await
+    });
+    assert_eq!(code, 1007);
+    assert!(!disconnected(&mut server, id));
+
+    // Split over fragments: a lead byte followed by a byte that cannot continue it.
+    let mut tcp = clients.run(raw_ws(server.local_addr()));
+    let (id, _) = connected(&mut server);
+    let (code, _) = clients.run(async {
+        write_frame(&mut tcp, false, 0x1, b"caf\xc3").await;
+        write_frame(&mut tcp, true, 0x0, b"(").await;
+        read_close_frame(&mut tcp).await
+    });
+    assert_eq!(code, 1007);
+    assert!(!disconnected(&mut server, id));
+    server.stop();
+}
+
+#[test]
+fn a_huge_message_gets_close_1009_before_the_connection_ends() {
+    // The server stops reading at the frame header, with most of the message still unread.
+    let clients = Clients::new();
+    let limits = Limits {
+        in_bytes: 1024,
+        ..Limits::default()
+    };
+    let mut server = start_with_limits(limits);
+    let tcp = clients.run(raw_ws(server.local_addr()));
+    let (id, _) = connected(&mut server);
+    let (mut read, mut write) = tcp.into_split();
+    let writer = clients.spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        // Fails once the server is gone; that is expected.
+        let _ = write
+            .write_all(&client_frame(true, 0x2, &vec![0; 4 << 20]))
+            .await;
+        write
+    });
+    assert!(!disconnected(&mut server, id));
+    // The writer fails once the server is gone (reset): only then is the reply read.
+    drop(clients.run(writer));
+    let close = clients.run(async move {
+        use tokio::io::AsyncReadExt;
+        let mut head = [0u8; 4];
+        read.read_exact(&mut head).await.map(|_| head)
+    });
+    let head = close.expect("the close frame arrives");
+    assert_eq!(head, [0x88, 2, 0x03, 0xf1]);
+    server.stop();
+}
