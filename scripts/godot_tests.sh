@@ -7,7 +7,7 @@
 # Environment:
 #   GDWS_BUILTIN=1        run the server tests against Godot's built-in WebSocketServer instead
 #                         (validates the harness; needs no library)
-#   GODOT=...             Godot 3 headless binary (default: godot3-server)
+#   GODOT_BIN=...         Godot 3 headless binary (default: godot3-server; see scripts/env.sh)
 #   GDWS_TEST_TIMEOUT=90  seconds per test before it is killed
 #   GDWS_PORT_BASE=N      first TCP port; test i uses N + 20*i and the ports just above it
 #   GDWS_KEEP_LOGS=1      keep the per-test logs (their directory is printed)
@@ -20,13 +20,13 @@ set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PROJECT="$ROOT/godot_project"
-GODOT=${GODOT:-godot3-server}
+GODOT=${GODOT_BIN:-godot3-server}
 TEST_TIMEOUT=${GDWS_TEST_TIMEOUT:-90}
 PORT_BASE=${GDWS_PORT_BASE:-$((21000 + ($$ % 500) * 20))}
 export LANG=en_US.UTF-8
 
 if ! command -v "$GODOT" >/dev/null 2>&1; then
-    echo "godot_tests: $GODOT not found (set GODOT=...)" >&2
+    echo "godot_tests: $GODOT not found (set GODOT_BIN=...)" >&2
     exit 2
 fi
 

@@ -31,6 +31,10 @@ func start(url: String, options: Dictionary):
 		args.append("--protocols=" + PoolStringArray(protocols).join(","))
 	if options.get("echo", false):
 		args.append("--echo")
+	if options.get("insecure", false):
+		args.append("--insecure")
+	if options.has("trusted_cert"):
+		args.append("--trusted-cert=" + options["trusted_cert"])
 	pid = OS.execute(OS.get_executable_path(), args, false)
 
 

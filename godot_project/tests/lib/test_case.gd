@@ -96,11 +96,13 @@ func _record(a, b = null, c = null, d = null):
 # ---------------------------------------------------------------------------------------------
 # Stock WebSocketClient processes
 
-# Starts a client process connecting to ws://127.0.0.1:<port>. Options: "protocols" (Array of
-# String), "echo" (bool), "port" (int), "host" (String), "timeout" (seconds).
+# Starts a client process connecting to ws://127.0.0.1:<port>/. Options: "protocols" (Array of
+# String), "echo" (bool), "port" (int), "host" (String), "scheme" ("ws" or "wss"), "insecure"
+# (bool), "trusted_cert" (PEM file path), "timeout" (seconds).
 func spawn_client(options := {}):
 	var client = ClientProc.new()
-	var url = "ws://%s:%d/" % [options.get("host", "127.0.0.1"), options.get("port", port)]
+	var url = "%s://%s:%d/" % [options.get("scheme", "ws"), options.get("host", "127.0.0.1"),
+			options.get("port", port)]
 	client.start(url, options)
 	_clients.append(client)
 	return client

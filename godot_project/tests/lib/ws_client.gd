@@ -3,7 +3,10 @@ extends SceneTree
 # under test. The test spawns it (see test_case.gd `spawn_client`) with:
 #
 #   -s res://tests/lib/ws_client.gd --url=ws://127.0.0.1:PORT --log=/tmp/file.log
-#       [--protocols=a,b] [--echo] [--mp] [--timeout=SECONDS]
+#       [--protocols=a,b] [--echo] [--timeout=SECONDS] [--trusted-cert=PEM_FILE | --insecure]
+#
+# For wss:// URLs, --trusted-cert verifies the server against that certificate (and the host
+# name), --insecure turns verification off.
 #
 # It writes one JSON array per line to the log file for everything it sees:
 #   ["connected", protocol]   ["connection_error"]   ["closed", was_clean_close]
@@ -12,6 +15,8 @@ extends SceneTree
 # With --echo it sends every message back with the same type (text or binary).
 # A message (text or binary) that starts with "!cmd " is a command, a JSON array:
 #   ["send", "text", string]  ["send", "binary", [bytes...]]  ["send_var", value]
+#   ["send_many", count, prefix]: count text messages "<prefix><i>" at once
+#   ["send_big", size]: one binary message of size bytes (i % 251)
 #   ["close", code, reason]   ["quit"]
 # It exits after the connection closes or fails, on ["quit"], or when --timeout runs out.
 
@@ -39,13 +44,20 @@ func _init():
 			echo = true
 		elif arg.begins_with("--timeout="):
 			timeout = float(arg.substr(10))
+		elif arg == "--insecure":
+			client.verify_ssl = false
+		elif arg.begins_with("--trusted-cert="):
+			var cert := X509Certificate.new()
+			if cert.load(arg.substr(15)) != OK:
+				printerr("[client] cannot load ", arg.substr(15))
+			client.trusted_ssl_certificate = cert
 	deadline = OS.get_ticks_msec() + int(timeout * 1000)
 	client.connect("connection_established", self, "_on_connected")
 	client.connect("connection_error", self, "_on_error")
 	client.connect("connection_closed", self, "_on_closed")
 	client.connect("server_close_request", self, "_on_close_request")
 	client.connect("data_received", self, "_on_data")
-	var err = client.connect_to_url(url, protocols, "--mp" in OS.get_cmdline_args())
+	var err = client.connect_to_url(url, protocols)
 	if err != OK:
 		_log(["connection_error"])
 		_exit(3)
@@ -103,6 +115,15 @@ func _command(cmd):
 				_send(str(cmd[2]).to_utf8(), true)
 			else:
 				_send(PoolByteArray(cmd[2]), false)
+		"send_many":
+			for i in int(cmd[1]):
+				_send(("%s%d" % [cmd[2], i]).to_utf8(), true)
+		"send_big":
+			var big := PoolByteArray()
+			big.resize(int(cmd[1]))
+			for i in big.size():
+				big[i] = i % 251
+			_send(big, false)
 		"send_var":
 			peer.set_write_mode(WebSocketPeer.WRITE_MODE_BINARY)
 			peer.put_var(cmd[1])
