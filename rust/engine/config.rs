@@ -77,6 +77,9 @@ pub struct ServerConfig {
     /// How long a close handshake may take before the connection is dropped. Default 3 s.
     pub close_timeout: Duration,
     pub limits: Limits,
+    /// Speak Godot's high-level multiplayer protocol (`gd_mp_api`): announce joins and leaves,
+    /// relay client-to-client packets, hand the game only what is addressed to the server.
+    pub multiplayer: bool,
 }
 
 impl ServerConfig {
@@ -88,6 +91,7 @@ impl ServerConfig {
             handshake_timeout: Duration::from_secs(3),
             close_timeout: Duration::from_secs(3),
             limits: Limits::default(),
+            multiplayer: false,
         }
     }
 }

@@ -8,24 +8,28 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::{sleep, Sleep};
+use tokio::time::{sleep, Instant, Sleep};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::config::Limits;
+use bytes::Bytes;
+
 use super::event::Event;
+use super::listener::ListenerContext;
+use super::multiplayer;
 use super::peer::{Command, Packet, PeerId, PeerShared};
 
 /// How many steps one poll may take before yielding to other connections.
 const POLL_BUDGET: usize = 64;
+/// At most one warning per connection in this interval; the rest are counted.
+const WARNING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A byte stream a connection runs on, with the TCP socket underneath it.
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
@@ -43,9 +47,8 @@ pub(crate) struct Connection<S> {
     ws: WebSocketStream<S>,
     commands: UnboundedReceiver<Command>,
     shared: Arc<PeerShared>,
-    events: Sender<Event>,
-    limits: Limits,
-    close_timeout: Duration,
+    context: Arc<ListenerContext>,
+    warnings: WarningLimiter,
     /// A message read from the socket that waits for room in the unread limits.
     held: Option<Packet>,
     /// Fed to the socket, not yet flushed: given back to the queue counters on flush.
@@ -68,18 +71,15 @@ impl<S: Transport> Connection<S> {
         ws: WebSocketStream<S>,
         commands: UnboundedReceiver<Command>,
         shared: Arc<PeerShared>,
-        events: Sender<Event>,
-        limits: Limits,
-        close_timeout: Duration,
+        context: Arc<ListenerContext>,
     ) -> Self {
         Self {
             id,
             ws,
             commands,
             shared,
-            events,
-            limits,
-            close_timeout,
+            context,
+            warnings: WarningLimiter::default(),
             held: None,
             unflushed_bytes: 0,
             unflushed_packets: 0,
@@ -193,13 +193,13 @@ impl<S: Transport> Connection<S> {
             }
             Command::Close { code, reason } => {
                 self.start_close(CloseCode::from(code), reason);
-                self.close_deadline = Some(Box::pin(sleep(self.close_timeout)));
+                self.close_deadline = Some(Box::pin(sleep(self.context.config.close_timeout)));
             }
             Command::Shutdown => {
                 self.start_close(CloseCode::Away, String::new());
                 self.end_after_flush = Some(false);
                 self.close_deadline
-                    .get_or_insert_with(|| Box::pin(sleep(self.close_timeout)));
+                    .get_or_insert_with(|| Box::pin(sleep(self.context.config.close_timeout)));
             }
             Command::SetNoDelay(enabled) => {
                 // Best effort, like the stock class: a failure leaves the old setting.
@@ -257,6 +257,12 @@ impl<S: Transport> Connection<S> {
             Poll::Ready(Some(Err(error))) => return self.on_read_error(error),
         };
         match message {
+            Message::Text(_) if !self.closed_by_us && self.context.config.multiplayer => {
+                self.warn("sent a text message, which the multiplayer protocol does not use");
+            }
+            Message::Binary(data) if !self.closed_by_us && self.context.config.multiplayer => {
+                self.route_multiplayer(data, cx);
+            }
             Message::Text(text) if !self.closed_by_us => {
                 let packet = Packet {
                     data: text.into(),
@@ -287,7 +293,7 @@ impl<S: Transport> Connection<S> {
                     });
                     // tungstenite queued the reply; reading on flushes it and ends the stream.
                     self.writable = false;
-                    self.close_deadline = Some(Box::pin(sleep(self.close_timeout)));
+                    self.close_deadline = Some(Box::pin(sleep(self.context.config.close_timeout)));
                 }
             }
             // Pings are answered by tungstenite; pongs and input after our close are dropped.
@@ -296,14 +302,53 @@ impl<S: Transport> Connection<S> {
         ReadStep::Progress
     }
 
+    /// A multiplayer packet: relayed to the other clients it names right here, on the I/O
+    /// thread, and handed to the main thread only when the server is a destination.
+    fn route_multiplayer(&mut self, data: Bytes, cx: &mut Context<'_>) {
+        let delivery = match multiplayer::route(self.id, &data) {
+            Ok((_, delivery)) => delivery,
+            Err(rejection) => return self.warn(&format!("sent {rejection}; dropped")),
+        };
+        let refused = self.context.registry.relay(delivery.relay, &data);
+        if let Some((target, error)) = refused.first() {
+            let more = refused.len() - 1;
+            self.warn(&format!(
+                "a packet relayed to peer {target} (and {more} more) was dropped: {error}"
+            ));
+        }
+        if delivery.to_server {
+            let packet = Packet {
+                data,
+                is_text: false,
+            };
+            self.deliver(packet, cx);
+        }
+    }
+
+    /// Tells the main thread about something this peer did wrong, at most once per
+    /// `WARNING_INTERVAL`.
+    fn warn(&mut self, what: &str) {
+        if let Some(suppressed) = self.warnings.allow(Instant::now()) {
+            let also = match suppressed {
+                0 => String::new(),
+                n => format!(" ({n} similar warnings suppressed)"),
+            };
+            self.send_event(Event::Warning {
+                id: self.id,
+                message: format!("peer {} {what}{also}", self.id),
+            });
+        }
+    }
+
     /// Hands a message to the main thread if the unread limits have room; otherwise holds it
     /// and pauses reading until the game takes a packet. Returns whether it was handed over.
     fn deliver(&mut self, packet: Packet, cx: &mut Context<'_>) -> bool {
         let len = packet.data.len();
-        if !self.shared.has_inbound_room(len, &self.limits) {
+        let limits = &self.context.config.limits;
+        if !self.shared.has_inbound_room(len, limits) {
             self.shared.reader_waker.register(cx.waker());
             // Checked again after registering, so a packet taken in between still wakes us.
-            if !self.shared.has_inbound_room(len, &self.limits) {
+            if !self.shared.has_inbound_room(len, limits) {
                 self.held = Some(packet);
                 return false;
             }
@@ -328,13 +373,13 @@ impl<S: Transport> Connection<S> {
         };
         self.start_close(code, String::new());
         self.end_after_flush = Some(false);
-        self.close_deadline = Some(Box::pin(sleep(self.close_timeout)));
+        self.close_deadline = Some(Box::pin(sleep(self.context.config.close_timeout)));
         ReadStep::Progress
     }
 
     fn send_event(&self, event: Event) {
         // The receiver is gone only when the server stopped, which wants no more events.
-        let _ = self.events.send(event);
+        let _ = self.context.events.send(event);
     }
 }
 
@@ -342,6 +387,29 @@ enum ReadStep {
     Progress,
     Idle,
     Ended(bool),
+}
+
+/// Lets one warning through per `WARNING_INTERVAL` and counts the ones it holds back.
+#[derive(Default)]
+struct WarningLimiter {
+    last: Option<Instant>,
+    suppressed: u32,
+}
+
+impl WarningLimiter {
+    /// `Some(number held back since the last one)` when a warning may go out now.
+    fn allow(&mut self, now: Instant) -> Option<u32> {
+        match self.last {
+            Some(last) if now.duration_since(last) < WARNING_INTERVAL => {
+                self.suppressed = self.suppressed.saturating_add(1);
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
 }
 
 /// Stock Godot 3 clients send close reasons with a trailing NUL byte.

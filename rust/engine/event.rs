@@ -23,6 +23,11 @@ pub(crate) enum Event {
         id: PeerId,
         was_clean: bool,
     },
+    /// A peer misbehaved (rate-limited per peer); the game may want to log it.
+    Warning {
+        id: PeerId,
+        message: String,
+    },
     /// A connection that never became a peer.
     HandshakeFailed {
         address: SocketAddr,

@@ -21,7 +21,7 @@ use super::config::{BindAddress, ServerConfig};
 use super::connection::{Connection, Transport};
 use super::error::ListenError;
 use super::event::Event;
-use super::peer::{Peer, PeerShared};
+use super::peer::{Peer, PeerShared, Route};
 use super::protocols::{choose_protocol, parse_offered};
 use super::registry::Registry;
 
@@ -200,23 +200,19 @@ async fn run_peer<S: Transport>(
     protocol: String,
     context: Arc<ListenerContext>,
 ) {
-    let (commands_tx, commands_rx) = unbounded_channel();
-    let Some(id) = context.registry.register(commands_tx.clone()) else {
+    let (commands, commands_rx) = unbounded_channel();
+    let shared = Arc::new(PeerShared::default());
+    let route = Route {
+        commands,
+        shared: shared.clone(),
+        limits: context.config.limits,
+    };
+    let Some(id) = context.registry.register(route.clone()) else {
         return; // The server is stopping.
     };
-    let shared = Arc::new(PeerShared::default());
-    let limits = context.config.limits;
-    let peer = Peer::new(id, address, protocol, limits, commands_tx, shared.clone());
+    let peer = Peer::new(id, address, protocol, route);
     let _ = context.events.send(Event::Connected(peer));
-    let connection = Connection::new(
-        id,
-        ws,
-        commands_rx,
-        shared,
-        context.events.clone(),
-        limits,
-        context.config.close_timeout,
-    );
+    let connection = Connection::new(id, ws, commands_rx, shared, context.clone());
     let was_clean = connection.run().await;
     context.registry.unregister(id);
     let _ = context.events.send(Event::Disconnected { id, was_clean });

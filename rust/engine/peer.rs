@@ -77,36 +77,65 @@ impl PeerShared {
     }
 }
 
+/// The way to a peer's connection task: its command queue and the counters that bound it.
+/// Cloned into the registry, so other connections can relay to the peer without the main
+/// thread.
+#[derive(Clone, Debug)]
+pub(crate) struct Route {
+    pub commands: UnboundedSender<Command>,
+    pub shared: Arc<PeerShared>,
+    pub limits: Limits,
+}
+
+impl Route {
+    /// Queues a message unless the outbound limits would be passed.
+    pub fn send(&self, packet: Packet) -> Result<(), SendError> {
+        let len = packet.data.len();
+        let queued_bytes = self.shared.queued_bytes.load(Ordering::Acquire);
+        let queued_packets = self.shared.queued_packets.load(Ordering::Acquire);
+        if queued_packets >= self.limits.out_packets || queued_bytes + len > self.limits.out_bytes {
+            return Err(SendError::QueueFull {
+                queued_bytes,
+                queued_packets,
+                packet: len,
+            });
+        }
+        self.send_unchecked(packet)
+    }
+
+    /// Queues a message whatever the limits: for the few protocol messages that must not be
+    /// lost (multiplayer joins and leaves, one per peer).
+    pub fn send_unchecked(&self, packet: Packet) -> Result<(), SendError> {
+        let len = packet.data.len();
+        self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        self.shared.queued_packets.fetch_add(1, Ordering::AcqRel);
+        if self.commands.send(Command::Send(packet)).is_err() {
+            self.shared.remove_queued(len, 1);
+            return Err(SendError::NotConnected);
+        }
+        Ok(())
+    }
+}
+
 /// The main thread's view of a connected peer.
 #[derive(Debug)]
 pub struct Peer {
     id: PeerId,
     address: SocketAddr,
     protocol: String,
-    limits: Limits,
-    commands: UnboundedSender<Command>,
-    shared: Arc<PeerShared>,
+    route: Route,
     inbound: VecDeque<Packet>,
     /// Set once the server started a close: input is dropped, output refused.
     closing: bool,
 }
 
 impl Peer {
-    pub(crate) fn new(
-        id: PeerId,
-        address: SocketAddr,
-        protocol: String,
-        limits: Limits,
-        commands: UnboundedSender<Command>,
-        shared: Arc<PeerShared>,
-    ) -> Self {
+    pub(crate) fn new(id: PeerId, address: SocketAddr, protocol: String, route: Route) -> Self {
         Self {
             id,
             address,
             protocol,
-            limits,
-            commands,
-            shared,
+            route,
             inbound: VecDeque::new(),
             closing: false,
         }
@@ -140,29 +169,13 @@ impl Peer {
         if packet.is_text && std::str::from_utf8(&packet.data).is_err() {
             return Err(SendError::InvalidUtf8);
         }
-        let len = packet.data.len();
-        let queued_bytes = self.shared.queued_bytes.load(Ordering::Acquire);
-        let queued_packets = self.shared.queued_packets.load(Ordering::Acquire);
-        if queued_packets >= self.limits.out_packets || queued_bytes + len > self.limits.out_bytes {
-            return Err(SendError::QueueFull {
-                queued_bytes,
-                queued_packets,
-                packet: len,
-            });
-        }
-        self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
-        self.shared.queued_packets.fetch_add(1, Ordering::AcqRel);
-        if self.commands.send(Command::Send(packet)).is_err() {
-            self.shared.remove_queued(len, 1);
-            return Err(SendError::NotConnected);
-        }
-        Ok(())
+        self.route.send(packet)
     }
 
     /// Takes the oldest unread message.
     pub fn get_packet(&mut self) -> Option<Packet> {
         let packet = self.inbound.pop_front()?;
-        self.shared.remove_unread(packet.data.len());
+        self.route.shared.remove_unread(packet.data.len());
         Some(packet)
     }
 
@@ -172,7 +185,7 @@ impl Peer {
 
     /// Bytes queued for this peer and not yet written to its socket.
     pub fn buffered_amount(&self) -> usize {
-        self.shared.queued_bytes.load(Ordering::Acquire)
+        self.route.shared.queued_bytes.load(Ordering::Acquire)
     }
 
     /// Starts the close handshake with `code` and `reason` and drops unread input. The peer
@@ -188,7 +201,7 @@ impl Peer {
         self.closing = true;
         self.drop_unread();
         // A failed send means the task already ended; its Disconnected event is on the way.
-        let _ = self.commands.send(Command::Close {
+        let _ = self.route.commands.send(Command::Close {
             code,
             reason: reason.to_owned(),
         });
@@ -197,23 +210,27 @@ impl Peer {
 
     /// TCP_NODELAY on or off (on by default).
     pub fn set_no_delay(&self, enabled: bool) {
-        let _ = self.commands.send(Command::SetNoDelay(enabled));
+        let _ = self.route.commands.send(Command::SetNoDelay(enabled));
     }
 
     /// Files a message from the connection task; dropped (and its room given back) when the
     /// server is closing this peer. Returns whether the game should hear of it.
     pub(crate) fn receive(&mut self, packet: Packet) -> bool {
         if self.closing {
-            self.shared.remove_unread(packet.data.len());
+            self.route.shared.remove_unread(packet.data.len());
             return false;
         }
         self.inbound.push_back(packet);
         true
     }
 
+    pub(crate) fn route(&self) -> &Route {
+        &self.route
+    }
+
     fn drop_unread(&mut self) {
         for packet in self.inbound.drain(..) {
-            self.shared.remove_unread(packet.data.len());
+            self.route.shared.remove_unread(packet.data.len());
         }
     }
 }

@@ -2,21 +2,24 @@
 //! reach its peers, stop it. Every call returns at once; the network runs on the server's own
 //! tokio runtime.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use crossbeam_channel::{unbounded, Receiver, TryRecvError};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
 use super::config::ServerConfig;
 use super::error::ListenError;
+use super::error::SendError;
 use super::event::Event;
 use super::listener::{accept_loop, bind, ListenerContext};
-use super::peer::{Peer, PeerId};
+use super::multiplayer::{encode_data, HEADER_SIZE, SERVER_ID};
+use super::peer::{Packet, Peer, PeerId, PeerShared};
 use super::registry::Registry;
 
 /// How long `stop()` lets connections send their close frames, and then lets the runtime's
@@ -44,6 +47,11 @@ pub enum ServerEvent {
         id: PeerId,
         was_clean: bool,
     },
+    /// A peer misbehaved (rate-limited per peer).
+    Warning {
+        id: PeerId,
+        message: String,
+    },
     /// A connection failed before becoming a peer.
     HandshakeFailed {
         address: SocketAddr,
@@ -57,7 +65,18 @@ pub struct Server {
     accept_task: JoinHandle<()>,
     events: Receiver<Event>,
     peers: HashMap<PeerId, Peer>,
+    /// Multiplayer mode: packets for the server from every peer, in arrival order.
+    multiplayer_inbound: VecDeque<MultiplayerPacket>,
     local_addr: SocketAddr,
+}
+
+/// A multiplayer packet addressed to the server, header removed.
+struct MultiplayerPacket {
+    from: PeerId,
+    payload: Bytes,
+    /// The sender's unread counters, given back when the game takes the packet.
+    shared: Arc<PeerShared>,
+    counted_len: usize,
 }
 
 impl Server {
@@ -72,10 +91,11 @@ impl Server {
             .build()
             .map_err(ListenError::Runtime)?;
         let (events_tx, events) = unbounded();
+        let registry = Registry::new(config.multiplayer);
         let context = Arc::new(ListenerContext {
             config,
             events: events_tx,
-            registry: Registry::default(),
+            registry,
             refuse_new_connections: Default::default(),
         });
         let listener = {
@@ -89,6 +109,7 @@ impl Server {
             accept_task,
             events,
             peers: HashMap::new(),
+            multiplayer_inbound: VecDeque::new(),
             local_addr,
         })
     }
@@ -142,10 +163,24 @@ impl Server {
                 self.peers.insert(id, peer);
                 Some(ServerEvent::Connected { id, protocol })
             }
+            Event::Message { id, packet } if self.context.config.multiplayer => {
+                let peer = self.peers.get(&id)?;
+                let counted_len = packet.data.len();
+                // The connection checked the header (`multiplayer::route`).
+                let payload = packet.data.slice(HEADER_SIZE.min(counted_len)..);
+                self.multiplayer_inbound.push_back(MultiplayerPacket {
+                    from: id,
+                    payload,
+                    shared: peer.route().shared.clone(),
+                    counted_len,
+                });
+                Some(ServerEvent::Message { id })
+            }
             Event::Message { id, packet } => {
                 let peer = self.peers.get_mut(&id)?;
                 peer.receive(packet).then_some(ServerEvent::Message { id })
             }
+            Event::Warning { id, message } => Some(ServerEvent::Warning { id, message }),
             Event::CloseRequest { id, code, reason } => self
                 .peers
                 .contains_key(&id)
@@ -170,6 +205,50 @@ impl Server {
 
     pub fn peers(&self) -> impl Iterator<Item = &Peer> {
         self.peers.values()
+    }
+
+    /// Multiplayer mode: how many packets for the server wait.
+    pub fn multiplayer_packet_count(&self) -> usize {
+        self.multiplayer_inbound.len()
+    }
+
+    /// Multiplayer mode: the sender of the next packet (`get_packet_peer`).
+    pub fn multiplayer_packet_peer(&self) -> Option<PeerId> {
+        self.multiplayer_inbound.front().map(|packet| packet.from)
+    }
+
+    /// Multiplayer mode: takes the next packet for the server, without its header.
+    pub fn take_multiplayer_packet(&mut self) -> Option<(PeerId, Bytes)> {
+        let packet = self.multiplayer_inbound.pop_front()?;
+        packet.shared.remove_unread(packet.counted_len);
+        Some((packet.from, packet.payload))
+    }
+
+    /// Multiplayer mode: sends `payload` from the server (id 1) to `target`: 0 every peer,
+    /// < 0 every peer but `-target`, > 1 that peer. Encoded once, shared by every queue. The
+    /// peers that refused it (full queue, unknown target) come back as errors.
+    pub fn send_multiplayer(&self, target: i64, payload: &[u8]) -> Vec<(PeerId, SendError)> {
+        let to = i32::try_from(target).unwrap_or(i32::MIN);
+        let data = encode_data(SERVER_ID, to, payload);
+        let send = |peer: &Peer| {
+            let packet = Packet {
+                data: data.clone(),
+                is_text: false,
+            };
+            peer.put_packet(packet).err().map(|e| (peer.id(), e))
+        };
+        match to {
+            0 => self.peers.values().filter_map(send).collect(),
+            to if to < 0 => {
+                let excluded = to.checked_neg().unwrap_or(0);
+                let others = self.peers.values().filter(|peer| peer.id() != excluded);
+                others.filter_map(send).collect()
+            }
+            to => match self.peers.get(&to) {
+                Some(peer) => send(peer).into_iter().collect(),
+                None => vec![(to, SendError::NotConnected)],
+            },
+        }
     }
 
     /// New TCP connections are closed at once while set; handshakes under way go on.
@@ -201,6 +280,7 @@ impl Server {
         });
         runtime.shutdown_timeout(STOP_GRACE);
         self.peers.clear();
+        self.multiplayer_inbound.clear();
     }
 }
 

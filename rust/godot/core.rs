@@ -10,9 +10,11 @@ use bytes::Bytes;
 use gdnative::core_types::GodotError;
 use gdnative::prelude::*;
 
+use super::errors::send_error_code;
 use super::ffi::{object_from_instance_id, MultiplayerPeerImpl, PacketPeerImpl};
 use super::peer::WebSocketPeer;
-use crate::engine::{ListenError, Peer, PeerId, Server, ServerConfig, ServerEvent};
+use crate::engine::multiplayer::HEADER_SIZE;
+use crate::engine::{ListenError, Peer, PeerId, SendError, Server, ServerConfig, ServerEvent};
 
 /// NetworkedMultiplayerPeer.ConnectionStatus
 const CONNECTION_DISCONNECTED: i64 = 0;
@@ -33,6 +35,8 @@ struct CoreState {
     transfer_mode: i64,
     /// The WebSocketPeer objects handed out by `get_peer`, one per live peer.
     peer_objects: HashMap<PeerId, Instance<WebSocketPeer, Shared>>,
+    /// Multiplayer mode: the packet last returned to Godot, which reads it after the call.
+    current_packet: Bytes,
 }
 
 impl ServerCore {
@@ -45,12 +49,22 @@ impl ServerCore {
                 target_peer: 0,
                 transfer_mode: TRANSFER_MODE_RELIABLE,
                 peer_objects: HashMap::new(),
+                current_packet: Bytes::new(),
             }),
         }
     }
 
     pub fn is_listening(&self) -> bool {
         self.state.borrow().server.is_some()
+    }
+
+    /// Listening with `gd_mp_api = true`.
+    pub fn is_multiplayer(&self) -> bool {
+        let state = self.state.borrow();
+        state
+            .server
+            .as_ref()
+            .is_some_and(|server| server.config().multiplayer)
     }
 
     /// Starts the engine server. The caller checked that none runs.
@@ -78,8 +92,8 @@ impl ServerCore {
     /// Emits a signal on `owner` for each event that was ready when the poll began, one at a
     /// time, so a handler can call back into the server (even `stop()` or `poll()`).
     pub fn poll_events(&self, owner: &Object) {
-        let mut budget = match self.state.borrow().server.as_ref() {
-            Some(server) => server.pending_events(),
+        let (mut budget, multiplayer) = match self.state.borrow().server.as_ref() {
+            Some(server) => (server.pending_events(), server.config().multiplayer),
             None => return,
         };
         while budget > 0 {
@@ -96,7 +110,7 @@ impl ServerCore {
                 (event, forgotten)
             };
             drop(forgotten);
-            emit(owner, event);
+            emit(owner, event, multiplayer);
         }
     }
 
@@ -142,35 +156,61 @@ impl ServerCore {
         Some(object)
     }
 
-    /// The largest packet a peer accepts from us.
+    /// The largest packet a peer accepts from us (less the header in multiplayer mode).
     pub fn max_packet_size(&self) -> i64 {
         let state = self.state.borrow();
-        state
-            .server
-            .as_ref()
-            .map_or(0, |server| server.config().limits.out_bytes as i64)
+        state.server.as_ref().map_or(0, |server| {
+            let header = if server.config().multiplayer {
+                HEADER_SIZE
+            } else {
+                0
+            };
+            server.config().limits.out_bytes.saturating_sub(header) as i64
+        })
     }
 }
 
 impl PacketPeerImpl for ServerCore {
     fn get_packet(&self) -> Result<Bytes, GodotError> {
-        godot_error!(
-            "WebSocketServer.get_packet: the server itself has packets only as a multiplayer \
-             peer (listen(port, protocols, true)); use get_peer(id).get_packet()"
-        );
-        Err(GodotError::Unconfigured)
+        if !self.is_multiplayer() {
+            godot_error!(
+                "WebSocketServer.get_packet: the server itself has packets only as a multiplayer \
+                 peer (listen(port, protocols, true)); use get_peer(id).get_packet()"
+            );
+            return Err(GodotError::Unconfigured);
+        }
+        let mut state = self.state.borrow_mut();
+        let server = state.server.as_mut().ok_or(GodotError::Unconfigured)?;
+        let (_, payload) = server
+            .take_multiplayer_packet()
+            .ok_or(GodotError::Unavailable)?;
+        // Kept until the next call, as the trait asks.
+        state.current_packet = payload.clone();
+        Ok(payload)
     }
 
-    fn put_packet(&self, _data: &[u8]) -> Result<(), GodotError> {
-        godot_error!(
-            "WebSocketServer.put_packet: the server itself sends only as a multiplayer peer \
-             (listen(port, protocols, true)); use get_peer(id).put_packet()"
-        );
-        Err(GodotError::Unconfigured)
+    fn put_packet(&self, data: &[u8]) -> Result<(), GodotError> {
+        if !self.is_multiplayer() {
+            godot_error!(
+                "WebSocketServer.put_packet: the server itself sends only as a multiplayer peer \
+                 (listen(port, protocols, true)); use get_peer(id).put_packet()"
+            );
+            return Err(GodotError::Unconfigured);
+        }
+        let state = self.state.borrow();
+        let server = state.server.as_ref().ok_or(GodotError::Unconfigured)?;
+        let target = state.target_peer;
+        let refused = server.send_multiplayer(target, data);
+        drop(state);
+        multiplayer_send_result(target, &refused)
     }
 
     fn available_packet_count(&self) -> i64 {
-        0
+        let state = self.state.borrow();
+        match state.server.as_ref() {
+            Some(server) if server.config().multiplayer => server.multiplayer_packet_count() as i64,
+            _ => 0,
+        }
     }
 
     fn max_packet_size(&self) -> i64 {
@@ -192,7 +232,12 @@ impl MultiplayerPeerImpl for ServerCore {
     }
 
     fn packet_peer(&self) -> i64 {
-        0
+        let state = self.state.borrow();
+        state
+            .server
+            .as_ref()
+            .and_then(Server::multiplayer_packet_peer)
+            .map_or(0, i64::from)
     }
 
     fn is_server(&self) -> bool {
@@ -230,8 +275,20 @@ impl MultiplayerPeerImpl for ServerCore {
     }
 }
 
-fn emit(owner: &Object, event: ServerEvent) {
+/// The signal for `event`: as a multiplayer peer the server speaks to MultiplayerAPI
+/// (`peer_connected`, `peer_packet`, `peer_disconnected`) instead of `client_*` and
+/// `data_received`; `client_close_request` fires in both modes, like the stock class.
+fn emit(owner: &Object, event: ServerEvent, multiplayer: bool) {
     match event {
+        ServerEvent::Connected { id, .. } if multiplayer => {
+            owner.emit_signal("peer_connected", &[id.to_variant()]);
+        }
+        ServerEvent::Message { id } if multiplayer => {
+            owner.emit_signal("peer_packet", &[id.to_variant()]);
+        }
+        ServerEvent::Disconnected { id, .. } if multiplayer => {
+            owner.emit_signal("peer_disconnected", &[id.to_variant()]);
+        }
         ServerEvent::Connected { id, protocol } => {
             owner.emit_signal(
                 "client_connected",
@@ -253,10 +310,29 @@ fn emit(owner: &Object, event: ServerEvent) {
                 &[id.to_variant(), was_clean.to_variant()],
             );
         }
+        ServerEvent::Warning { message, .. } => {
+            godot_warn!("WebSocketServer: {message}");
+        }
         ServerEvent::HandshakeFailed { address, reason } => {
             godot_warn!("WebSocketServer: connection from {address} refused: {reason}");
         }
     }
+}
+
+/// The Godot error for a multiplayer send that some destinations refused.
+fn multiplayer_send_result(target: i64, refused: &[(PeerId, SendError)]) -> Result<(), GodotError> {
+    let Some((id, error)) = refused.first() else {
+        return Ok(());
+    };
+    let more = match refused.len() {
+        1 => String::new(),
+        n => format!(" (and {} more peers)", n - 1),
+    };
+    godot_error!("WebSocketServer.put_packet: target {target}: peer {id}: {error}{more}");
+    Err(match error {
+        SendError::NotConnected if target > 1 => GodotError::InvalidParameter,
+        other => send_error_code(other),
+    })
 }
 
 fn report_unknown_peer(call: &str, id: i64, listening: bool) {

@@ -152,13 +152,6 @@ impl WebSocketServer {
             godot_error!("WebSocketServer.listen: port {port} is not in 0..65535");
             return Err(GodotError::InvalidParameter);
         };
-        if gd_mp_api {
-            godot_error!(
-                "WebSocketServer.listen: gd_mp_api (the high-level multiplayer protocol) is not \
-                 supported by this build of gdws yet"
-            );
-            return Err(GodotError::Unavailable);
-        }
         let settings = self.settings.borrow();
         if settings.private_key.is_some() && settings.ssl_certificate.is_some() {
             godot_error!(
@@ -176,11 +169,10 @@ impl WebSocketServer {
         };
         let mut config = ServerConfig::new(port);
         config.bind = bind;
-        config.protocols = protocols
-            .map(|list| list.read().iter().map(|p| p.to_string()).collect())
-            .unwrap_or_default();
+        config.protocols = protocols.map(|list| strings(&list)).unwrap_or_default();
         config.handshake_timeout = Duration::from_secs_f64(settings.handshake_timeout);
         config.limits = settings.limits;
+        config.multiplayer = gd_mp_api;
         self.core().listen(config).map_err(|e| {
             godot_error!(
                 "WebSocketServer.listen: cannot listen on {}:{port}: {e}",
@@ -337,4 +329,13 @@ impl Drop for WebSocketServer {
     fn drop(&mut self) {
         self.core().stop();
     }
+}
+
+/// A PoolStringArray's strings. gdnative 0.11 reads an empty pool array through a null pointer,
+/// which Rust's debug checks abort on, so empty arrays are not read.
+fn strings(list: &PoolArray<GodotString>) -> Vec<String> {
+    if list.is_empty() {
+        return Vec::new();
+    }
+    list.read().iter().map(GodotString::to_string).collect()
 }
