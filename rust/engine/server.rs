@@ -274,11 +274,17 @@ impl Server {
         };
         self.accept_task.abort();
         self.context.registry.shutdown_all();
-        let registry = &self.context.registry;
-        runtime.block_on(async {
-            let _ = tokio::time::timeout(STOP_GRACE, registry.wait_empty()).await;
-        });
-        runtime.shutdown_timeout(STOP_GRACE);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Inside some async context (not Godot's main thread) we may not block: the close
+            // frames are still sent, and our threads finish on their own.
+            runtime.shutdown_background();
+        } else {
+            let registry = &self.context.registry;
+            runtime.block_on(async {
+                let _ = tokio::time::timeout(STOP_GRACE, registry.wait_empty()).await;
+            });
+            runtime.shutdown_timeout(STOP_GRACE);
+        }
         self.peers.clear();
         self.multiplayer_inbound.clear();
     }
