@@ -275,8 +275,8 @@ impl Server {
         self.accept_task.abort();
         self.context.registry.shutdown_all();
         if tokio::runtime::Handle::try_current().is_ok() {
-            // Inside some async context (not Godot's main thread) we may not block: the close
-            // frames are still sent, and our threads finish on their own.
+            // Inside some async context (never Godot's main thread) we may not block: the
+            // connections are dropped without waiting for their close frames.
             runtime.shutdown_background();
         } else {
             let registry = &self.context.registry;
