@@ -15,7 +15,8 @@ use tokio::time::{timeout_at, Instant};
 use tokio_tungstenite::accept_hdr_async_with_config;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
 use super::config::{BindAddress, ServerConfig};
 use super::connection::{Connection, Transport};
@@ -195,7 +196,7 @@ fn websocket_config(config: &ServerConfig) -> WebSocketConfig {
 }
 
 async fn run_peer<S: Transport>(
-    ws: tokio_tungstenite::WebSocketStream<S>,
+    mut ws: tokio_tungstenite::WebSocketStream<S>,
     address: SocketAddr,
     protocol: String,
     context: Arc<ListenerContext>,
@@ -208,7 +209,14 @@ async fn run_peer<S: Transport>(
         limits: context.config.limits,
     };
     let Some(id) = context.registry.register(route.clone()) else {
-        return; // The server is stopping.
+        // The server is stopping. This client finished its handshake just too late to become a
+        // peer; it still gets the close 1001 the others get, not a bare end of stream.
+        let away = CloseFrame {
+            code: CloseCode::Away,
+            reason: "".into(),
+        };
+        let _ = tokio::time::timeout(context.config.close_timeout, ws.close(Some(away))).await;
+        return;
     };
     let peer = Peer::new(id, address, protocol, route);
     let _ = context.events.send(Event::Connected(peer));
