@@ -141,40 +141,6 @@ fn stalled_client(clients: &Clients, server: &Server) -> Ws {
     })
 }
 
-fn numbered_packet(seq: u32, size: usize) -> gdws::engine::Packet {
-    let mut data = vec![0u8; size];
-    data[..4].copy_from_slice(&seq.to_be_bytes());
-    binary(&data)
-}
-
-/// Queues numbered packets of `size` bytes until the queue stays full: the client does not
-/// read, so once the sockets are full nothing drains. Returns how many were queued and the
-/// last refusal.
-fn fill_queue(server: &Server, id: PeerId, size: usize) -> (u32, SendError) {
-    let peer = server.peer(id).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut queued = 0u32;
-    let mut refused_since: Option<Instant> = None;
-    loop {
-        assert!(Instant::now() < deadline, "the queue never stayed full");
-        match peer.put_packet(numbered_packet(queued, size)) {
-            Ok(()) => {
-                queued += 1;
-                refused_since = None;
-            }
-            Err(error @ SendError::QueueFull { .. }) => {
-                let since = *refused_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > Duration::from_millis(300) {
-                    return (queued, error);
-                }
-                // No event tells that the socket drained: look again shortly.
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(other) => panic!("unexpected {other:?}"),
-        }
-    }
-}
-
 /// The client reads everything: exactly the `queued` packets, in order; the queue empties and
 /// the connection is still usable.
 fn drain(server: &mut Server, clients: &Clients, ws: &mut Ws, id: PeerId, queued: u32) {
