@@ -25,6 +25,9 @@ func run():
 	for sig in ["client_connected", "client_disconnected", "client_close_request", "data_received"]:
 		check(server.has_signal(sig), "has signal " + sig)
 	check_eq(only_zero_argument_calls(server), 1, "zero-argument calls from a function without other calls")
+	# Empty pool arrays reach native code with a NULL data pointer.
+	check_eq(server.listen(port, PoolStringArray()), OK, "listen with an empty PoolStringArray")
+	server.stop()
 	# Listen and free while listening: the destructor stops everything.
 	check_eq(server.listen(port), OK, "listen")
 	server = null

@@ -1,8 +1,10 @@
 extends Reference
 # Handle on a stock WebSocketClient running in another headless Godot process
-# (res://tests/lib/ws_client.gd). Its events come back through a log file, one JSON array a line.
+# (res://tests/lib/ws_client.gd, or mp_client.gd in multiplayer mode). Its events come back
+# through a log file, one JSON array a line.
 
 const CLIENT_SCRIPT = "res://tests/lib/ws_client.gd"
+const MP_CLIENT_SCRIPT = "res://tests/lib/mp_client.gd"
 
 var pid := -1
 var log_path := ""
@@ -21,7 +23,7 @@ func start(url: String, options: Dictionary):
 	f.close()
 	var args := [
 		"--path", ProjectSettings.globalize_path("res://"),
-		"-s", CLIENT_SCRIPT,
+		"-s", MP_CLIENT_SCRIPT if options.get("multiplayer", false) else CLIENT_SCRIPT,
 		"--url=" + url,
 		"--log=" + log_path,
 		"--timeout=%s" % options.get("timeout", 30),
@@ -47,6 +49,26 @@ func has_event() -> bool:
 func pop_event():
 	_read()
 	return _pending.pop_front()
+
+
+# True when an event named `name` is pending.
+func has_named(name: String) -> bool:
+	_read()
+	for ev in _pending:
+		if ev[0] == name:
+			return true
+	return false
+
+
+# Removes and returns the first pending event named `name` (null if none).
+func take_named(name: String):
+	_read()
+	for i in _pending.size():
+		if _pending[i][0] == name:
+			var ev = _pending[i]
+			_pending.remove(i)
+			return ev
+	return null
 
 
 # True once the client process logged its exit.

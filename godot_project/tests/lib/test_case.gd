@@ -98,7 +98,8 @@ func _record(a, b = null, c = null, d = null):
 
 # Starts a client process connecting to ws://127.0.0.1:<port>/. Options: "protocols" (Array of
 # String), "echo" (bool), "port" (int), "host" (String), "scheme" ("ws" or "wss"), "insecure"
-# (bool), "trusted_cert" (PEM file path), "timeout" (seconds).
+# (bool), "trusted_cert" (PEM file path), "timeout" (seconds), "multiplayer" (bool: a
+# MultiplayerAPI client, mp_client.gd).
 func spawn_client(options := {}):
 	var client = ClientProc.new()
 	var url = "%s://%s:%d/" % [options.get("scheme", "ws"), options.get("host", "127.0.0.1"),
@@ -157,6 +158,12 @@ func client_event(client, name: String, timeout := DEFAULT_TIMEOUT, skip := []):
 			return ev
 		if not ev[0] in skip:
 			yield(abort("client: expected event %s, got %s" % [name, ev]), "completed")
+
+
+# Removes and returns the client's first logged event named `name`, wherever it is in the order.
+func client_find(client, name: String, timeout := DEFAULT_TIMEOUT):
+	yield(wait_until("client event " + name, client, "has_named", [name], timeout), "completed")
+	return client.take_named(name)
 
 
 func _has_events():
