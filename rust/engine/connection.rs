@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{Sink, Stream};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{sleep, Instant, Sleep};
@@ -63,6 +63,8 @@ pub(crate) struct Connection<S> {
     close_deadline: Option<Pin<Box<Sleep>>>,
     /// End as soon as the output is flushed, clean or not (server stop, protocol error).
     end_after_flush: Option<bool>,
+    /// Sent our FIN after the last frame (on the way out, see `poll_drain`).
+    write_shut_down: bool,
 }
 
 impl<S: Transport> Connection<S> {
@@ -89,6 +91,7 @@ impl<S: Transport> Connection<S> {
             close_frame_received: false,
             close_deadline: None,
             end_after_flush: None,
+            write_shut_down: false,
         }
     }
 
@@ -110,7 +113,7 @@ impl<S: Transport> Connection<S> {
             };
             if let Some(clean) = self.end_after_flush {
                 if !self.needs_flush {
-                    return Poll::Ready(clean);
+                    return self.poll_drain(cx).map(|()| clean);
                 }
             }
             match self.poll_read(cx) {
@@ -207,6 +210,31 @@ impl<S: Transport> Connection<S> {
             }
         }
         Ok(())
+    }
+
+    /// Ends a connection we are closing without a handshake: FIN after our close frame, then
+    /// discard input until the client closes too. Closing a socket with unread input makes the
+    /// kernel send a reset, which can destroy the close frame before the client reads it.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let stream = self.ws.get_mut();
+        if !self.write_shut_down {
+            if Pin::new(&mut *stream).poll_shutdown(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.write_shut_down = true;
+        }
+        let mut scratch = [0u8; 4096];
+        for _ in 0..POLL_BUDGET {
+            let mut buffer = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut *stream).poll_read(cx, &mut buffer) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) if !buffer.filled().is_empty() => continue,
+                // End of stream or a failed socket: either way the client is done.
+                Poll::Ready(_) => return Poll::Ready(()),
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// Queues a close frame (once) and stops taking input and output.
