@@ -306,7 +306,7 @@ pub async fn read_close_frame(tcp: &mut TcpStream) -> (u16, String) {
 }
 
 /// Reads and discards until the server ends the connection (EOF or reset).
-pub async fn read_until_closed(tcp: &mut TcpStream) {
+pub async fn read_until_closed(tcp: &mut (impl tokio::io::AsyncRead + Unpin)) {
     let mut buf = [0u8; 4096];
     loop {
         match tcp.read(&mut buf).await {
