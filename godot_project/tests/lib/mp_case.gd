@@ -70,16 +70,30 @@ func join_clients(count: int):
 		yield(expect_peers(pair[0], "peer_connected", want, "client %d" % pair[1]), "completed")
 	for pair in known_pairs:
 		yield(expect_peers(pair[0], "peer_connected", server_ids, "client %d" % pair[1]), "completed")
-	# Each client calls the server once: after that the server's and the client's MultiplayerAPI
-	# know /root/MP on both sides. (A peer that leaves in the same frame as its first
-	# CONFIRM_PATH makes the receiving MultiplayerAPI print an ERROR, stock server or ours:
-	# peer_disconnected comes first, then the packet from a peer it forgot.)
-	for pair in joined:
-		client_call(pair[1], ".", "rpc_id", [1, "hello", "ready"])
-	for pair in joined:
-		yield(expect_server(["hello", pair[1], "ready"], "client %d's first RPC" % pair[1]), "completed")
 	known_pairs += joined
+	yield(settle_paths(), "completed")
 	return joined
+
+
+# MultiplayerAPI sends a node path once to each peer (SIMPLIFY_PATH) and the peer answers
+# (CONFIRM_PATH). A peer that leaves while its answer is on the way makes the other side print an
+# ERROR, with the stock server as with ours: the SYS_DEL and the answer arrive in the same frame,
+# peer_disconnected is handled first, then the answer from a peer it forgot. So before anyone
+# leaves, every path in use must be settled: every client broadcasts on /root/MP twice, and once
+# a peer has everyone's second broadcast it has had all the answers to its first (the second
+# sends no new SIMPLIFY_PATH, and each way is in order). The server's commands to a client are
+# answered before the client acts on them.
+func settle_paths():
+	for round_name in ["ready", "settled"]:
+		for pair in known_pairs:
+			client_call(pair[1], ".", "rpc", ["hello", round_name])
+		for pair in known_pairs:
+			var sender = pair[1]
+			yield(expect_server(["hello", sender, round_name], "%s from %d at the server" % [round_name, sender]), "completed")
+			for other in known_pairs:
+				if other[1] != sender:
+					yield(expect_client(other[0], ["got", "hello", sender, round_name],
+							"%s from %d at %d" % [round_name, sender, other[1]]), "completed")
 
 
 # Waits until `client` logged [what, id] for every id in `ids` (in any order).
