@@ -1,0 +1,888 @@
+//! Multiplayer mode (`config.multiplayer`, Godot's `gd_mp_api`): joins and leaves announced
+//! with SYS_* messages, the relay rules, spoofing and other bad input, the server's own sends,
+//! ordering and backpressure. The clients speak the wire format by hand: a 9-byte header
+//! (type u8, from i32 LE, to i32 LE), then the payload.
+//!
+//! A client's absence of input is checked with a fence: once everything under test is on its
+//! way, the server sends a fence packet to every peer; each client reads up to the fence and
+//! must have received exactly the expected packets before it. Relays happen on the sender's
+//! connection before it hands a packet to the game, so a server-bound packet sent after the
+//! ones under test (awaited as a `Message` event) proves their relays are already queued.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+use futures_util::future::join_all;
+use futures_util::StreamExt;
+use gdws::engine::{Limits, PeerId, SendError, Server, ServerEvent};
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::Message;
+
+const DATA: u8 = 0;
+const SYS_ADD: u8 = 1;
+const SYS_DEL: u8 = 2;
+const SYS_ID: u8 = 3;
+/// The server's peer id.
+const SERVER: PeerId = 1;
+const FENCE: &[u8] = b"fence";
+
+// ---- wire format ----
+
+fn mp_packet(kind: u8, from: PeerId, to: PeerId, payload: &[u8]) -> Vec<u8> {
+    let mut packet = vec![kind];
+    packet.extend(from.to_le_bytes());
+    packet.extend(to.to_le_bytes());
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// A game packet.
+fn data(from: PeerId, to: PeerId, payload: &[u8]) -> Vec<u8> {
+    mp_packet(DATA, from, to, payload)
+}
+
+/// A system message as the server sends it: 13 bytes, from = 1, to = 0, then the id.
+fn sys(kind: u8, id: PeerId) -> Vec<u8> {
+    mp_packet(kind, SERVER, 0, &id.to_le_bytes())
+}
+
+fn numbered(seq: u32, size: usize) -> Vec<u8> {
+    let mut payload = vec![b'.'; size.max(4)];
+    payload[..4].copy_from_slice(&seq.to_be_bytes());
+    payload
+}
+
+/// An id no peer in `taken` has (nor the server's 1).
+fn unused_id(taken: &[PeerId]) -> PeerId {
+    (2..).find(|id| !taken.contains(id)).unwrap()
+}
+
+// ---- server side ----
+
+fn start_mp() -> Server {
+    start_mp_with(Limits::default())
+}
+
+fn start_mp_with(limits: Limits) -> Server {
+    start_with(|config| {
+        config.multiplayer = true;
+        config.limits = limits;
+    })
+}
+
+/// The next event must be `Message` for `from`, and the packet it filed for the server must be
+/// `payload` (header removed) from `from`.
+#[track_caller]
+fn server_gets(server: &mut Server, from: PeerId, payload: &[u8]) {
+    assert_eq!(event(server), ServerEvent::Message { id: from });
+    assert_eq!(server.multiplayer_packet_peer(), Some(from));
+    let (sender, got) = server
+        .take_multiplayer_packet()
+        .expect("a packet was filed");
+    assert_eq!((sender, &got[..]), (from, payload));
+}
+
+/// The next event must be a `Warning` about `id`: returns its message.
+#[track_caller]
+fn warning(server: &mut Server, id: PeerId) -> String {
+    match event(server) {
+        ServerEvent::Warning { id: got, message } if got == id => {
+            assert!(!message.is_empty());
+            message
+        }
+        other => panic!("expected a Warning about {id}, got {other:?}"),
+    }
+}
+
+/// How many warnings a warning says were held back before it.
+fn suppressed(message: &str) -> u32 {
+    let Some(end) = message.find(" similar warnings suppressed") else {
+        return 0;
+    };
+    let start = message[..end].rfind('(').expect("a count in parentheses") + 1;
+    message[start..end].parse().expect("a count")
+}
+
+// ---- client side ----
+
+struct Client {
+    ws: Ws,
+    id: PeerId,
+}
+
+/// The next message, which must be binary.
+async fn recv_packet(ws: &mut Ws) -> Vec<u8> {
+    match recv(ws).await {
+        Message::Binary(data) => data.to_vec(),
+        other => panic!("expected a binary message, got {other:?}"),
+    }
+}
+
+fn send(clients: &Clients, client: &mut Client, packets: impl IntoIterator<Item = Vec<u8>>) {
+    clients.run(send_all(
+        &mut client.ws,
+        packets.into_iter().map(Message::binary),
+    ));
+}
+
+/// Connects a client and checks the join on every side: the server's `Connected`, then the new
+/// client's SYS_ID(new), SYS_ADD(1) and SYS_ADD(X) for each of `existing` in ascending order,
+/// and SYS_ADD(new) for each of `existing`.
+fn join(clients: &Clients, server: &mut Server, existing: &mut [Client]) -> Client {
+    let ws = clients.connect(server.local_addr());
+    join_with(clients, server, existing, ws)
+}
+
+fn join_with(clients: &Clients, server: &mut Server, existing: &mut [Client], ws: Ws) -> Client {
+    let mut client = Client {
+        ws,
+        id: connected(server).0,
+    };
+    let id = client.id;
+    let mut others: Vec<PeerId> = existing.iter().map(|c| c.id).collect();
+    others.sort_unstable();
+    clients.run(async {
+        assert_eq!(recv_packet(&mut client.ws).await, sys(SYS_ID, id));
+        assert_eq!(recv_packet(&mut client.ws).await, sys(SYS_ADD, SERVER));
+        for other in others {
+            assert_eq!(recv_packet(&mut client.ws).await, sys(SYS_ADD, other));
+        }
+        for other in existing.iter_mut() {
+            assert_eq!(recv_packet(&mut other.ws).await, sys(SYS_ADD, id));
+        }
+    });
+    client
+}
+
+fn join_many(clients: &Clients, server: &mut Server, count: usize) -> Vec<Client> {
+    let mut all = Vec::new();
+    for _ in 0..count {
+        let client = join(clients, server, &mut all);
+        all.push(client);
+    }
+    all
+}
+
+/// Sends a fence from the server to every peer; returns, for each of `all`, the packets it
+/// received before the fence.
+fn fence(clients: &Clients, server: &Server, all: &mut [Client]) -> Vec<Vec<Vec<u8>>> {
+    assert_eq!(server.send_multiplayer(0, FENCE), vec![]);
+    let fence = data(SERVER, 0, FENCE);
+    all.iter_mut()
+        .map(|client| {
+            clients.run(async {
+                let mut got = Vec::new();
+                loop {
+                    let packet = recv_packet(&mut client.ws).await;
+                    if packet == fence {
+                        return got;
+                    }
+                    got.push(packet);
+                }
+            })
+        })
+        .collect()
+}
+
+/// A client that reads nothing, with a small receive buffer so the sockets fill up quickly.
+fn stalled_ws(clients: &Clients, server: &Server) -> Ws {
+    let addr = server.local_addr();
+    clients.run(async {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(addr).await.unwrap();
+        handshake(tcp, &[]).await.unwrap().0
+    })
+}
+
+/// Sends numbered packets of `size` bytes from the server to `id` until its queue stays full
+/// (the client does not read). Returns how many were queued and the last refusal.
+fn fill_queue_multiplayer(server: &Server, id: PeerId, size: usize) -> (u32, SendError) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut queued = 0u32;
+    let mut refused_since: Option<std::time::Instant> = None;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queue never stayed full"
+        );
+        let mut refused = server.send_multiplayer(id.into(), &numbered(queued, size));
+        match refused.pop() {
+            None => {
+                queued += 1;
+                refused_since = None;
+            }
+            Some((who, error @ SendError::QueueFull { .. })) => {
+                assert_eq!((who, refused.len()), (id, 0));
+                let since = *refused_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > Duration::from_millis(300) {
+                    return (queued, error);
+                }
+                // No event tells that the socket drained: look again shortly.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Some(other) => panic!("unexpected refusal {other:?}"),
+        }
+    }
+}
+
+// ---- joins and leaves ----
+
+#[test]
+fn joins_are_announced_in_order_before_connected() {
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let mut all: Vec<Client> = Vec::new();
+    for round in 0..4u8 {
+        let ws = clients.connect(server.local_addr());
+        let (id, protocol) = connected(&mut server);
+        assert_eq!(protocol, "");
+        assert!(id > 1, "client ids are above the server's 1");
+        assert!(all.iter().all(|c| c.id != id), "ids are unique");
+        // Sent after `Connected`: whoever gets it got its SYS_* messages of this join first.
+        let marker = [b'j', round];
+        assert_eq!(server.send_multiplayer(0, &marker), vec![]);
+        let marker = data(SERVER, 0, &marker);
+
+        let mut new = Client { ws, id };
+        let mut existing: Vec<PeerId> = all.iter().map(|c| c.id).collect();
+        existing.sort_unstable();
+        let mut expected = vec![sys(SYS_ID, id), sys(SYS_ADD, SERVER)];
+        expected.extend(existing.iter().map(|&x| sys(SYS_ADD, x)));
+        expected.push(marker.clone());
+        let got = clients.run(async {
+            let mut got = Vec::new();
+            for _ in 0..expected.len() {
+                got.push(recv_packet(&mut new.ws).await);
+            }
+            got
+        });
+        assert_eq!(got, expected, "the join of peer {id} as it sees it");
+        for other in &mut all {
+            let got = clients.run(async {
+                [
+                    recv_packet(&mut other.ws).await,
+                    recv_packet(&mut other.ws).await,
+                ]
+            });
+            assert_eq!(got, [sys(SYS_ADD, id), marker.clone()], "peer {}", other.id);
+        }
+        all.push(new);
+    }
+    // Nothing else went anywhere: every client knows exactly the others.
+    for got in fence(&clients, &server, &mut all) {
+        assert_eq!(got, Vec::<Vec<u8>>::new());
+    }
+    assert_eq!(server.peers().count(), 4);
+    server.stop();
+}
+
+#[test]
+fn concurrent_joins_tell_every_pair_of_peers_about_each_other_once() {
+    const CLIENTS: usize = 8;
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let addr = server.local_addr();
+    let sockets = clients.run(join_all_connects(addr, CLIENTS));
+    let mut ids = BTreeSet::new();
+    for _ in 0..CLIENTS {
+        assert!(ids.insert(connected(&mut server).0));
+    }
+    assert_eq!(server.send_multiplayer(0, FENCE), vec![]);
+    let fence = data(SERVER, 0, FENCE);
+    let mut seen_ids = BTreeSet::new();
+    for mut ws in sockets {
+        let (own, known) = clients.run(async {
+            let first = recv_packet(&mut ws).await;
+            assert_eq!(first[..9], sys(SYS_ID, 0)[..9], "SYS_ID comes first");
+            let own = PeerId::from_le_bytes(first[9..13].try_into().unwrap());
+            assert_eq!(recv_packet(&mut ws).await, sys(SYS_ADD, SERVER));
+            let mut known = Vec::new();
+            loop {
+                let packet = recv_packet(&mut ws).await;
+                if packet == fence {
+                    return (own, known);
+                }
+                assert_eq!(packet.len(), 13, "only SYS_ADDs before the fence");
+                assert_eq!(packet[..9], sys(SYS_ADD, 0)[..9]);
+                known.push(PeerId::from_le_bytes(packet[9..13].try_into().unwrap()));
+            }
+        });
+        assert!(seen_ids.insert(own));
+        let mut sorted = known.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            known.len(),
+            "peer {own} heard of a peer twice"
+        );
+        let others: Vec<PeerId> = ids.iter().copied().filter(|&id| id != own).collect();
+        assert_eq!(sorted, others, "peer {own} knows every other peer");
+    }
+    assert_eq!(seen_ids, ids);
+    server.stop();
+}
+
+async fn join_all_connects(addr: std::net::SocketAddr, count: usize) -> Vec<Ws> {
+    join_all((0..count).map(|_| connect(addr, &[])))
+        .await
+        .into_iter()
+        .map(|result| result.expect("the handshake succeeds").0)
+        .collect()
+}
+
+#[test]
+fn a_leaving_peer_is_announced_to_every_other_peer_before_disconnected() {
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let mut all = join_many(&clients, &mut server, 4);
+
+    // A clean close.
+    let mut leaving = all.remove(2);
+    clients.run(async {
+        leaving.ws.close(None).await.unwrap();
+        while let Some(Ok(_)) = leaving.ws.next().await {}
+    });
+    assert!(matches!(
+        event(&mut server),
+        ServerEvent::CloseRequest { id, .. } if id == leaving.id
+    ));
+    assert!(disconnected(&mut server, leaving.id));
+    // Sent after `Disconnected`: the SYS_DEL must come before it.
+    for got in fence(&clients, &server, &mut all) {
+        assert_eq!(got, vec![sys(SYS_DEL, leaving.id)]);
+    }
+
+    // A client that vanishes without a close.
+    let vanished = all.remove(0);
+    drop(vanished.ws);
+    assert!(!disconnected(&mut server, vanished.id));
+    for got in fence(&clients, &server, &mut all) {
+        assert_eq!(got, vec![sys(SYS_DEL, vanished.id)]);
+    }
+
+    assert_eq!(
+        server.send_multiplayer(vanished.id.into(), b"gone"),
+        vec![(vanished.id, SendError::NotConnected)]
+    );
+    // The ones left still know each other and talk.
+    let (a, b) = (all[0].id, all[1].id);
+    send(&clients, &mut all[0], [data(a, b, b"still here")]);
+    assert_eq!(
+        clients.run(recv_packet(&mut all[1].ws)),
+        data(a, b, b"still here")
+    );
+    assert_eq!(server.next_event(), None);
+    server.stop();
+}
+
+// ---- relay rules ----
+
+#[test]
+fn packets_go_where_their_header_says_byte_for_byte() {
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let mut all = join_many(&clients, &mut server, 4);
+    let [a, b, c] = [all[0].id, all[1].id, all[2].id];
+
+    let to_server = data(a, SERVER, b"to server");
+    let to_all = data(a, 0, b"to all");
+    let all_but_b = data(a, -b, b"all but b");
+    let to_c = data(a, c, &[0, 0xff, 1, 2]);
+    let sync = data(a, SERVER, b"sync");
+    send(
+        &clients,
+        &mut all[0],
+        [&to_server, &to_all, &all_but_b, &to_c, &sync].map(|p| p.clone()),
+    );
+    server_gets(&mut server, a, b"to server");
+    server_gets(&mut server, a, b"to all");
+    server_gets(&mut server, a, b"all but b");
+    // `to_c` is not for the server.
+    server_gets(&mut server, a, b"sync");
+
+    // `to = -sender` is everyone else, like `to = 0`.
+    let all_but_self = data(b, -b, b"all but me");
+    send(
+        &clients,
+        &mut all[1],
+        [all_but_self.clone(), data(b, SERVER, b"sync")],
+    );
+    server_gets(&mut server, b, b"all but me");
+    server_gets(&mut server, b, b"sync");
+
+    let got = fence(&clients, &server, &mut all);
+    assert_eq!(got[0], vec![all_but_self.clone()], "a (sender)");
+    assert_eq!(got[1], vec![to_all.clone()], "b (excluded)");
+    assert_eq!(
+        got[2],
+        vec![
+            to_all.clone(),
+            all_but_b.clone(),
+            to_c,
+            all_but_self.clone()
+        ],
+        "c"
+    );
+    assert_eq!(got[3], vec![to_all, all_but_b, all_but_self], "d");
+    assert_eq!(server.multiplayer_packet_count(), 0);
+    server.stop();
+}
+
+#[test]
+fn packets_to_an_unknown_peer_or_to_the_sender_are_dropped_with_a_warning() {
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let mut all = join_many(&clients, &mut server, 3);
+    let [a, b, _] = [all[0].id, all[1].id, all[2].id];
+    let unknown = unused_id(&[a, b, all[2].id]);
+
+    send(
+        &clients,
+        &mut all[0],
+        [data(a, unknown, b"nobody"), data(a, SERVER, b"a after")],
+    );
+    warning(&mut server, a);
+    server_gets(&mut server, a, b"a after");
+
+    send(
+        &clients,
+        &mut all[1],
+        [data(b, b, b"myself"), data(b, SERVER, b"b after")],
+    );
+    warning(&mut server, b);
+    server_gets(&mut server, b, b"b after");
+
+    for got in fence(&clients, &server, &mut all) {
+        assert_eq!(got, Vec::<Vec<u8>>::new());
+    }
+    assert_eq!(server.multiplayer_packet_count(), 0);
+    assert_eq!(server.next_event(), None);
+    server.stop();
+}
+
+#[test]
+fn message_events_come_one_per_packet_for_the_server() {
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let mut all = join_many(&clients, &mut server, 2);
+    let [a, b] = [all[0].id, all[1].id];
+
+    send(
+        &clients,
+        &mut all[0],
+        [
+            data(a, SERVER, b"one"),
+            data(a, SERVER, b""),
+            data(a, b, b"not for the server"),
+            data(a, 0, b"broadcast"),
+            data(a, -b, b"all but b"),
+            data(a, SERVER, b"last"),
+        ],
+    );
+    for count in 1..=5 {
+        assert_eq!(event(&mut server), ServerEvent::Message { id: a });
+        assert_eq!(server.multiplayer_packet_count(), count);
+    }
+    assert_eq!(server.multiplayer_packet_peer(), Some(a));
+    // Nothing is filed in the peer's own (non-multiplayer) queue.
+    assert_eq!(server.peer(a).unwrap().available_packets(), 0);
+    assert_eq!(server.peer_mut(a).unwrap().get_packet(), None);
+    let payloads: Vec<_> = std::iter::from_fn(|| server.take_multiplayer_packet())
+        .map(|(from, payload)| {
+            assert_eq!(from, a);
+            payload.to_vec()
+        })
+        .collect();
+    let expected: [&[u8]; 5] = [b"one", b"", b"broadcast", b"all but b", b"last"];
+    assert_eq!(payloads, expected.map(<[u8]>::to_vec));
+    assert_eq!(server.multiplayer_packet_peer(), None);
+    no_event(&mut server, Duration::from_millis(100));
+    server.stop();
+}
+
+// ---- bad input ----
+
+#[test]
+fn spoofed_system_short_and_text_packets_are_dropped_with_a_warning() {
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let mut all = join_many(&clients, &mut server, 7);
+    let ids: Vec<PeerId> = all.iter().map(|c| c.id).collect();
+
+    // One attacker per kind (warnings are rate-limited per peer). Each bad packet is addressed
+    // to everyone, so a leak would show up at every client and at the server.
+    let bad: Vec<Message> = vec![
+        Message::binary(data(ids[1], 0, b"posing as another peer")),
+        Message::binary(data(SERVER, 0, b"posing as the server")),
+        Message::binary(mp_packet(SYS_ADD, ids[2], 0, &ids[2].to_le_bytes())),
+        Message::binary(sys(SYS_DEL, ids[0])),
+        Message::binary(data(ids[4], 0, b"")[..8].to_vec()),
+        Message::binary(Vec::new()),
+        Message::text(format!("text from {}", ids[6])),
+    ];
+    let mut expected_everywhere = Vec::new();
+    for (i, message) in bad.into_iter().enumerate() {
+        let id = ids[i];
+        let ok = data(id, 0, format!("ok {i}").as_bytes());
+        clients.run(send_all(
+            &mut all[i].ws,
+            [message, Message::binary(ok.clone())],
+        ));
+        warning(&mut server, id);
+        // The connection is still usable.
+        server_gets(&mut server, id, format!("ok {i}").as_bytes());
+        expected_everywhere.push((id, ok));
+    }
+
+    for (&client, got) in ids.iter().zip(fence(&clients, &server, &mut all)) {
+        let expected: Vec<Vec<u8>> = expected_everywhere
+            .iter()
+            .filter(|(from, _)| *from != client)
+            .map(|(_, ok)| ok.clone())
+            .collect();
+        assert_eq!(got, expected, "peer {client}");
+    }
+    assert_eq!(server.multiplayer_packet_count(), 0);
+    assert_eq!(server.next_event(), None);
+    server.stop();
+}
+
+#[test]
+fn a_flood_of_bad_packets_gives_rate_limited_warnings_and_loses_nothing_valid() {
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let mut all = join_many(&clients, &mut server, 2);
+    let [f, o] = [all[0].id, all[1].id];
+
+    let bad = |i: usize| match i % 5 {
+        0 => Message::binary(data(o, 0, b"spoof")),
+        1 => Message::binary(sys(SYS_ADD, f)),
+        2 => Message::binary(vec![0; i % 9]),
+        3 => Message::text("text"),
+        _ => Message::binary(data(f, f, b"self")),
+    };
+    let after = data(f, 0, b"after");
+    let messages = (0..100).map(bad).chain([Message::binary(after.clone())]);
+    clients.run(send_all(&mut all[0].ws, messages));
+
+    let mut warnings = Vec::new();
+    loop {
+        match event(&mut server) {
+            ServerEvent::Warning { id, message } => {
+                assert_eq!(id, f);
+                warnings.push(message);
+            }
+            ServerEvent::Message { id } => {
+                assert_eq!(id, f);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        (1..=2).contains(&warnings.len()),
+        "100 bad packets within a second gave {} warnings: {warnings:?}",
+        warnings.len()
+    );
+    assert_eq!(server.take_multiplayer_packet().unwrap().1, b"after"[..]);
+
+    // Once the interval has passed, the next warning counts the ones held back.
+    no_event(&mut server, Duration::from_millis(1100));
+    let after2 = data(f, 0, b"after 2");
+    clients.run(send_all(
+        &mut all[0].ws,
+        [Message::text("bad"), Message::binary(after2.clone())],
+    ));
+    warnings.push(warning(&mut server, f));
+    server_gets(&mut server, f, b"after 2");
+    let accounted: u32 = warnings.iter().map(|w| 1 + suppressed(w)).sum();
+    assert_eq!(accounted, 101, "every bad packet is counted: {warnings:?}");
+
+    let got = fence(&clients, &server, &mut all);
+    assert_eq!(got[0], Vec::<Vec<u8>>::new(), "the sender");
+    assert_eq!(got[1], vec![after, after2], "the other peer");
+    assert_eq!(server.next_event(), None);
+    server.stop();
+}
+
+// ---- the server's own packets ----
+
+#[test]
+fn send_multiplayer_reaches_the_targets_with_the_servers_header() {
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let mut all = join_many(&clients, &mut server, 3);
+    let [a, b, c] = [all[0].id, all[1].id, all[2].id];
+    let unknown = unused_id(&[a, b, c]);
+
+    assert_eq!(server.send_multiplayer(0, b"all"), vec![]);
+    assert_eq!(server.send_multiplayer((-b).into(), b"not b"), vec![]);
+    assert_eq!(server.send_multiplayer(c.into(), b"only c"), vec![]);
+    assert_eq!(server.send_multiplayer(c.into(), b""), vec![]);
+    assert_eq!(
+        server.send_multiplayer(unknown.into(), b"nobody"),
+        vec![(unknown, SendError::NotConnected)]
+    );
+
+    let got = fence(&clients, &server, &mut all);
+    let to_all = data(SERVER, 0, b"all");
+    let not_b = data(SERVER, -b, b"not b");
+    assert_eq!(got[0], vec![to_all.clone(), not_b.clone()], "a");
+    assert_eq!(got[1], vec![to_all.clone()], "b");
+    assert_eq!(
+        got[2],
+        vec![
+            to_all,
+            not_b,
+            data(SERVER, c, b"only c"),
+            data(SERVER, c, b"")
+        ],
+        "c"
+    );
+    assert_eq!(server.next_event(), None);
+    server.stop();
+}
+
+#[test]
+fn a_full_queue_is_reported_and_system_messages_still_get_through() {
+    let clients = Clients::new();
+    // The message count is what refuses: small packets do not fit either.
+    let limits = Limits {
+        out_bytes: 1024 * 1024,
+        out_packets: 4,
+        ..Limits::default()
+    };
+    let mut server = start_mp_with(limits);
+    let mut reader = join(&clients, &mut server, &mut []);
+    let ws = stalled_ws(&clients, &server);
+    let stalled = join_with(&clients, &mut server, std::slice::from_mut(&mut reader), ws);
+    let (r, s) = (reader.id, stalled.id);
+    let mut all = vec![reader, stalled];
+
+    let size = 16 * 1024;
+    let (queued, _) = fill_queue_multiplayer(&server, s, size);
+    assert!(queued > 0);
+    let refused = server.send_multiplayer(0, b"both");
+    assert!(
+        matches!(refused.as_slice(), [(id, SendError::QueueFull { .. })] if *id == s),
+        "{refused:?}"
+    );
+    let refused = server.send_multiplayer((-r).into(), b"not r");
+    assert!(
+        matches!(refused.as_slice(), [(id, SendError::QueueFull { .. })] if *id == s),
+        "{refused:?}"
+    );
+    assert_eq!(
+        clients.run(recv_packet(&mut all[0].ws)),
+        data(SERVER, 0, b"both")
+    );
+
+    // A relay to the full queue is dropped, and the sender hears of it.
+    send(
+        &clients,
+        &mut all[0],
+        [data(r, s, b"lost"), data(r, SERVER, b"sync")],
+    );
+    warning(&mut server, r);
+    server_gets(&mut server, r, b"sync");
+
+    // A join is announced to the stalled peer all the same: system messages skip the limits.
+    let mut new = Client {
+        ws: clients.connect(server.local_addr()),
+        id: 0,
+    };
+    new.id = connected(&mut server).0;
+    let n = new.id;
+    let (low, high) = (r.min(s), r.max(s));
+    let got = clients.run(async {
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            got.push(recv_packet(&mut new.ws).await);
+        }
+        got
+    });
+    assert_eq!(
+        got,
+        [
+            sys(SYS_ID, n),
+            sys(SYS_ADD, SERVER),
+            sys(SYS_ADD, low),
+            sys(SYS_ADD, high)
+        ]
+    );
+    assert_eq!(clients.run(recv_packet(&mut all[0].ws)), sys(SYS_ADD, n));
+
+    // The stalled client reads: everything queued, in order, then the join; nothing refused.
+    clients.run(async {
+        for seq in 0..queued {
+            let packet = recv_packet(&mut all[1].ws).await;
+            assert_eq!(
+                packet,
+                data(SERVER, s, &numbered(seq, size)),
+                "packet {seq}"
+            );
+        }
+        assert_eq!(recv_packet(&mut all[1].ws).await, sys(SYS_ADD, n));
+    });
+    all.push(new);
+    for got in fence(&clients, &server, &mut all) {
+        assert_eq!(got, Vec::<Vec<u8>>::new());
+    }
+    let peer = server.peer(s).unwrap();
+    wait_until("the queue is empty", || peer.buffered_amount() == 0);
+    assert_eq!(server.send_multiplayer(s.into(), b"again"), vec![]);
+    assert_eq!(
+        clients.run(recv_packet(&mut all[1].ws)),
+        data(SERVER, s, b"again")
+    );
+    assert_eq!(server.next_event(), None, "the connection is kept");
+    server.stop();
+}
+
+// ---- ordering and backpressure ----
+
+#[test]
+fn relayed_packets_keep_their_order() {
+    const COUNT: u32 = 500;
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let mut all = join_many(&clients, &mut server, 3);
+    let [a, b, _] = [all[0].id, all[1].id, all[2].id];
+
+    // Even ones to b alone, odd ones to everyone: b gets all of them in order. About 30 KiB in
+    // all, within b's outbound limits even if b's connection is not scheduled meanwhile
+    // (a relay past them would be dropped, with a warning).
+    let packet = |i: u32| {
+        let to = if i.is_multiple_of(2) { b } else { 0 };
+        data(a, to, &numbered(i, 4 + (i as usize * 37) % 100))
+    };
+    send(&clients, &mut all[0], (0..COUNT).map(packet));
+    let got = clients.run(async {
+        let mut got = Vec::new();
+        for _ in 0..COUNT {
+            got.push(recv_packet(&mut all[1].ws).await);
+        }
+        got
+    });
+    assert_eq!(got, (0..COUNT).map(packet).collect::<Vec<_>>());
+    for i in (1..COUNT).step_by(2) {
+        server_gets(&mut server, a, &packet(i)[9..]);
+    }
+    let got = fence(&clients, &server, &mut all);
+    assert_eq!(got[0], Vec::<Vec<u8>>::new());
+    assert_eq!(got[1], Vec::<Vec<u8>>::new());
+    let odd: Vec<_> = (1..COUNT).step_by(2).map(packet).collect();
+    assert_eq!(got[2], odd);
+    server.stop();
+}
+
+#[test]
+fn a_relay_reaches_a_peer_the_game_has_not_polled_yet() {
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let addr = server.local_addr();
+
+    // No server event is read until both clients have talked.
+    let (a, b) = clients.run(async {
+        let mut a_ws = connect(addr, &[]).await.unwrap().0;
+        let first = recv_packet(&mut a_ws).await;
+        let a = PeerId::from_le_bytes(first[9..13].try_into().unwrap());
+        assert_eq!(first, sys(SYS_ID, a));
+        assert_eq!(recv_packet(&mut a_ws).await, sys(SYS_ADD, SERVER));
+
+        let mut b_ws = connect(addr, &[]).await.unwrap().0;
+        let first = recv_packet(&mut b_ws).await;
+        let b = PeerId::from_le_bytes(first[9..13].try_into().unwrap());
+        assert_eq!(first, sys(SYS_ID, b));
+        assert_eq!(recv_packet(&mut b_ws).await, sys(SYS_ADD, SERVER));
+        assert_eq!(recv_packet(&mut b_ws).await, sys(SYS_ADD, a));
+        assert_eq!(recv_packet(&mut a_ws).await, sys(SYS_ADD, b));
+
+        let mut a = Client { ws: a_ws, id: a };
+        let mut b = Client { ws: b_ws, id: b };
+        let (ai, bi) = (a.id, b.id);
+        send_all(&mut a.ws, [Message::binary(data(ai, bi, b"hi b"))]).await;
+        assert_eq!(recv_packet(&mut b.ws).await, data(ai, bi, b"hi b"));
+        send_all(&mut b.ws, [Message::binary(data(bi, ai, b"hi a"))]).await;
+        assert_eq!(recv_packet(&mut a.ws).await, data(bi, ai, b"hi a"));
+        (a, b)
+    });
+
+    assert_eq!(connected(&mut server).0, a.id);
+    assert_eq!(connected(&mut server).0, b.id);
+    no_event(&mut server, Duration::from_millis(100));
+    let mut all = vec![a, b];
+    for got in fence(&clients, &server, &mut all) {
+        assert_eq!(got, Vec::<Vec<u8>>::new());
+    }
+    server.stop();
+}
+
+#[test]
+fn packets_for_the_server_wait_for_the_game_and_none_is_lost() {
+    const COUNT: u32 = 200;
+    const FIT: usize = 4;
+    let clients = Clients::new();
+    let limits = Limits {
+        in_packets: FIT,
+        ..Limits::default()
+    };
+    let mut server = start_mp_with(limits);
+    let mut all = join_many(&clients, &mut server, 2);
+    let [a, b] = [all[0].id, all[1].id];
+
+    send(
+        &clients,
+        &mut all[0],
+        (0..COUNT).map(|i| data(a, SERVER, &numbered(i, 100))),
+    );
+    for _ in 0..FIT {
+        assert_eq!(event(&mut server), ServerEvent::Message { id: a });
+    }
+    // Nothing more while the game does not take them.
+    no_event(&mut server, Duration::from_millis(300));
+    assert_eq!(server.multiplayer_packet_count(), FIT);
+    // Another peer is not held up by a's backlog.
+    send(&clients, &mut all[1], [data(b, SERVER, b"from b")]);
+    assert_eq!(event(&mut server), ServerEvent::Message { id: b });
+    assert_eq!(server.multiplayer_packet_count(), FIT + 1);
+
+    let mut from_a = Vec::new();
+    let mut taken = 0;
+    while from_a.len() < COUNT as usize {
+        assert!(server.multiplayer_packet_count() <= FIT + 1);
+        while let Some(peer) = server.multiplayer_packet_peer() {
+            let (from, payload) = server.take_multiplayer_packet().unwrap();
+            assert_eq!(from, peer);
+            if from == b {
+                assert_eq!(taken, FIT, "b's packet comes after the first {FIT} of a's");
+                assert_eq!(payload, b"from b"[..]);
+            } else {
+                assert_eq!(from, a);
+                assert_eq!(
+                    payload,
+                    numbered(from_a.len() as u32, 100),
+                    "a's packet {}",
+                    from_a.len()
+                );
+                from_a.push(payload);
+            }
+            taken += 1;
+        }
+        if from_a.len() < COUNT as usize {
+            assert_eq!(event(&mut server), ServerEvent::Message { id: a });
+        }
+    }
+    assert_eq!(taken, COUNT as usize + 1);
+    no_event(&mut server, Duration::from_millis(100));
+    assert_eq!(server.multiplayer_packet_count(), 0);
+    for got in fence(&clients, &server, &mut all) {
+        assert_eq!(got, Vec::<Vec<u8>>::new());
+    }
+    server.stop();
+}
