@@ -11,6 +11,9 @@ extends Node
 #   const GdwsServer = preload("res://gdnlib/websocket_server.gdns")
 #   var server = GdwsServer.new()
 # the demo uses load() so that --builtin runs even when the library is not built.
+#
+# The same over Godot's high-level multiplayer (RPCs, gdws in multiplayer mode): demo/lobby.tscn,
+# with demo/lobby_client.gd as the client (see demo/lobby.gd).
 
 const GDWS_SERVER = "res://gdnlib/websocket_server.gdns"
 
