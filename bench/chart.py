@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Draws the benchmark chart (PNG) from the runner's JSON (bench/run.py --json).
+
+    bench/chart.py RESULTS.json OUT.png
+"""
+import json
+import statistics
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+OURS, BUILTIN, RAW = "#2a7ab9", "#b0b0b0", "#e0a040"
+
+
+def med(results, scenario, variant, metric):
+    runs = results.get(scenario, {}).get(variant, [])
+    values = [r[metric] for r in runs if r.get(metric) is not None]
+    return statistics.median(values) if values else None
+
+
+def bars(ax, title, groups, unit, log=False, lower_better=False):
+    """groups: [(label, [(series name, value, colour)])]"""
+    width = 0.8 / max(len(g[1]) for g in groups)
+    seen = {}
+    for i, (label, series) in enumerate(groups):
+        for j, (name, value, colour) in enumerate(series):
+            if value is None:
+                continue
+            x = i + (j - (len(series) - 1) / 2) * width
+            bar = ax.bar(x, value, width * 0.95, color=colour,
+                         label=name if name not in seen else None)
+            seen[name] = True
+            text = f"{value:,.0f}" if value >= 100 else f"{value:.2g}" if value < 1 else f"{value:.1f}"
+            ax.annotate(text, (x, value), ha="center", va="bottom", fontsize=7,
+                        xytext=(0, 1), textcoords="offset points")
+            del bar
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([g[0] for g in groups], fontsize=8)
+    ax.set_title(title + (" (lower is better)" if lower_better else ""), fontsize=9)
+    ax.set_ylabel(unit, fontsize=8)
+    if log:
+        ax.set_yscale("log")
+    ax.margins(y=0.15)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7)
+
+
+def main():
+    data = json.load(open(sys.argv[1]))
+    r = data["results"]
+
+    def pair(scenario, metric):
+        return [("gdws", med(r, scenario, "ours", metric), OURS),
+                ("built-in", med(r, scenario, "builtin", metric), BUILTIN)]
+
+    def quad(godot, engine, metric):
+        return pair(godot, metric) + [
+            ("gdws engine alone", med(r, engine, "engine", metric), "#7fb8e0"),
+            ("raw tokio-tungstenite", med(r, engine, "raw", metric), RAW)]
+
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    bars(axes[0][0], "Echo throughput, 100 conns x 8 in flight, 32 B",
+         [("default pacing", pair("echo", "msgs_per_s")),
+          ("busy loop", pair("echo_busy", "msgs_per_s")),
+          ("60 fps", pair("echo_60fps", "msgs_per_s"))], "echoes/s")
+    bars(axes[0][1], "Bulk echo, 10 conns, 60,000 B messages",
+         [("default pacing", pair("bulk", "mb_per_s")),
+          ("busy loop", pair("bulk_busy", "mb_per_s"))], "MB/s")
+    bars(axes[0][2], "Latency p50",
+         [("echo RTT, 1 conn", pair("rtt", "p50_ms")),
+          ("relay, default", pair("relay", "p50_ms")),
+          ("relay, 60 fps", pair("relay_60fps", "p50_ms"))], "ms", log=True, lower_better=True)
+    bars(axes[1][0], "10,000 idle connections: main-thread CPU",
+         [("main thread", pair("hold_10k", "main_cpu_pct")),
+          ("whole process", pair("hold_10k", "cpu_pct"))], "% of a core", lower_better=True)
+    bars(axes[1][1], "10,000 idle connections: RSS per connection",
+         [("RSS / connection", quad("hold_10k", "engine_hold_10k", "rss_per_conn_kb"))], "KB",
+         lower_better=True)
+    bars(axes[1][2], "Multiplayer relay and broadcast",
+         [("relayed/s, 50 pairs x 8", pair("relay_load", "relays_per_s")),
+          ("broadcast deliveries/s, 1,000 peers", pair("broadcast_1k", "deliveries_per_s"))],
+         "messages/s")
+    m = data.get("machine", {})
+    fig.suptitle(f"gdws vs Godot {m.get('godot', '3')} built-in WebSocketServer - headless, server "
+                 f"on 1 core, load on the other ({m.get('cpu', '')}); medians of {data['runs']} runs",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.savefig(sys.argv[2], dpi=90)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""The benchmark runner (started by scripts/bench.sh, which builds first).
+
+For each scenario and each server variant (ours / built-in under headless Godot, or the engine
+alone / raw tokio-tungstenite), and for each run: starts the server pinned to one core, the
+load generator pinned to the other, samples the server's CPU (whole process, and its main
+thread) over the load generator's measured window and its RSS, then stops both. Prints a
+Markdown table of medians with the ratio ours / built-in, and writes every run to a JSON file.
+
+    bench/run.py [--runs=3] [--secs=3] [--only=name,name] [--smoke] [--profile=release|debug]
+                 [--json=FILE] [--md=FILE]
+
+--smoke: every scenario very briefly (1 run, short windows, fewer connections), ours only;
+fails unless every scenario produced its numbers. --profile=debug: the bench binaries and the
+library from target/debug (Godot loads res://gdnlib instead of res://bench's release library).
+Uses only the standard library. Every process runs under a deadline.
+"""
+
+import argparse
+import json
+import os
+import platform
+import queue
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT = os.path.join(ROOT, "godot_project")
+GODOT = os.environ.get("GODOT_BIN", "godot3-server")
+# Server on one core, load on the other (both on core 0 on a one-core machine).
+SERVER_CPU, LOAD_CPU = "0", ("1" if (os.cpu_count() or 1) > 1 else "0")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+# Metrics: key -> (column label, format, higher is better)
+METRICS = {
+    "msgs_per_s": ("echoes/s", "{:,.0f}", True),
+    "mb_per_s": ("MB/s", "{:,.0f}", True),
+    "p50_ms": ("p50 ms", "{:.2f}", False),
+    "p99_ms": ("p99 ms", "{:.2f}", False),
+    "relays_per_s": ("relayed/s", "{:,.0f}", True),
+    "deliveries_per_s": ("deliveries/s", "{:,.0f}", True),
+    "frames_per_s": ("frames/s", "{:,.0f}", True),
+    "delivered_share": ("share delivered", "{:.3f}", True),
+    "connect_p50_ms": ("connect p50 ms", "{:.2f}", False),
+    "connect_p99_ms": ("connect p99 ms", "{:.2f}", False),
+    "conns": ("connections", "{:,.0f}", True),
+    "main_cpu_pct": ("main thread CPU %", "{:.1f}", False),
+    "cpu_pct": ("process CPU %", "{:.1f}", False),
+    "rss_per_conn_kb": ("RSS/conn KB", "{:.1f}", False),
+    "rss_mb": ("RSS MB", "{:.0f}", False),
+}
+
+GODOT_VARIANTS = ("ours", "builtin")
+ENGINE_VARIANTS = ("engine", "raw")
+
+
+def scenario_list():
+    """Every scenario: the server it runs, the load it gets, the metrics shown."""
+    echo = ["echo", "--conns=100", "--inflight=8", "--size=32"]
+    bulk = ["echo", "--conns=10", "--inflight=1", "--size=60000"]
+    rtt = ["echo", "--conns=1", "--inflight=1", "--size=32"]
+    hold = ["hold", "--conns=10000", "--concurrency=50"]
+    s = []
+
+    def add(name, title, load, metrics, mode="echo", server=(), kind="godot", smoke_load=None):
+        s.append(dict(name=name, title=title, load=load, metrics=metrics, mode=mode,
+                      server=list(server), kind=kind, smoke_load=smoke_load or load))
+
+    add("hold_10k", "10,000 idle connections (default pacing)", hold,
+        ["main_cpu_pct", "cpu_pct", "rss_per_conn_kb", "connect_p99_ms", "conns"],
+        smoke_load=["hold", "--conns=200", "--concurrency=50"])
+    add("echo", "echo, 100 conns x 8 in flight, 32 B (default pacing)", echo,
+        ["msgs_per_s", "p50_ms", "p99_ms", "main_cpu_pct"])
+    add("echo_busy", "echo, 100 x 8, 32 B, busy loop", echo,
+        ["msgs_per_s", "p50_ms", "p99_ms", "main_cpu_pct"], server=["--busy"])
+    add("echo_60fps", "echo, 100 x 8, 32 B, 60 fps", echo,
+        ["msgs_per_s", "p50_ms", "p99_ms", "main_cpu_pct"], server=["--fps=60"])
+    add("bulk", "bulk echo, 10 conns, 60,000 B (default pacing)", bulk,
+        ["mb_per_s", "p50_ms", "main_cpu_pct"])
+    add("bulk_busy", "bulk echo, 10 conns, 60,000 B, busy loop", bulk,
+        ["mb_per_s", "p50_ms", "main_cpu_pct"], server=["--busy"])
+    add("rtt", "one connection, one message in flight (default pacing)", rtt,
+        ["msgs_per_s", "p50_ms", "p99_ms"])
+    add("broadcast_1k", "broadcast to 1,000 peers every frame (default pacing)",
+        ["broadcast", "--conns=1000"],
+        ["deliveries_per_s", "frames_per_s", "delivered_share", "main_cpu_pct"],
+        mode="broadcast", smoke_load=["broadcast", "--conns=50"])
+    add("relay", "multiplayer relay client to client, 1 pair (default pacing)",
+        ["relay", "--pairs=1", "--inflight=1"], ["p50_ms", "p99_ms", "relays_per_s"],
+        mode="multiplayer")
+    add("relay_60fps", "multiplayer relay, 1 pair, 60 fps",
+        ["relay", "--pairs=1", "--inflight=1"], ["p50_ms", "p99_ms", "relays_per_s"],
+        mode="multiplayer", server=["--fps=60"])
+    add("relay_load", "multiplayer relay, 50 pairs x 8 in flight (default pacing)",
+        ["relay", "--pairs=50", "--inflight=8"], ["relays_per_s", "p50_ms", "p99_ms", "main_cpu_pct"],
+        mode="multiplayer")
+    add("engine_echo", "engine alone vs raw tokio-tungstenite: echo 100 x 8, 32 B", echo,
+        ["msgs_per_s", "p50_ms", "p99_ms", "cpu_pct"], kind="engine")
+    add("engine_bulk", "engine alone vs raw: bulk 10 conns, 60,000 B", bulk,
+        ["mb_per_s", "p50_ms", "cpu_pct"], kind="engine")
+    add("engine_hold_10k", "engine alone vs raw: 10,000 idle connections", hold,
+        ["rss_per_conn_kb", "cpu_pct", "connect_p99_ms", "conns"], kind="engine",
+        smoke_load=["hold", "--conns=200", "--concurrency=50"])
+    return s
+
+
+# ---- processes ----
+
+def free_port():
+    for _ in range(50):
+        port = random.randint(30000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
+
+
+class Proc:
+    """A child process whose stdout lines arrive on a queue (with their arrival time)."""
+
+    def __init__(self, argv, log_path, env=None):
+        self.log = open(log_path, "w")
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                  env=env, start_new_session=True)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.p.stdout:
+            self.log.write(line)
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def expect(self, prefix, deadline):
+        """The next line starting with prefix (and the time it came), or None at the deadline."""
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.time()))
+            except queue.Empty:
+                return None, None
+            if line is None:
+                return None, None
+            if line.startswith(prefix):
+                return line, time.time()
+
+    def stop(self):
+        if self.p.poll() is None:
+            try:
+                os.killpg(self.p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.log.close()
+
+
+def cpu_ticks(pid, tid=None):
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15)
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def sample(pid):
+    return dict(t=time.time(), cpu=cpu_ticks(pid), main=cpu_ticks(pid, pid), rss=rss_kb(pid))
+
+
+def run_once(sc, variant, opts, logdir, run_index):
+    """One run of one scenario on one variant: a dict of metrics, or an error string."""
+    port = free_port()
+    env = dict(os.environ, LANG="en_US.UTF-8")
+    tag = f"{sc['name']}-{variant}-{run_index}"
+    if sc["kind"] == "godot":
+        argv = ["taskset", "-c", SERVER_CPU, GODOT, "--path", PROJECT,
+                "-s", "res://bench/bench_server.gd", f"--port={port}", f"--mode={sc['mode']}",
+                f"--max-secs={opts.max_secs}"] + sc["server"]
+        if variant == "builtin":
+            argv.append("--builtin")
+        elif opts.profile == "debug":
+            argv.append("--debug-lib")
+    else:
+        argv = ["taskset", "-c", SERVER_CPU, binary(opts, "engine_echo"), f"--mode={variant}", f"--port={port}",
+                f"--max-secs={opts.max_secs}"]
+    server = Proc(argv, os.path.join(logdir, tag + ".server.log"), env)
+    load = None
+    try:
+        if server.expect("READY", time.time() + 30)[0] is None:
+            return "the server did not start (see %s)" % server.log.name
+        time.sleep(0.3)
+        # taskset execs the server, so its pid is the server's (and its main thread's) id.
+        pid = server.p.pid
+        base = sample(pid)
+        load_args = sc["smoke_load"] if opts.smoke else sc["load"]
+        load = Proc(["taskset", "-c", LOAD_CPU, binary(opts, "loadgen")] + load_args +
+                    [f"--port={port}", f"--secs={opts.secs}", f"--warmup={opts.warmup}"],
+                    os.path.join(logdir, tag + ".load.log"), env)
+        deadline = time.time() + opts.secs + opts.warmup + 240
+        if load.expect("WINDOW_START", deadline)[0] is None:
+            return "no measuring window (see %s)" % load.log.name
+        start = sample(pid)
+        if load.expect("WINDOW_END", deadline)[0] is None:
+            return "the window did not end (see %s)" % load.log.name
+        end = sample(pid)
+        line, _ = load.expect("RESULT", deadline)
+        if line is None:
+            return "no result (see %s)" % load.log.name
+        result = json.loads(line[len("RESULT"):])
+        secs = end["t"] - start["t"]
+        result["cpu_pct"] = 100.0 * (end["cpu"] - start["cpu"]) / CLK_TCK / secs
+        result["main_cpu_pct"] = 100.0 * (end["main"] - start["main"]) / CLK_TCK / secs
+        result["rss_mb"] = end["rss"] / 1024.0
+        conns = result.get("conns") or 0
+        if conns:
+            result["rss_per_conn_kb"] = (end["rss"] - base["rss"]) / conns
+        return result
+    finally:
+        if load is not None:
+            load.stop()
+        server.stop()
+
+
+def binary(opts, name):
+    return os.path.join(ROOT, "target", opts.profile, name)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(metric, value):
+    if value is None:
+        return "-"
+    return METRICS[metric][1].format(value)
+
+
+def table(results, scenarios, smoke):
+    """Markdown: one row per scenario and metric, medians side by side with the ratio."""
+    lines = []
+    head = "| scenario | metric | ours | built-in | ours / built-in |"
+    lines += [head, "|---|---|---:|---:|---:|"]
+    for sc in scenarios:
+        if sc["name"] not in results:
+            continue
+        variants = ENGINE_VARIANTS if sc["kind"] == "engine" else GODOT_VARIANTS
+        runs = results[sc["name"]]
+        for i, metric in enumerate(sc["metrics"]):
+            meds = [median([r.get(metric) for r in runs.get(v, [])]) for v in variants]
+            ratio = "-"
+            if meds[0] is not None and meds[1] not in (None, 0):
+                ratio = "%.2fx" % (meds[0] / meds[1])
+            title = sc["title"] if i == 0 else ""
+            if sc["kind"] == "engine" and i == 0:
+                title += " (columns: engine, raw)"
+            lines.append("| %s | %s | %s | %s | %s |" % (
+                title, METRICS[metric][0], fmt(metric, meds[0]), fmt(metric, meds[1]), ratio))
+    return "\n".join(lines)
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    godot = subprocess.run([GODOT, "--version"], capture_output=True, text=True,
+                           env=dict(os.environ, LANG="en_US.UTF-8")).stdout.strip()
+    return dict(cpu=model, cores=os.cpu_count(), kernel=platform.release(), godot=godot)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--secs", type=float, default=3.0, help="measured window per run")
+    ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--only", default="", help="comma-separated scenario names")
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--profile", choices=("release", "debug"), default="release")
+    ap.add_argument("--json", default="", help="write every run here")
+    ap.add_argument("--md", default="", help="write the table here")
+    ap.add_argument("--max-secs", type=float, default=300, help="servers quit after this")
+    opts = ap.parse_args()
+    if opts.smoke:
+        opts.runs, opts.secs, opts.warmup = 1, 0.5, 0.2
+
+    scenarios = scenario_list()
+    if opts.only:
+        wanted = set(opts.only.split(","))
+        unknown = wanted - {sc["name"] for sc in scenarios}
+        if unknown:
+            sys.exit("unknown scenario(s): %s" % ", ".join(sorted(unknown)))
+        scenarios = [sc for sc in scenarios if sc["name"] in wanted]
+    for name in ("loadgen", "engine_echo", "libgdws.so"):
+        path = binary(opts, name)
+        if not os.path.exists(path):
+            flag = " --release" if opts.profile == "release" else ""
+            sys.exit(f"{path} is missing: cargo build{flag} -p gdws -p gdws-bench")
+
+    logdir = os.environ.get("GDWS_BENCH_LOGS") or os.path.join(ROOT, "target", "bench-logs")
+    os.makedirs(logdir, exist_ok=True)
+    results, failures = {}, []
+    started = time.time()
+    for sc in scenarios:
+        variants = ENGINE_VARIANTS if sc["kind"] == "engine" else GODOT_VARIANTS
+        if opts.smoke:
+            variants = variants[:1]
+        results[sc["name"]] = {}
+        for variant in variants:
+            runs = []
+            for i in range(opts.runs):
+                r = run_once(sc, variant, opts, logdir, i)
+                if isinstance(r, str):
+                    failures.append(f"{sc['name']} {variant} run {i + 1}: {r}")
+                    print(f"  {sc['name']:<16} {variant:<8} FAILED: {r}", flush=True)
+                    continue
+                runs.append(r)
+                shown = ", ".join(f"{m}={fmt(m, r.get(m))}" for m in sc["metrics"])
+                print(f"  {sc['name']:<16} {variant:<8} {shown}", flush=True)
+            results[sc["name"]][variant] = runs
+            if opts.smoke:
+                missing = [m for m in sc["metrics"]
+                           if not runs or any(r.get(m) is None for r in runs)]
+                if missing:
+                    failures.append(f"{sc['name']}: no {', '.join(missing)}")
+    elapsed = time.time() - started
+
+    md = table(results, scenarios, opts.smoke)
+    print()
+    print(md)
+    print(f"\n{opts.runs} run(s) per cell, medians; {elapsed:.0f} s in all; logs in {logdir}")
+    if opts.json:
+        with open(opts.json, "w") as f:
+            json.dump(dict(machine=machine(), runs=opts.runs, secs=opts.secs,
+                           scenarios=[{k: sc[k] for k in ("name", "title", "kind", "metrics", "load",
+                                                          "server", "mode")} for sc in scenarios],
+                           results=results, elapsed_secs=elapsed), f, indent=1)
+    if opts.md:
+        with open(opts.md, "w") as f:
+            f.write(md + "\n")
+    if failures:
+        print("\nfailures:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

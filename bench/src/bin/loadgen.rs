@@ -1,0 +1,541 @@
+//! loadgen: WebSocket load against one server on 127.0.0.1, for the gdws benchmarks.
+//!
+//!     loadgen hold      --port=P [--conns=10000] [--secs=5] [--concurrency=100]
+//!     loadgen echo      --port=P [--conns=100] [--inflight=8] [--size=32] [--secs=5] [--warmup=1]
+//!     loadgen broadcast --port=P [--conns=1000] [--secs=5] [--warmup=1]
+//!     loadgen relay     --port=P [--pairs=1] [--inflight=1] [--size=32] [--secs=5] [--warmup=1]
+//!
+//! Runs on one thread (the runner pins it to its own core). Prints, one line each and flushed:
+//! `CONNECTED n failed`, `WINDOW_START` and `WINDOW_END` around the measured window (the runner
+//! samples the server's CPU there), then `RESULT {json}`. Every phase has a deadline.
+//!
+//! - hold: opens `conns` connections (`concurrency` handshakes at a time) and keeps them idle;
+//!   reports connect time (TCP connect + upgrade) p50/p99.
+//! - echo: each connection keeps `inflight` binary messages of `size` bytes in flight (the first
+//!   8 bytes carry the send time); reports echoes/s, MB/s (echoed payload received) and round
+//!   trip p50/p99.
+//! - broadcast: counts what the server sends (its first 8 bytes: a frame number); reports
+//!   deliveries/s, frames/s seen and the share of peers that got each frame.
+//! - relay: `pairs` pairs of hand-rolled Godot multiplayer clients (9-byte header) send each
+//!   other packets through the server (to = the partner's id); each packet carries its send
+//!   time, the partner bounces it back. Reports relayed packets/s and one-way latency.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use gdws_bench::{mark, Args, Report, Samples};
+use tokio::net::TcpStream;
+use tokio::time::{sleep_until, timeout, timeout_at};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{client_async_with_config, WebSocketStream};
+
+type Ws = WebSocketStream<TcpStream>;
+type Tx = SplitSink<Ws, Message>;
+type Rx = SplitStream<Ws>;
+
+/// A connection that has not finished its handshake by then has failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The whole connect phase, however many connections.
+const CONNECT_PHASE: Duration = Duration::from_secs(120);
+
+struct Common {
+    addr: SocketAddr,
+    secs: f64,
+    warmup: f64,
+    /// Process start: timestamps in messages are nanoseconds since then.
+    t0: Instant,
+}
+
+impl Common {
+    fn now_ns(&self) -> u64 {
+        self.t0.elapsed().as_nanos() as u64
+    }
+
+    fn since_ns(&self, ns: u64) -> Duration {
+        self.t0.elapsed().saturating_sub(Duration::from_nanos(ns))
+    }
+
+    /// The measured window: after the warmup, `secs` long.
+    fn window(&self) -> (Instant, Instant) {
+        let start = Instant::now() + Duration::from_secs_f64(self.warmup);
+        (start, start + Duration::from_secs_f64(self.secs))
+    }
+}
+
+fn main() {
+    let args = Args::from_env();
+    let Some(scenario) = args.positional.first().cloned() else {
+        eprintln!("usage: loadgen hold|echo|broadcast|relay --port=P [options] (see the source)");
+        std::process::exit(2);
+    };
+    let port: u16 = args.get("port", 0);
+    let host: String = args.get("host", "127.0.0.1".to_owned());
+    let common = Common {
+        addr: SocketAddr::new(host.parse().expect("--host is an IP address"), port),
+        secs: args.get("secs", 5.0),
+        warmup: args.get("warmup", 1.0),
+        t0: Instant::now(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let report = runtime.block_on(async {
+        match scenario.as_str() {
+            "hold" => hold(&common, &args).await,
+            "echo" => echo(&common, &args).await,
+            "broadcast" => broadcast(&common, &args).await,
+            "relay" => relay(&common, &args).await,
+            other => {
+                eprintln!("unknown scenario {other}");
+                std::process::exit(2);
+            }
+        }
+    });
+    report.print();
+    // Thousands of sockets: let the kernel close them rather than closing each politely.
+    std::process::exit(0);
+}
+
+/// Client settings: `buffer` bytes of read buffer (tungstenite's default is 128 KiB, too much
+/// for 10,000 idle clients in one process).
+fn client_config(buffer: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(buffer)
+        .write_buffer_size(0)
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(16 << 20))
+}
+
+async fn connect(addr: SocketAddr, config: WebSocketConfig) -> Result<(Ws, Duration), String> {
+    let started = Instant::now();
+    let attempt = async {
+        let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        let _ = tcp.set_nodelay(true);
+        let url = format!("ws://{addr}/");
+        let (ws, _) = client_async_with_config(url, tcp, Some(config))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(ws)
+    };
+    match timeout(CONNECT_TIMEOUT, attempt).await {
+        Ok(Ok(ws)) => Ok((ws, started.elapsed())),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err("timed out".to_owned()),
+    }
+}
+
+/// Handshakes at a time while setting up the measured connections: the built-in server's
+/// listen backlog is 8, and SYNs past it wait for a retransmission (1 s and more).
+fn setup_concurrency(args: &Args) -> usize {
+    args.get("concurrency", 8)
+}
+
+/// Opens `n` connections, `concurrency` at a time; gives up on the rest at the phase deadline.
+async fn connect_many(
+    addr: SocketAddr,
+    n: usize,
+    concurrency: usize,
+    config: WebSocketConfig,
+) -> (Vec<Ws>, Samples, usize) {
+    let deadline = tokio::time::Instant::now() + CONNECT_PHASE;
+    let mut attempts = futures_util::stream::iter(0..n)
+        .map(|_| connect(addr, config))
+        .buffer_unordered(concurrency.max(1));
+    let mut connections = Vec::with_capacity(n);
+    let mut times = Samples::default();
+    let mut failed = 0;
+    let mut first_error = None;
+    loop {
+        match timeout_at(deadline, attempts.next()).await {
+            Ok(Some(Ok((ws, took)))) => {
+                connections.push(ws);
+                times.push(took);
+            }
+            Ok(Some(Err(e))) => {
+                failed += 1;
+                first_error.get_or_insert(e);
+            }
+            Ok(None) => break,
+            Err(_) => {
+                failed += n - connections.len() - failed;
+                first_error.get_or_insert("connect phase timed out".to_owned());
+                break;
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        eprintln!("loadgen: {failed} of {n} connections failed, first: {e}");
+    }
+    mark(&format!("CONNECTED {} {failed}", connections.len()));
+    (connections, times, failed)
+}
+
+async fn hold(common: &Common, args: &Args) -> Report {
+    let n = args.get("conns", 10_000);
+    let concurrency = args.get("concurrency", 100);
+    let phase = Instant::now();
+    let (connections, mut times, failed) =
+        connect_many(common.addr, n, concurrency, client_config(4096)).await;
+    let connect_secs = phase.elapsed().as_secs_f64();
+    // Let the server settle (its last handshakes and events) before the window.
+    tokio::time::sleep(Duration::from_secs_f64(common.warmup)).await;
+    mark("WINDOW_START");
+    tokio::time::sleep(Duration::from_secs_f64(common.secs)).await;
+    mark("WINDOW_END");
+    // Still there? A closed connection has its end of stream ready to read.
+    let mut alive = 0;
+    for ws in connections {
+        let (_, mut rx) = ws.split();
+        if rx.next().now_or_never().is_none() {
+            alive += 1;
+        }
+    }
+    let p = times.percentiles_ms(&[0.5, 0.99]);
+    let mut report = Report::default();
+    report
+        .set("conns", alive as f64)
+        .set("failed", n.saturating_sub(alive) as f64)
+        .set("connect_p50_ms", p[0])
+        .set("connect_p99_ms", p[1])
+        .set(
+            "connect_per_s",
+            n.saturating_sub(failed) as f64 / connect_secs,
+        );
+    report
+}
+
+/// What one connection counted inside the window.
+#[derive(Default)]
+struct Tally {
+    messages: u64,
+    bytes: u64,
+    latency: Samples,
+    errors: u64,
+    /// Broadcast: first and last frame number seen in the window.
+    first_seq: Option<u64>,
+    last_seq: u64,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.messages += other.messages;
+        self.bytes += other.bytes;
+        self.latency.extend(other.latency);
+        self.errors += other.errors;
+    }
+}
+
+fn data_of(message: Message) -> Option<Bytes> {
+    match message {
+        Message::Binary(data) => Some(data),
+        Message::Text(text) => Some(Bytes::from(text)),
+        _ => None,
+    }
+}
+
+fn stamped(common: &Common, size: usize) -> Message {
+    let mut payload = vec![0u8; size.max(8)];
+    payload[..8].copy_from_slice(&common.now_ns().to_le_bytes());
+    Message::Binary(Bytes::from(payload))
+}
+
+async fn echo(common: &Common, args: &Args) -> Report {
+    let n = args.get("conns", 100);
+    let inflight: usize = args.get("inflight", 8);
+    let size: usize = args.get("size", 32usize).max(8);
+    let buffer = (size + 64).clamp(4096, 128 * 1024);
+    let (connections, _, failed) = connect_many(
+        common.addr,
+        n,
+        setup_concurrency(args),
+        client_config(buffer),
+    )
+    .await;
+    let window = common.window();
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .map(|ws| echo_connection(common, ws, inflight, size, window))
+        .collect();
+    let mut total = Tally::default();
+    let windowed = async {
+        sleep_until(window.0.into()).await;
+        mark("WINDOW_START");
+        sleep_until(window.1.into()).await;
+        mark("WINDOW_END");
+    };
+    let (tallies, ()) = tokio::join!(futures_util::future::join_all(tasks), windowed);
+    for tally in tallies {
+        total.add(tally);
+    }
+    let p = total.latency.percentiles_ms(&[0.5, 0.99]);
+    let mut report = Report::default();
+    report
+        .set("conns", (n - failed) as f64)
+        .set("msgs_per_s", total.messages as f64 / common.secs)
+        .set("mb_per_s", total.bytes as f64 / common.secs / 1e6)
+        .set("p50_ms", p[0])
+        .set("p99_ms", p[1])
+        .set("errors", (total.errors + failed as u64) as f64);
+    report
+}
+
+async fn echo_connection(
+    common: &Common,
+    ws: Ws,
+    inflight: usize,
+    size: usize,
+    (start, end): (Instant, Instant),
+) -> Tally {
+    let (mut tx, mut rx) = ws.split();
+    let mut tally = Tally::default();
+    for _ in 0..inflight {
+        if tx.feed(stamped(common, size)).await.is_err() {
+            tally.errors += 1;
+            return tally;
+        }
+    }
+    let _ = tx.flush().await;
+    let end_at = tokio::time::Instant::from_std(end);
+    loop {
+        let message = match timeout_at(end_at, rx.next()).await {
+            Err(_) => break,
+            Ok(Some(Ok(message))) => message,
+            Ok(_) => {
+                tally.errors += 1;
+                break;
+            }
+        };
+        let mut next = Some(message);
+        // Everything already here, then one flush.
+        while let Some(message) = next.take() {
+            if let Some(data) = data_of(message) {
+                let now = Instant::now();
+                if now >= start && now < end && data.len() >= 8 {
+                    let sent = u64::from_le_bytes(data[..8].try_into().unwrap());
+                    tally.messages += 1;
+                    tally.bytes += data.len() as u64;
+                    tally.latency.push(common.since_ns(sent));
+                }
+                if tx.feed(stamped(common, size)).await.is_err() {
+                    tally.errors += 1;
+                    return tally;
+                }
+            }
+            if let Some(Some(Ok(message))) = rx.next().now_or_never() {
+                next = Some(message);
+            }
+        }
+        if tx.flush().await.is_err() {
+            tally.errors += 1;
+            break;
+        }
+    }
+    tally
+}
+
+async fn broadcast(common: &Common, args: &Args) -> Report {
+    let n = args.get("conns", 1000);
+    let (connections, _, failed) =
+        connect_many(common.addr, n, setup_concurrency(args), client_config(4096)).await;
+    let window = common.window();
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .map(|ws| broadcast_connection(ws, window))
+        .collect();
+    let windowed = async {
+        sleep_until(window.0.into()).await;
+        mark("WINDOW_START");
+        sleep_until(window.1.into()).await;
+        mark("WINDOW_END");
+    };
+    let (tallies, ()) = tokio::join!(futures_util::future::join_all(tasks), windowed);
+    let mut total = Tally::default();
+    let mut frames = 0u64;
+    for tally in tallies {
+        if let Some(first) = tally.first_seq {
+            frames = frames.max(tally.last_seq - first + 1);
+        }
+        total.add(tally);
+    }
+    let connected = (n - failed) as f64;
+    let mut report = Report::default();
+    report
+        .set("conns", connected)
+        .set("deliveries_per_s", total.messages as f64 / common.secs)
+        .set("frames_per_s", frames as f64 / common.secs)
+        .set(
+            "delivered_share",
+            total.messages as f64 / (frames as f64 * connected).max(1.0),
+        )
+        .set("errors", (total.errors + failed as u64) as f64);
+    report
+}
+
+async fn broadcast_connection(ws: Ws, (start, end): (Instant, Instant)) -> Tally {
+    let (_tx, mut rx) = ws.split();
+    let mut tally = Tally::default();
+    let end_at = tokio::time::Instant::from_std(end);
+    loop {
+        let message = match timeout_at(end_at, rx.next()).await {
+            Err(_) => break,
+            Ok(Some(Ok(message))) => message,
+            Ok(_) => {
+                tally.errors += 1;
+                break;
+            }
+        };
+        let now = Instant::now();
+        if let Some(data) = data_of(message) {
+            if now >= start && now < end && data.len() >= 8 {
+                let seq = u64::from_le_bytes(data[..8].try_into().unwrap());
+                tally.messages += 1;
+                tally.first_seq.get_or_insert(seq);
+                tally.last_seq = seq;
+            }
+        }
+    }
+    tally
+}
+
+/// Godot's multiplayer packet types (the first header byte).
+const SYS_NONE: u8 = 0;
+const SYS_ID: u8 = 3;
+const HEADER: usize = 9;
+
+fn mp_packet(common: &Common, from: i32, to: i32, size: usize) -> Message {
+    let mut packet = vec![0u8; HEADER + size.max(8)];
+    packet[0] = SYS_NONE;
+    packet[1..5].copy_from_slice(&from.to_le_bytes());
+    packet[5..9].copy_from_slice(&to.to_le_bytes());
+    packet[HEADER..HEADER + 8].copy_from_slice(&common.now_ns().to_le_bytes());
+    Message::Binary(Bytes::from(packet))
+}
+
+/// Reads until the server's SYS_ID: this client's multiplayer id.
+async fn mp_join(rx: &mut Rx) -> Option<i32> {
+    let wait = async {
+        while let Some(Ok(message)) = rx.next().await {
+            if let Some(data) = data_of(message) {
+                if data.len() >= 13 && data[0] == SYS_ID {
+                    return Some(i32::from_le_bytes(data[9..13].try_into().unwrap()));
+                }
+            }
+        }
+        None
+    };
+    timeout(CONNECT_TIMEOUT, wait).await.ok().flatten()
+}
+
+async fn relay(common: &Common, args: &Args) -> Report {
+    let pairs: usize = args.get("pairs", 1);
+    let inflight: usize = args.get("inflight", 1);
+    let size: usize = args.get("size", 32usize).max(8);
+    let buffer = (size + 64).clamp(4096, 128 * 1024);
+    let (connections, _, mut failed) = connect_many(
+        common.addr,
+        pairs * 2,
+        setup_concurrency(args),
+        client_config(buffer),
+    )
+    .await;
+    let mut clients: Vec<(i32, Tx, Rx)> = Vec::new();
+    for ws in connections {
+        let (tx, mut rx) = ws.split();
+        match mp_join(&mut rx).await {
+            Some(id) => clients.push((id, tx, rx)),
+            None => failed += 1,
+        }
+    }
+    let window = common.window();
+    let mut tasks = Vec::new();
+    let mut iter = clients.into_iter();
+    while let (Some(a), Some(b)) = (iter.next(), iter.next()) {
+        let (id_a, id_b) = (a.0, b.0);
+        tasks.push(relay_client(common, a, id_b, inflight, size, window));
+        tasks.push(relay_client(common, b, id_a, 0, size, window));
+    }
+    let windowed = async {
+        sleep_until(window.0.into()).await;
+        mark("WINDOW_START");
+        sleep_until(window.1.into()).await;
+        mark("WINDOW_END");
+    };
+    let (tallies, ()) = tokio::join!(futures_util::future::join_all(tasks), windowed);
+    let mut total = Tally::default();
+    for tally in tallies {
+        total.add(tally);
+    }
+    let p = total.latency.percentiles_ms(&[0.5, 0.99]);
+    let mut report = Report::default();
+    report
+        .set("pairs", pairs as f64)
+        .set("relays_per_s", total.messages as f64 / common.secs)
+        .set("p50_ms", p[0])
+        .set("p99_ms", p[1])
+        .set("errors", (total.errors + failed as u64) as f64);
+    report
+}
+
+/// One multiplayer client: starts `inflight` packets to `partner`, and answers every packet
+/// from it with a new one.
+async fn relay_client(
+    common: &Common,
+    (id, mut tx, mut rx): (i32, Tx, Rx),
+    partner: i32,
+    inflight: usize,
+    size: usize,
+    (start, end): (Instant, Instant),
+) -> Tally {
+    let mut tally = Tally::default();
+    for _ in 0..inflight {
+        if tx.feed(mp_packet(common, id, partner, size)).await.is_err() {
+            tally.errors += 1;
+            return tally;
+        }
+    }
+    let _ = tx.flush().await;
+    let end_at = tokio::time::Instant::from_std(end);
+    loop {
+        let message = match timeout_at(end_at, rx.next()).await {
+            Err(_) => break,
+            Ok(Some(Ok(message))) => message,
+            Ok(_) => {
+                tally.errors += 1;
+                break;
+            }
+        };
+        let mut next = Some(message);
+        while let Some(message) = next.take() {
+            if let Some(data) = data_of(message) {
+                let from = data
+                    .get(1..5)
+                    .map(|b| i32::from_le_bytes(b.try_into().unwrap()));
+                if data.len() >= HEADER + 8 && data[0] == SYS_NONE && from == Some(partner) {
+                    let now = Instant::now();
+                    if now >= start && now < end {
+                        let sent = u64::from_le_bytes(data[HEADER..HEADER + 8].try_into().unwrap());
+                        tally.messages += 1;
+                        tally.latency.push(common.since_ns(sent));
+                    }
+                    if tx.feed(mp_packet(common, id, partner, size)).await.is_err() {
+                        tally.errors += 1;
+                        return tally;
+                    }
+                }
+            }
+            if let Some(Some(Ok(message))) = rx.next().now_or_never() {
+                next = Some(message);
+            }
+        }
+        if tx.flush().await.is_err() {
+            tally.errors += 1;
+            break;
+        }
+    }
+    tally
+}
