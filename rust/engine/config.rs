@@ -3,6 +3,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::tls::TlsConfig;
+
 /// Where the server listens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BindAddress {
@@ -72,7 +74,7 @@ pub struct ServerConfig {
     pub port: u16,
     /// Subprotocols the server accepts, in no particular order; empty for none.
     pub protocols: Vec<String>,
-    /// From TCP accept to the end of the HTTP upgrade. Default 3 s.
+    /// From TCP accept to the end of the HTTP upgrade, TLS handshake included. Default 3 s.
     pub handshake_timeout: Duration,
     /// How long a close handshake may take before the connection is dropped. Default 3 s.
     pub close_timeout: Duration,
@@ -80,6 +82,8 @@ pub struct ServerConfig {
     /// Speak Godot's high-level multiplayer protocol (`gd_mp_api`): announce joins and leaves,
     /// relay client-to-client packets, hand the game only what is addressed to the server.
     pub multiplayer: bool,
+    /// Serve wss:// with this certificate and key; `None` serves plain ws://.
+    pub tls: Option<TlsConfig>,
 }
 
 impl ServerConfig {
@@ -92,6 +96,7 @@ impl ServerConfig {
             close_timeout: Duration::from_secs(3),
             limits: Limits::default(),
             multiplayer: false,
+            tls: None,
         }
     }
 }

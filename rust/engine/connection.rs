@@ -9,10 +9,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{Sink, Stream};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::{sleep, Instant, Sleep};
+use tokio::time::{sleep, timeout, Instant, Sleep};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -41,6 +41,15 @@ impl Transport for TcpStream {
         self
     }
 }
+
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+/// How long the end of a connection may wait to tell the client (TLS close_notify, then FIN).
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub(crate) struct Connection<S> {
     id: PeerId,
@@ -95,9 +104,12 @@ impl<S: Transport> Connection<S> {
         }
     }
 
-    /// Runs until the connection ends; returns whether a close handshake completed.
+    /// Runs until the connection ends; returns whether a close handshake completed. Then
+    /// shuts the stream down, so a TLS client gets its close_notify before the TCP FIN.
     pub async fn run(mut self) -> bool {
-        poll_fn(|cx| self.poll_run(cx)).await
+        let was_clean = poll_fn(|cx| self.poll_run(cx)).await;
+        let _ = timeout(SHUTDOWN_TIMEOUT, self.ws.get_mut().shutdown()).await;
+        was_clean
     }
 
     fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<bool> {

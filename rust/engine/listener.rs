@@ -1,5 +1,5 @@
 //! The listening socket and what happens to each accepted connection until it is a peer:
-//! refuse or accept, TCP_NODELAY, the HTTP upgrade under `handshake_timeout`.
+//! refuse or accept, TCP_NODELAY, TLS (wss://) and the HTTP upgrade under `handshake_timeout`.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,6 +11,7 @@ use crossbeam_channel::Sender;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::unbounded_channel;
+use tokio::time::error::Elapsed;
 use tokio::time::{timeout_at, Instant};
 use tokio_tungstenite::accept_hdr_async_with_config;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -25,6 +26,7 @@ use super::event::Event;
 use super::peer::{Peer, PeerShared, Route};
 use super::protocols::{choose_protocol, parse_offered};
 use super::registry::Registry;
+use super::tls::TlsConfig;
 
 /// Pending connections the kernel may hold (the stock server allows 8).
 const BACKLOG: i32 = 1024;
@@ -103,7 +105,8 @@ pub(crate) async fn accept_loop(listener: TcpListener, context: Arc<ListenerCont
     }
 }
 
-/// Upgrades one accepted connection and runs it as a peer.
+/// Upgrades one accepted connection (TLS first, on a wss:// server) and runs it as a peer.
+/// The whole handshake, TLS and HTTP, must finish within `handshake_timeout` of the accept.
 async fn serve(
     tcp: TcpStream,
     address: SocketAddr,
@@ -112,18 +115,169 @@ async fn serve(
 ) {
     let _ = tcp.set_nodelay(true);
     let deadline = accepted_at + context.config.handshake_timeout;
-    let (ws, protocol) = match timeout_at(deadline, upgrade(tcp, &context.config)).await {
-        Ok(Ok(upgraded)) => upgraded,
-        Ok(Err(reason)) => return handshake_failed(&context, address, reason),
+    match context.config.tls.clone() {
+        None => {
+            let handshake = async {
+                refuse_tls_client(&tcp).await?;
+                upgrade(tcp, &context.config).await
+            };
+            let result = timeout_at(deadline, handshake).await;
+            finish_handshake(result, address, context).await;
+        }
+        Some(tls) => {
+            let handshake = async {
+                let stream = tls_accept(tcp, &tls).await?;
+                upgrade(stream, &context.config).await
+            };
+            let result = timeout_at(deadline, handshake).await;
+            finish_handshake(result, address, context).await;
+        }
+    }
+}
+
+type Upgraded<S> = (tokio_tungstenite::WebSocketStream<S>, String);
+
+async fn finish_handshake<S: Transport>(
+    result: Result<Result<Upgraded<S>, String>, Elapsed>,
+    address: SocketAddr,
+    context: Arc<ListenerContext>,
+) {
+    match result {
+        Ok(Ok((ws, protocol))) => run_peer(ws, address, protocol, context).await,
+        Ok(Err(reason)) => handshake_failed(&context, address, reason),
         Err(_) => {
             let reason = format!(
                 "the handshake did not finish within handshake_timeout ({:.1} s)",
                 context.config.handshake_timeout.as_secs_f64()
             );
-            return handshake_failed(&context, address, reason);
+            handshake_failed(&context, address, reason);
         }
+    }
+}
+
+/// On a plain ws:// server: a client that opens with a TLS record (a wss:// client) gets a TLS
+/// `handshake_failure` alert and is dropped, so it fails at once and knows why.
+async fn refuse_tls_client(tcp: &TcpStream) -> Result<(), String> {
+    if first_byte(tcp).await? != TLS_HANDSHAKE_RECORD {
+        return Ok(());
+    }
+    // Take the ClientHello off the socket first: closing with unread input would reset the
+    // connection and could discard the alert before the client reads it.
+    let mut hello = [0u8; 16 * 1024];
+    let _ = read_some(tcp, &mut hello).await;
+    let _ = write_all(tcp, &TLS_HANDSHAKE_FAILURE_ALERT).await;
+    Err("a TLS (wss://) client on this plain ws:// server, which has no certificate".to_owned())
+}
+
+/// The TLS handshake of a wss:// server. A plain HTTP client (ws://) gets an HTTP 400 that
+/// says to use wss://.
+async fn tls_accept(
+    tcp: TcpStream,
+    tls: &TlsConfig,
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
+    let first = first_byte(&tcp).await?;
+    if first != TLS_HANDSHAKE_RECORD && first.is_ascii_alphabetic() {
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while request.len() < 4096 && !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match read_some(&tcp, &mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => request.extend_from_slice(&buffer[..n]),
+            }
+        }
+        let _ = write_all(&tcp, PLAIN_CLIENT_ON_TLS_RESPONSE).await;
+        return Err(
+            "a plain (ws://, not TLS) client on this wss:// server; it was told to use wss://"
+                .to_owned(),
+        );
+    }
+    tls.acceptor()
+        .accept(tcp)
+        .await
+        .map_err(|e| tls_failure(&e))
+}
+
+/// The first TLS record of a handshake has content type 22.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+/// A TLS 1.0-framed fatal `handshake_failure` alert: what a TLS server says when it cannot
+/// negotiate, understood by every TLS client.
+const TLS_HANDSHAKE_FAILURE_ALERT: [u8; 7] = [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28];
+const PLAIN_CLIENT_ON_TLS_RESPONSE: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
+    Content-Type: text/plain; charset=utf-8\r\n\
+    Content-Length: 64\r\n\
+    Connection: close\r\n\r\n\
+    This server accepts only TLS connections: use wss://, not ws://\n";
+
+/// The first byte the client sent, left unread.
+async fn first_byte(tcp: &TcpStream) -> Result<u8, String> {
+    let mut byte = [0u8; 1];
+    match tcp.peek(&mut byte).await {
+        Ok(0) => Err("the client closed the connection before the handshake".to_owned()),
+        Ok(_) => Ok(byte[0]),
+        Err(e) => Err(format!("the connection failed before the handshake: {e}")),
+    }
+}
+
+async fn read_some(tcp: &TcpStream, buffer: &mut [u8]) -> io::Result<usize> {
+    loop {
+        tcp.readable().await?;
+        match tcp.try_read(buffer) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            result => return result,
+        }
+    }
+}
+
+async fn write_all(tcp: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        tcp.writable().await?;
+        match tcp.try_write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Why a TLS handshake failed, in words a game developer can act on.
+fn tls_failure(error: &io::Error) -> String {
+    use tokio_rustls::rustls::{AlertDescription, Error as TlsErr};
+    let Some(tls) = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<TlsErr>())
+    else {
+        return match error.kind() {
+            io::ErrorKind::UnexpectedEof => {
+                "TLS handshake failed: the client closed the connection".to_owned()
+            }
+            _ => format!("TLS handshake failed: {error}"),
+        };
     };
-    run_peer(ws, address, protocol, context).await;
+    match tls {
+        TlsErr::AlertReceived(
+            alert @ (AlertDescription::UnknownCA
+            | AlertDescription::BadCertificate
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::CertificateExpired
+            | AlertDescription::UnsupportedCertificate),
+        ) => format!(
+            "TLS handshake failed: the client refused the server certificate ({alert:?}): it \
+             does not trust the chain (is the intermediate in the chain?), or the certificate \
+             is not for the host name the client used"
+        ),
+        TlsErr::AlertReceived(alert) => {
+            format!("TLS handshake failed: the client aborted it ({alert:?})")
+        }
+        TlsErr::NoApplicationProtocol => {
+            "TLS handshake failed: the client does not offer ALPN http/1.1".to_owned()
+        }
+        TlsErr::InvalidMessage(_) => {
+            "TLS handshake failed: the client does not speak TLS (or sent a broken record)"
+                .to_owned()
+        }
+        other => format!("TLS handshake failed: {other}"),
+    }
 }
 
 fn handshake_failed(context: &ListenerContext, address: SocketAddr, reason: String) {

@@ -11,9 +11,11 @@ mod peer;
 mod protocols;
 mod registry;
 mod server;
+mod tls;
 
 pub use config::{BindAddress, Limits, ServerConfig};
 pub use error::{CloseError, ListenError, SendError};
 pub use peer::{Packet, Peer, PeerId};
 pub use protocols::choose_protocol;
 pub use server::{Server, ServerEvent};
+pub use tls::{Pem, TlsConfig, TlsError, MAX_PEM_BYTES};
