@@ -132,11 +132,17 @@ impl TlsConfig {
             }
         }
 
-        let ders: Vec<CertificateDer<'static>> =
-            chain.iter().map(|c| CertificateDer::from(c.der.clone())).collect();
+        let ders: Vec<CertificateDer<'static>> = chain
+            .iter()
+            .map(|c| CertificateDer::from(c.der.clone()))
+            .collect();
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(rustls::DEFAULT_VERSIONS)
-            .and_then(|builder| builder.with_no_client_auth().with_single_cert(ders, key_der))
+            .and_then(|builder| {
+                builder
+                    .with_no_client_auth()
+                    .with_single_cert(ders, key_der)
+            })
             .map_err(|e| TlsError::Rejected(e.to_string()))?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
@@ -322,10 +328,9 @@ fn pem_error(error: &pem::Error) -> String {
             "a section has no {} line",
             String::from_utf8_lossy(end_marker)
         ),
-        pem::Error::IllegalSectionStart { line } => format!(
-            "bad section start line {:?}",
-            String::from_utf8_lossy(line)
-        ),
+        pem::Error::IllegalSectionStart { line } => {
+            format!("bad section start line {:?}", String::from_utf8_lossy(line))
+        }
         pem::Error::Base64Decode(_) => "a section's base64 body does not decode".to_owned(),
         other => format!("{other:?}"),
     }
@@ -348,7 +353,10 @@ fn describe_other(input: &Pem, sections: &[(SectionKind, Vec<u8>)]) -> String {
                 openssl pkey -inform der)"
             .to_owned();
     }
-    let kinds: Vec<&str> = sections.iter().map(|(kind, _)| section_name(*kind)).collect();
+    let kinds: Vec<&str> = sections
+        .iter()
+        .map(|(kind, _)| section_name(*kind))
+        .collect();
     if !kinds.is_empty() {
         return format!(": it holds only {}", kinds.join(", "));
     }
@@ -502,7 +510,9 @@ mod tests {
 
     #[test]
     fn garbage_is_described() {
-        let err = read_certificates(&Pem::new("x", b"hello".to_vec())).err().unwrap();
+        let err = read_certificates(&Pem::new("x", b"hello".to_vec()))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("not PEM text"), "{err}");
         let err = read_certificates(&Pem::new("x", Vec::new())).err().unwrap();
         assert!(err.to_string().contains("empty"), "{err}");

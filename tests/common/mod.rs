@@ -8,6 +8,8 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
