@@ -3,9 +3,12 @@ extends Node
 # "[id] text"; joins and leaves are announced to everyone as "* id joined" / "* id left".
 #
 #   godot3-server --path godot_project [--port=9080] [--builtin] [--quit-after=N]
+#                 [--cert=FULLCHAIN.pem --key=KEY.pem]
 #
 # --builtin runs the same chat on Godot's own WebSocketServer (to compare); --quit-after=N quits
-# once N clients have left (for automated runs).
+# once N clients have left (for automated runs); --cert and --key serve wss:// with the
+# certificate chain (server certificate first, then intermediates) and the private key in those
+# PEM files.
 #
 # A game would simply write
 #   const GdwsServer = preload("res://gdnlib/websocket_server.gdns")
@@ -26,6 +29,8 @@ var clients_left := 0
 func _ready():
 	var port := 9080
 	var builtin := false
+	var cert_path := ""
+	var key_path := ""
 	for arg in OS.get_cmdline_args():
 		if arg.begins_with("--port="):
 			port = int(arg.substr(7))
@@ -33,17 +38,40 @@ func _ready():
 			quit_after = int(arg.substr(13))
 		elif arg == "--builtin":
 			builtin = true
+		elif arg.begins_with("--cert="):
+			cert_path = arg.substr(7)
+		elif arg.begins_with("--key="):
+			key_path = arg.substr(6)
 	server = WebSocketServer.new() if builtin else load(GDWS_SERVER).new()
 	server.connect("client_connected", self, "_on_client_connected")
 	server.connect("client_disconnected", self, "_on_client_disconnected")
 	server.connect("client_close_request", self, "_on_client_close_request")
 	server.connect("data_received", self, "_on_data_received")
+	var tls = cert_path != "" or key_path != ""
+	if tls:
+		use_tls(builtin, cert_path, key_path)
 	var err = server.listen(port)
 	if err != OK:
 		printerr("Cannot listen on port %d (error %d)" % [port, err])
 		get_tree().quit(1)
 		return
-	print("Chat server listening on port %d (%s)" % [port, "built-in" if builtin else "gdws"])
+	print("Chat server listening on %s://localhost:%d (%s)" % ["wss" if tls else "ws", port,
+			"built-in" if builtin else "gdws"])
+
+
+# gdws reads the PEM files itself (missing or broken files make listen() fail and say why); the
+# built-in server needs resources, with the whole chain in ssl_certificate.
+func use_tls(builtin: bool, cert_path: String, key_path: String):
+	if not builtin:
+		server.ssl_certificate_path = cert_path
+		server.private_key_path = key_path
+		return
+	var cert := X509Certificate.new()
+	var key := CryptoKey.new()
+	if cert_path != "" and cert.load(cert_path) == OK:
+		server.ssl_certificate = cert
+	if key_path != "" and key.load(key_path) == OK:
+		server.private_key = key
 
 
 func _process(_delta):

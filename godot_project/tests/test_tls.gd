@@ -1,10 +1,70 @@
 extends "res://tests/lib/test_case.gd"
-# TLS (wss://): on when both private_key and ssl_certificate are set. A stock client that checks
-# the certificate and the host name connects and exchanges messages; a plain ws:// client is
-# refused; a key alone does not turn TLS on.
+# TLS (wss://): on when both private_key and ssl_certificate are set. Stock WebSocketClients in
+# other Godot processes (verify_ssl on, trusted_ssl_certificate set, host name checked) connect to
+# our server configured from X509Certificate/CryptoKey resources or from PEM file paths: a
+# self-signed certificate from Godot's Crypto, and a root -> intermediate -> server chain made by
+# the openssl CLI. Then every way the setup can be wrong, from GDScript, the wrong kind of client
+# on each kind of server, and the demo serving wss:// from PEM files.
+
+const TestPki = preload("res://tests/lib/test_pki.gd")
+
+var pki
+var demo_pid := -1
 
 
 func run():
+	yield(self_signed(), "completed")
+	if builtin:
+		# The stock server's TLS needs the whole chain in ssl_certificate and has none of the
+		# error reporting tested here.
+		return
+	pki = TestPki.new()
+	check(pki.ok, "the test PKI was made with openssl")
+	yield(chain_from_resources_and_ca_chain(), "completed")
+	yield(chain_from_pem_paths(), "completed")
+	yield(chain_from_a_loaded_resource(), "completed")
+	yield(setup_errors(), "completed")
+	yield(wrong_kind_of_client(), "completed")
+	yield(demo_with_tls(), "completed")
+
+
+# A stock wss:// client trusting `trusted` connects to `server` (listening on `at`), gets a text
+# and a binary message echoed, and quits.
+func echo_over_wss(server, trusted: String, at: int, what: String):
+	var client = spawn_client({"scheme": "wss", "host": "localhost", "port": at,
+			"trusted_cert": trusted, "echo": true})
+	var ev = yield(next_event(), "completed")
+	if not check_eq(ev[0], "client_connected", what + ": client_connected"):
+		yield(abort(what + ": no connection (client events: %s)" % [client.pop_event()]), "completed")
+	var id = ev[1]
+	yield(client_event(client, "connected"), "completed")
+	var peer = server.get_peer(id)
+	peer.set_write_mode(WebSocketPeer.WRITE_MODE_TEXT)
+	check_eq(peer.put_packet("héllo over TLS".to_utf8()), OK, what + ": put_packet text")
+	check_eq(yield(client_event(client, "data"), "completed"), ["data", "text", "héllo over TLS"],
+			what + ": the client got the text")
+	yield(wait_event("data_received"), "completed")
+	check_eq(peer.get_packet().get_string_from_utf8(), "héllo over TLS", what + ": text echo")
+	check(peer.was_string_packet(), what + ": the echo is text")
+	peer.set_write_mode(WebSocketPeer.WRITE_MODE_BINARY)
+	var big := PoolByteArray()
+	for i in 5000:
+		big.append(i % 256)
+	check_eq(peer.put_packet(big), OK, what + ": put_packet binary")
+	yield(client_event(client, "data"), "completed")
+	yield(wait_event("data_received"), "completed")
+	check_eq(peer.get_packet(), big, what + ": binary echo of 5000 bytes")
+	check(not peer.was_string_packet(), what + ": the echo is binary")
+	peer.put_packet(("!cmd " + to_json(["quit"])).to_utf8())
+	yield(client_event(client, "exit"), "completed")
+	ev = yield(wait_event("client_disconnected"), "completed")
+	check_eq(ev[1], id, what + ": client_disconnected")
+	events.clear()  # the client_close_request before it
+
+
+# Godot's own Crypto makes the key and a self-signed certificate. A verifying client, an
+# unverified one, then a plain ws:// client (refused).
+func self_signed():
 	var crypto := Crypto.new()
 	var key: CryptoKey = crypto.generate_rsa(2048)
 	var cert: X509Certificate = crypto.generate_self_signed_certificate(key, "CN=localhost,O=gdws,C=IT")
@@ -60,17 +120,227 @@ func run():
 	check_eq(events, [], "plain client on a TLS server: no server signal")
 	server.stop()
 
-	# A private key alone does not turn TLS on: a plain client connects.
 	server.ssl_certificate = null
-	check_eq(server.listen(port), OK, "listen with a key and no certificate")
-	client = spawn_client()
-	ev = yield(wait_event("client_connected"), "completed")
-	yield(client_event(client, "connected"), "completed")
-	server.stop()
-	yield(client_event(client, "closed", DEFAULT_TIMEOUT, ["server_close_request"]), "completed")
+	if builtin:
+		# Stock: a private key alone does not turn TLS on; a plain client connects.
+		check_eq(server.listen(port), OK, "listen with a key and no certificate")
+		client = spawn_client()
+		ev = yield(wait_event("client_connected"), "completed")
+		yield(client_event(client, "connected"), "completed")
+		server.stop()
+		yield(client_event(client, "closed", DEFAULT_TIMEOUT, ["server_close_request"]), "completed")
+	else:
+		# Ours: half a TLS setup is a mistake, not a wish for ws:// (see setup_errors()).
+		expect_errors_begin("a key and no certificate")
+		check_eq(server.listen(port), ERR_UNCONFIGURED, "listen with a key and no certificate")
+		expect_errors_end("a key and no certificate", 1)
+	forget(server)
 	Directory.new().remove(cert_path)
+	yield(settle(0.0), "completed")
+
+
+
+# Resources loaded from the openssl files: RSA server certificate, its PKCS#8 key, and the
+# intermediate in ca_chain. The client trusts the root only, so it needs the intermediate we
+# append.
+func chain_from_resources_and_ca_chain():
+	var leaf = pki.leaf("rsa")
+	var cert := X509Certificate.new()
+	check_eq(cert.load(leaf["crt"]), OK, "load the server certificate")
+	var inter := X509Certificate.new()
+	check_eq(inter.load(pki.inter_crt), OK, "load the intermediate")
+	var key := CryptoKey.new()
+	check_eq(key.load(leaf["key"]), OK, "load the PKCS#8 RSA key")
+	var server = make_server()
+	server.ssl_certificate = cert
+	server.ca_chain = inter
+	server.private_key = key
+	check_eq(server.listen(port), OK, "listen with certificate, ca_chain and key resources")
+	yield(echo_over_wss(server, pki.root_crt, port, "ca_chain"), "completed")
+	server.stop()
+	forget(server)
+
+
+# PEM files named by the *_path properties: the full chain and an ECDSA key in SEC1 form.
+func chain_from_pem_paths():
+	var leaf = pki.leaf("ec")
+	var sec1 = pki.traditional_key(leaf["key"])
+	check(pki.read(sec1).begins_with("-----BEGIN EC PRIVATE KEY-----"), "the key is SEC1")
+	var server = make_server()
+	server.ssl_certificate_path = leaf["fullchain"]
+	server.private_key_path = sec1
+	check_eq(server.ssl_certificate_path, leaf["fullchain"], "ssl_certificate_path is kept")
+	check_eq(server.listen(port), OK, "listen with PEM paths")
+	expect_errors_begin("path setters while listening")
+	server.ssl_certificate_path = ""
+	server.private_key_path = ""
+	server.ca_chain_path = "/x"
+	expect_errors_end("path setters while listening", 3)
+	check_eq(server.ssl_certificate_path, leaf["fullchain"], "ssl_certificate_path refused while listening")
+	check_eq(server.ca_chain_path, "", "ca_chain_path refused while listening")
+	yield(echo_over_wss(server, pki.root_crt, port, "PEM paths"), "completed")
+	server.stop()
+	forget(server)
+
+
+# The stock habit: the full chain in ssl_certificate, loaded with load(). Godot 3.2's
+# X509Certificate.save() loses the intermediate; we read it from the resource's file instead.
+func chain_from_a_loaded_resource():
+	var leaf = pki.leaf("rsa")
+	var pkcs1 = pki.traditional_key(leaf["key"])
+	check(pki.read(pkcs1).begins_with("-----BEGIN RSA PRIVATE KEY-----"), "the key is PKCS#1")
+	var server = make_server()
+	server.ssl_certificate = load(leaf["fullchain"])
+	server.private_key = load(pkcs1)
+	check(server.ssl_certificate != null, "load() makes an X509Certificate of the chain file")
+	check_eq(server.listen(port), OK, "listen with a loaded full-chain resource")
+	yield(echo_over_wss(server, pki.root_crt, port, "loaded full chain"), "completed")
+	server.stop()
+	forget(server)
+
+
+# listen() refuses every broken setup with an error code and an ERROR line, and listens once it
+# is fixed.
+func setup_errors():
+	var leaf = pki.leaf("ec")
+	var other = pki.leaf("ec")
+	var cert := X509Certificate.new()
+	cert.load(leaf["crt"])
+	var key := CryptoKey.new()
+	key.load(leaf["key"])
+	var other_key := CryptoKey.new()
+	other_key.load(other["key"])
+	var garbage = pki.path("garbage.pem")
+	pki.write(garbage, "this is not a certificate\n")
+	var server = new_server()
+
+	_expect_listen(server, ERR_UNCONFIGURED, "only private_key set", {"private_key": key})
+	_expect_listen(server, ERR_UNCONFIGURED, "only ssl_certificate set", {"ssl_certificate": cert})
+	_expect_listen(server, ERR_UNCONFIGURED, "only ssl_certificate_path set",
+			{"ssl_certificate_path": leaf["crt"]})
+	_expect_listen(server, ERR_UNCONFIGURED, "only ca_chain set", {"ca_chain": cert})
+	_expect_listen(server, ERR_INVALID_PARAMETER, "a key that does not match",
+			{"ssl_certificate": cert, "private_key": other_key})
+	_expect_listen(server, ERR_INVALID_PARAMETER, "a resource and a path for the certificate",
+			{"ssl_certificate": cert, "ssl_certificate_path": leaf["crt"], "private_key": key})
+	_expect_listen(server, ERR_INVALID_DATA, "a garbage certificate file",
+			{"ssl_certificate_path": garbage, "private_key": key})
+	_expect_listen(server, ERR_INVALID_DATA, "a garbage key file",
+			{"ssl_certificate": cert, "private_key_path": garbage})
+	_expect_listen(server, ERR_INVALID_DATA, "the key file as the certificate",
+			{"ssl_certificate_path": leaf["key"], "private_key": key})
+	_expect_listen(server, ERR_FILE_NOT_FOUND, "a missing key file",
+			{"ssl_certificate": cert, "private_key_path": pki.path("missing.key")})
+	_expect_listen(server, ERR_FILE_NOT_FOUND, "a missing res:// file",
+			{"ssl_certificate_path": "res://missing.crt", "private_key": key})
+
+	# Expired: Godot's Crypto makes a certificate whose validity ended in 2020.
+	var crypto := Crypto.new()
+	var old_key: CryptoKey = crypto.generate_rsa(2048)
+	var expired = crypto.generate_self_signed_certificate(old_key, "CN=localhost", "20190101000000",
+			"20200101000000")
+	_expect_listen(server, ERR_INVALID_PARAMETER, "an expired certificate",
+			{"ssl_certificate": expired, "private_key": old_key})
+
+	# Fixed: it listens.
+	_apply(server, {"ssl_certificate": cert, "private_key": key})
+	check_eq(server.listen(port), OK, "listen once the setup is right")
+	server.stop()
+	yield(settle(0.0), "completed")
+
+
+func _expect_listen(server, code: int, what: String, settings: Dictionary):
+	_apply(server, settings)
+	expect_errors_begin(what)
+	check_eq(server.listen(port), code, "listen with " + what)
+	expect_errors_end(what, 1)
+	check(not server.is_listening(), "not listening after " + what)
+
+
+# Sets the TLS settings to `settings`, clearing the others.
+func _apply(server, settings: Dictionary):
+	for name in ["ssl_certificate", "private_key", "ca_chain"]:
+		server.set(name, settings.get(name, null))
+	for name in ["ssl_certificate_path", "private_key_path", "ca_chain_path"]:
+		server.set(name, settings.get(name, ""))
+
+
+# A stock ws:// client on our wss:// server and a stock wss:// client on our ws:// server both
+# fail at once (the client process prints its own errors); the servers go on serving.
+func wrong_kind_of_client():
+	var leaf = pki.leaf("ec")
+	var tls_server = make_server()
+	tls_server.ssl_certificate_path = leaf["fullchain"]
+	tls_server.private_key_path = leaf["key"]
+	tls_server.handshake_timeout = 30.0  # so a prompt failure is a refusal, not a timeout
+	check_eq(tls_server.listen(port), OK, "listen wss://")
+	var plain_server = make_server()
+	plain_server.handshake_timeout = 30.0
+	check_eq(plain_server.listen(port + 1), OK, "listen ws://")
+
+	expect_errors_begin("wrong kind of client")
+	var started = OS.get_ticks_msec()
+	var plain_client = spawn_client({"scheme": "ws", "host": "localhost", "port": port})
+	yield(client_event(plain_client, "connection_error"), "completed")
+	var tls_client = spawn_client({"scheme": "wss", "host": "localhost", "port": port + 1,
+			"trusted_cert": pki.root_crt})
+	yield(client_event(tls_client, "connection_error"), "completed")
+	yield(client_event(plain_client, "exit"), "completed")
+	yield(client_event(tls_client, "exit"), "completed")
+	expect_errors_end("wrong kind of client", 0)
+	check(OS.get_ticks_msec() - started < 10000, "both failed well before the handshake timeout")
+	check(events.empty(), "no signal for a failed handshake: %s" % [events])
+
+	yield(echo_over_wss(tls_server, pki.root_crt, port, "wss:// after a ws:// client"), "completed")
+	tls_server.stop()
+	plain_server.stop()
+	forget(tls_server)
+	forget(plain_server)
+
+
+# The demo chat server with --cert/--key serves wss://.
+func demo_with_tls():
+	var leaf = pki.leaf("rsa")
+	var demo_port = port + 2
+	var args = ["--path", ProjectSettings.globalize_path("res://"), "--port=%d" % demo_port,
+			"--cert=" + leaf["fullchain"], "--key=" + leaf["key"], "--quit-after=1"]
+	demo_pid = OS.execute(OS.get_executable_path(), args, false)
+	check(demo_pid > 0, "demo process started")
+	yield(wait_until("the demo to listen", self, "_port_busy", [demo_port], 10.0), "completed")
+	var client = spawn_client({"scheme": "wss", "host": "localhost", "port": demo_port,
+			"trusted_cert": pki.root_crt})
+	yield(client_event(client, "connected"), "completed")
+	var ev = yield(client_event(client, "data"), "completed")
+	check(ev[2].begins_with("* ") and ev[2].ends_with(" joined"), "the demo announces the join: %s" % [ev])
+	# Leaving makes the demo quit (--quit-after=1). The demo does not relay our commands: end the
+	# client process.
+	OS.kill(client.pid)
+	client.pid = -1
+	yield(wait_until("the demo to quit", self, "_port_free", [demo_port], 10.0), "completed")
+	demo_pid = -1
+
+
+func _port_busy(at: int) -> bool:
+	return not _port_free(at)
+
+
+func _port_free(at: int) -> bool:
+	var probe := TCP_Server.new()
+	var free = probe.listen(at, "127.0.0.1") == OK
+	probe.stop()
+	return free
 
 
 func temp_path(name: String) -> String:
 	var tmp = OS.get_environment("TMPDIR")
 	return "%s/gdws_%d_%s" % ["/tmp" if tmp == "" else tmp, OS.get_process_id(), name]
+
+
+func finish():
+	if demo_pid > 0:
+		OS.kill(demo_pid)
+		demo_pid = -1
+	if pki:
+		pki.remove()
+		pki = null
+	.finish()

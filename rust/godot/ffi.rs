@@ -1,7 +1,8 @@
 //! The one module with `unsafe`: binds our state to Godot's GDNative "net" interfaces, so the
 //! engine's `PacketPeerGDNative` / `MultiplayerPeerGDNative` methods (and so `put_var`,
 //! `get_var`, MultiplayerAPI...) call into Rust. Each callback forwards to a safe trait method
-//! and catches panics: a panic unwinding into Godot would abort the game.
+//! and catches panics: a panic unwinding into Godot would abort the game. Also the few calls on
+//! shared Godot objects that gdnative marks `unsafe`.
 
 use std::ffi::c_void;
 use std::os::raw::c_int;
@@ -9,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use bytes::Bytes;
-use gdnative::api::{MultiplayerPeerGDNative, PacketPeerGDNative};
+use gdnative::api::{MultiplayerPeerGDNative, PacketPeerGDNative, Resource};
 use gdnative::core_types::GodotError;
 use gdnative::prelude::*;
 use gdnative::sys;
@@ -297,4 +298,17 @@ pub(crate) fn object_from_instance_id<'a>(id: i64) -> Option<TRef<'a, Object>> {
     // script methods), so this thread has it, and `try_from_instance_id` returns None for an
     // object that is gone.
     unsafe { TRef::try_from_instance_id(id) }
+}
+
+/// The `resource_path` of a resource the game handed us (empty when it was not loaded from a
+/// file): the wss:// setup reads a certificate chain from there when Godot 3.2's
+/// `X509Certificate.save()` loses it.
+pub(crate) fn resource_path<T>(resource: &Ref<T, Shared>) -> String
+where
+    T: GodotObject<Memory = RefCounted> + SubClass<Resource>,
+{
+    // SAFETY: holding `resource` keeps the object alive, and resources given to the server are
+    // used on the main thread, where `listen()` runs; `resource_path` only reads a string.
+    let resource = unsafe { resource.assume_safe() };
+    resource.upcast::<Resource>().path().to_string()
 }

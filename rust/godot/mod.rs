@@ -5,6 +5,7 @@ mod errors;
 mod ffi;
 mod peer;
 mod server;
+mod tls;
 
 pub use peer::WebSocketPeer;
 pub use server::WebSocketServer;

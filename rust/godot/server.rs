@@ -16,6 +16,7 @@ use super::core::ServerCore;
 use super::errors::{listen_error_code, to_code};
 use super::ffi::Binding;
 use super::peer::WebSocketPeer;
+use super::tls::TlsSources;
 use crate::engine::{BindAddress, Limits, ServerConfig};
 
 #[derive(NativeClass)]
@@ -35,6 +36,9 @@ struct Settings {
     private_key: Option<Ref<CryptoKey>>,
     ssl_certificate: Option<Ref<X509Certificate>>,
     ca_chain: Option<Ref<X509Certificate>>,
+    ssl_certificate_path: String,
+    private_key_path: String,
+    ca_chain_path: String,
 }
 
 impl Default for Settings {
@@ -46,6 +50,9 @@ impl Default for Settings {
             private_key: None,
             ssl_certificate: None,
             ca_chain: None,
+            ssl_certificate_path: String::new(),
+            private_key_path: String::new(),
+            ca_chain_path: String::new(),
         }
     }
 }
@@ -111,6 +118,15 @@ impl WebSocketServer {
             .with_getter(|this, _| this.get_ca_chain())
             .with_shr_setter(|this, _, value| this.set_ca_chain(value))
             .done();
+        // Our addition: PEM files instead of resources (res://, user:// or any file path).
+        for name in ["ssl_certificate_path", "private_key_path", "ca_chain_path"] {
+            builder
+                .property::<String>(name)
+                .with_default(String::new())
+                .with_getter(move |this, _| this.path_setting(name))
+                .with_shr_setter(move |this, _, value| this.set_path_setting(name, value))
+                .done();
+        }
     }
 
     fn core(&self) -> &Rc<ServerCore> {
@@ -153,13 +169,15 @@ impl WebSocketServer {
             return Err(GodotError::InvalidParameter);
         };
         let settings = self.settings.borrow();
-        if settings.private_key.is_some() && settings.ssl_certificate.is_some() {
-            godot_error!(
-                "WebSocketServer.listen: wss:// (private_key + ssl_certificate) is not supported \
-                 by this build of gdws yet; clear them to serve ws://"
-            );
-            return Err(GodotError::Unavailable);
+        let tls = TlsSources {
+            ssl_certificate: settings.ssl_certificate.as_ref(),
+            ssl_certificate_path: &settings.ssl_certificate_path,
+            private_key: settings.private_key.as_ref(),
+            private_key_path: &settings.private_key_path,
+            ca_chain: settings.ca_chain.as_ref(),
+            ca_chain_path: &settings.ca_chain_path,
         }
+        .load()?;
         let Some(bind) = BindAddress::parse(&settings.bind_ip) else {
             godot_error!(
                 "WebSocketServer.listen: bind_ip {:?} is not \"*\" or an IPv4/IPv6 address",
@@ -173,6 +191,7 @@ impl WebSocketServer {
         config.handshake_timeout = Duration::from_secs_f64(settings.handshake_timeout);
         config.limits = settings.limits;
         config.multiplayer = gd_mp_api;
+        config.tls = tls;
         self.core().listen(config).map_err(|e| {
             godot_error!(
                 "WebSocketServer.listen: cannot listen on {}:{port}: {e}",
@@ -320,6 +339,29 @@ impl WebSocketServer {
     fn set_ca_chain(&self, chain: Option<Ref<X509Certificate>>) {
         if self.can_configure("set_ca_chain") {
             self.settings.borrow_mut().ca_chain = chain;
+        }
+    }
+}
+
+impl WebSocketServer {
+    fn path_setting(&self, name: &str) -> String {
+        let settings = self.settings.borrow();
+        match name {
+            "ssl_certificate_path" => settings.ssl_certificate_path.clone(),
+            "private_key_path" => settings.private_key_path.clone(),
+            _ => settings.ca_chain_path.clone(),
+        }
+    }
+
+    fn set_path_setting(&self, name: &str, value: String) {
+        if !self.can_configure(&format!("set_{name}")) {
+            return;
+        }
+        let mut settings = self.settings.borrow_mut();
+        match name {
+            "ssl_certificate_path" => settings.ssl_certificate_path = value,
+            "private_key_path" => settings.private_key_path = value,
+            _ => settings.ca_chain_path = value,
         }
     }
 }

@@ -51,6 +51,7 @@ func _init():
 			if cert.load(arg.substr(15)) != OK:
 				printerr("[client] cannot load ", arg.substr(15))
 			client.trusted_ssl_certificate = cert
+			client.verify_ssl = true
 	deadline = OS.get_ticks_msec() + int(timeout * 1000)
 	client.connect("connection_established", self, "_on_connected")
 	client.connect("connection_error", self, "_on_error")

@@ -1,0 +1,292 @@
+//! wss:// settings: Godot's `X509Certificate` and `CryptoKey` resources, or PEM file paths,
+//! turned into the engine's `TlsConfig`, with an error code and a printed reason for everything
+//! that can be wrong.
+//!
+//! Godot 3.2 resources can only `save(path)` themselves. To get their PEM without leaving key
+//! material on disk, the resource is saved (through `ResourceSaver`, which picks the saver by
+//! the file extension) to a path in a new private directory (mode 0700) that, on Linux, is a
+//! symlink to an anonymous in-memory file (`memfd_create`, as `/proc/self/fd/N`): Godot writes
+//! the PEM into memory, we read it back, and the directory and its symlink are removed. Where
+//! that cannot work (no memfd or no /proc, or Godot's "safe save" writing a `.tmp` file and
+//! renaming it, as in the editor), Godot writes a regular file in that private directory, which
+//! only this user can enter, and it is read and deleted at once.
+
+use std::fs;
+use std::path::Path;
+
+use gdnative::api::{CryptoKey, File, Resource, ResourceSaver, X509Certificate};
+use gdnative::core_types::GodotError;
+use gdnative::prelude::*;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
+use super::ffi::resource_path;
+use crate::engine::{Pem, TlsConfig, TlsError, MAX_PEM_BYTES};
+
+/// Where each piece of the TLS material comes from: a resource or a file path (empty: unset).
+pub(crate) struct TlsSources<'a> {
+    pub ssl_certificate: Option<&'a Ref<X509Certificate>>,
+    pub ssl_certificate_path: &'a str,
+    pub private_key: Option<&'a Ref<CryptoKey>>,
+    pub private_key_path: &'a str,
+    pub ca_chain: Option<&'a Ref<X509Certificate>>,
+    pub ca_chain_path: &'a str,
+}
+
+/// A failure already printed: the code `listen()` returns.
+type Failed = GodotError;
+
+impl TlsSources<'_> {
+    /// The TLS configuration to serve wss:// with, or `None` for plain ws:// (nothing set).
+    /// Prints what is wrong (naming `listen`) and returns the error code otherwise.
+    pub fn load(&self) -> Result<Option<TlsConfig>, Failed> {
+        let certificate = self.pick(
+            "ssl_certificate",
+            self.ssl_certificate.is_some(),
+            self.ssl_certificate_path,
+        )?;
+        let key = self.pick(
+            "private_key",
+            self.private_key.is_some(),
+            self.private_key_path,
+        )?;
+        let ca_chain = self.pick("ca_chain", self.ca_chain.is_some(), self.ca_chain_path)?;
+        match (certificate, key) {
+            (false, false) if !ca_chain => return Ok(None),
+            (true, true) => {}
+            (has_certificate, has_key) => {
+                let missing = match (has_certificate, has_key) {
+                    (true, false) => "ssl_certificate is set but private_key is not",
+                    (false, true) => "private_key is set but ssl_certificate is not",
+                    _ => "ca_chain is set but ssl_certificate and private_key are not",
+                };
+                godot_error!(
+                    "WebSocketServer.listen: {missing}: wss:// needs both ssl_certificate (or \
+                     ssl_certificate_path) and private_key (or private_key_path); clear them \
+                     all to serve plain ws://"
+                );
+                return Err(GodotError::Unconfigured);
+            }
+        }
+
+        let certificate = match self.ssl_certificate {
+            Some(resource) => certificate_pem("ssl_certificate", resource)?,
+            None => read_path("ssl_certificate_path", self.ssl_certificate_path)?,
+        };
+        let key = match self.private_key {
+            Some(resource) => {
+                let data = resource_pem("private_key", resource, "key")?;
+                Pem::new("private_key", data)
+            }
+            None => read_path("private_key_path", self.private_key_path)?,
+        };
+        let ca_chain = match self.ca_chain {
+            Some(resource) => Some(certificate_pem("ca_chain", resource)?),
+            None if !self.ca_chain_path.is_empty() => {
+                Some(read_path("ca_chain_path", self.ca_chain_path)?)
+            }
+            None => None,
+        };
+
+        match TlsConfig::from_pem(&certificate, &key, ca_chain.as_ref()) {
+            Ok(config) => {
+                for warning in config.warnings() {
+                    godot_warn!("WebSocketServer.listen: {warning}");
+                }
+                Ok(Some(config))
+            }
+            Err(e) => {
+                godot_error!("WebSocketServer.listen: cannot serve wss://: {e}");
+                Err(tls_error_code(&e))
+            }
+        }
+    }
+
+    /// Whether `name` is set, refusing a resource and a path at once.
+    fn pick(&self, name: &str, resource: bool, path: &str) -> Result<bool, Failed> {
+        if resource && !path.is_empty() {
+            godot_error!(
+                "WebSocketServer.listen: both {name} and {name}_path ({path:?}) are set; set \
+                 one of them and clear the other"
+            );
+            return Err(GodotError::InvalidParameter);
+        }
+        Ok(resource || !path.is_empty())
+    }
+}
+
+/// The Godot `Error` for material that does not work: ERR_INVALID_DATA when it cannot be read
+/// as a certificate or key at all, ERR_INVALID_PARAMETER when it reads but does not work (the
+/// key does not match, the certificate expired).
+pub(crate) fn tls_error_code(error: &TlsError) -> GodotError {
+    if error.is_unreadable() {
+        GodotError::InvalidData
+    } else {
+        GodotError::InvalidParameter
+    }
+}
+
+/// An `X509Certificate` as PEM. Godot 3.2's `X509Certificate.save()` writes the first
+/// certificate of a chain once per certificate in it (a Godot bug): when that happens and the
+/// resource was loaded from a file, the chain is read from that file instead.
+fn certificate_pem(name: &str, resource: &Ref<X509Certificate>) -> Result<Pem, Failed> {
+    let data = resource_pem(name, resource, "crt")?;
+    let saved = certificates(&data);
+    let repeated = saved.len() > 1 && saved.iter().all(|c| *c == saved[0]);
+    if !repeated {
+        return Ok(Pem::new(name, data));
+    }
+    let source = resource_path(resource);
+    if !source.is_empty() {
+        if let Ok(file) = read_path_quiet(&source) {
+            let original = certificates(&file);
+            if original.len() == saved.len() && original.first() == saved.first() {
+                return Ok(Pem::new(format!("{name} ({source})"), file));
+            }
+        }
+    }
+    godot_warn!(
+        "WebSocketServer.listen: {name} holds a chain of {} certificates, but Godot 3.2's \
+         X509Certificate.save() gives only the first one (a Godot bug), so the others are not \
+         sent; put the chain in a file and set {name}_path, or load the resource from its file \
+         with load()",
+        saved.len()
+    );
+    Ok(Pem::new(name, data))
+}
+
+fn certificates(pem: &[u8]) -> Vec<Vec<u8>> {
+    CertificateDer::pem_slice_iter(pem)
+        .filter_map(Result::ok)
+        .map(|der| der.as_ref().to_vec())
+        .collect()
+}
+
+/// Saves a certificate or key resource as PEM into memory (see the module documentation) and
+/// returns the PEM.
+fn resource_pem<T>(name: &str, resource: &Ref<T>, extension: &str) -> Result<Vec<u8>, Failed>
+where
+    T: GodotObject<Memory = RefCounted> + SubClass<Resource>,
+{
+    let failed = |reason: String| {
+        godot_error!("WebSocketServer.listen: cannot turn {name} into PEM: {reason}");
+        GodotError::CantCreate
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("gdws-pem-")
+        .tempdir()
+        .map_err(|e| failed(format!("no private temporary directory: {e}")))?;
+    let path = dir.path().join(format!("{name}.{extension}"));
+    let Some(godot_path) = path.to_str().map(str::to_owned) else {
+        return Err(failed(format!("the temporary path {path:?} is not UTF-8")));
+    };
+    let in_memory = memory_file::link(&path);
+    let saver = ResourceSaver::godot_singleton();
+    if let Err(e) = saver.save(godot_path.as_str(), resource, 0) {
+        return Err(failed(format!(
+            "{}.save() failed with {e:?}",
+            if extension == "key" {
+                "CryptoKey"
+            } else {
+                "X509Certificate"
+            }
+        )));
+    }
+    let data = read_limited(&path).map_err(|e| failed(format!("cannot read it back: {e}")))?;
+    drop(in_memory);
+    // Removes the directory and whatever Godot wrote into it.
+    dir.close()
+        .map_err(|e| failed(format!("cannot remove the temporary directory: {e}")))?;
+    Ok(data)
+}
+
+#[cfg(target_os = "linux")]
+mod memory_file {
+    //! An anonymous in-memory file, reachable by path through a symlink to `/proc/self/fd/N`.
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::path::Path;
+
+    use rustix::fs::{memfd_create, MemfdFlags};
+
+    /// Makes `path` a symlink to a new memfd; the memfd lives as long as the returned handle.
+    /// `None` (and no symlink) where that is not possible: Godot then writes a regular file.
+    pub fn link(path: &Path) -> Option<OwnedFd> {
+        let fd = memfd_create("gdws-pem", MemfdFlags::CLOEXEC).ok()?;
+        let target = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        if !Path::new(&target).exists() {
+            return None;
+        }
+        std::os::unix::fs::symlink(&target, path).ok()?;
+        Some(fd)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod memory_file {
+    /// No anonymous in-memory files here: Godot writes a regular file in the private directory.
+    pub fn link(_path: &std::path::Path) -> Option<()> {
+        None
+    }
+}
+
+/// Reads a PEM file named by a `*_path` property: `res://` and `user://` through Godot (so that
+/// exported games can read from their pack), anything else from the file system.
+fn read_path(property: &str, path: &str) -> Result<Pem, Failed> {
+    let label = format!("{property} ({path:?})");
+    match read_path_quiet(path) {
+        Ok(data) => Ok(Pem::new(label, data)),
+        Err((code, reason)) => {
+            godot_error!("WebSocketServer.listen: cannot read {label}: {reason}");
+            Err(code)
+        }
+    }
+}
+
+fn read_path_quiet(path: &str) -> Result<Vec<u8>, (GodotError, String)> {
+    if path.starts_with("res://") || path.starts_with("user://") {
+        return read_godot_file(path);
+    }
+    read_limited(Path::new(path)).map_err(|e| {
+        let code = match e.kind() {
+            std::io::ErrorKind::NotFound => GodotError::FileNotFound,
+            std::io::ErrorKind::PermissionDenied => GodotError::FileNoPermission,
+            std::io::ErrorKind::InvalidData => GodotError::InvalidData,
+            _ => GodotError::FileCantOpen,
+        };
+        (code, e.to_string())
+    })
+}
+
+/// The whole file, refusing anything larger than a certificate chain could be.
+fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
+    let size = fs::metadata(path)?.len();
+    if size > MAX_PEM_BYTES as u64 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it has {size} bytes: too large for a PEM certificate or key"),
+        ));
+    }
+    fs::read(path)
+}
+
+fn read_godot_file(path: &str) -> Result<Vec<u8>, (GodotError, String)> {
+    let file = File::new();
+    if let Err(e) = file.open(path, File::READ) {
+        let reason = match e {
+            GodotError::FileNotFound => "no such file".to_owned(),
+            other => format!("cannot open it ({other:?})"),
+        };
+        return Err((e, reason));
+    }
+    let len = file.get_len();
+    if len < 0 || len as u64 > MAX_PEM_BYTES as u64 {
+        file.close();
+        return Err((
+            GodotError::InvalidData,
+            format!("it has {len} bytes: too large for a PEM certificate or key"),
+        ));
+    }
+    let data = file.get_buffer(len).to_vec();
+    file.close();
+    Ok(data)
+}
