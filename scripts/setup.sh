@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing gdws needs, only what is missing: headless Godot 3
-# (Debian's godot3-server), libclang for gdnative's bindings, and a Rust toolchain.
+# (Debian's godot3-server), libclang for gdnative's bindings, a Rust toolchain, and the openssl
+# CLI (the wss:// tests make their certificates with it).
 set -euo pipefail
 
 missing=()
 command -v godot3-server >/dev/null 2>&1 || missing+=(godot3-server)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || missing+=(cargo)
 
 if [ ${#missing[@]} -gt 0 ]; then

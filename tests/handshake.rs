@@ -168,13 +168,20 @@ fn garbage_instead_of_a_request_fails_cleanly() {
     let clients = Clients::new();
     // A long timeout, so a prompt close shows the garbage was refused, not timed out.
     let mut server = start_with(|config| config.handshake_timeout = Duration::from_secs(20));
-    let requests: [&[u8]; 3] = [
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
-        b"HELLO WORLD\r\n\r\n",
+    let requests: [(&[u8], &str); 3] = [
+        // What a TLS ClientHello starts with: named as a wss:// client (see tests/tls.rs).
+        (
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
+            "TLS (wss://) client",
+        ),
+        (b"HELLO WORLD\r\n\r\n", "invalid WebSocket handshake"),
         // Plain HTTP without the upgrade headers.
-        b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        (
+            b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            "invalid WebSocket handshake",
+        ),
     ];
-    for request in requests {
+    for (request, expected) in requests {
         let (elapsed, local) = time_until_dropped(&server, &clients, |mut tcp| async move {
             tcp.write_all(request).await.unwrap();
             tcp
@@ -183,7 +190,7 @@ fn garbage_instead_of_a_request_fails_cleanly() {
         match event(&mut server) {
             ServerEvent::HandshakeFailed { address, reason } => {
                 assert_eq!(address, local);
-                assert!(reason.contains("invalid WebSocket handshake"), "{reason}");
+                assert!(reason.contains(expected), "{reason}");
             }
             other => panic!("expected HandshakeFailed, got {other:?}"),
         }

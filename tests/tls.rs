@@ -544,3 +544,18 @@ fn a_tls_client_on_a_plain_port_fails_at_once() {
     connected(&mut server);
     server.stop();
 }
+
+#[test]
+fn a_self_signed_ca_as_server_certificate_is_a_warning() {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    let tls = build(&cert.pem(), &key.serialize_pem(), None).unwrap();
+    assert_eq!(tls.warnings().len(), 1, "{:?}", tls.warnings());
+    assert!(
+        tls.warnings()[0].contains("self-signed CA"),
+        "{:?}",
+        tls.warnings()
+    );
+}

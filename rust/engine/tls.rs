@@ -98,10 +98,10 @@ impl TlsConfig {
             };
             check_validity(cert, index, source, now, &mut warnings)?;
         }
-        if leaf.is_ca && chain.len() == 1 {
+        if leaf.is_ca && chain.len() == 1 && leaf.self_signed {
             warnings.push(format!(
-                "{}: the server certificate ({}) is a CA certificate; browsers and most TLS \
-                 clients accept only a server certificate signed by a CA they trust",
+                "{}: the server certificate ({}) is a self-signed CA certificate: clients told \
+                 to trust it (e.g. Godot's trusted_ssl_certificate) accept it, browsers do not",
                 certificate.label, leaf.subject
             ));
         }
@@ -300,6 +300,7 @@ struct Certificate {
     spki: Vec<u8>,
     subject: String,
     is_ca: bool,
+    self_signed: bool,
     not_before: (i64, String),
     not_after: (i64, String),
 }
@@ -422,6 +423,7 @@ fn certificate_info(der: Vec<u8>, parsed: &X509Certificate<'_>) -> Certificate {
         spki: parsed.public_key().raw.to_vec(),
         subject: name_or_placeholder(parsed.subject().to_string()),
         is_ca: parsed.is_ca(),
+        self_signed: parsed.subject().as_raw() == parsed.issuer().as_raw(),
         not_before: (
             validity.not_before.timestamp(),
             validity.not_before.to_string(),

@@ -172,7 +172,7 @@ where
         godot_error!("WebSocketServer.listen: cannot turn {name} into PEM: {reason}");
         GodotError::CantCreate
     };
-    let dir = tempfile::Builder::new()
+    let dir = private_dir_builder()
         .prefix("gdws-pem-")
         .tempdir()
         .map_err(|e| failed(format!("no private temporary directory: {e}")))?;
@@ -198,6 +198,17 @@ where
     dir.close()
         .map_err(|e| failed(format!("cannot remove the temporary directory: {e}")))?;
     Ok(data)
+}
+
+/// Temporary directories only their owner may enter (mode 0700 where there are modes).
+fn private_dir_builder() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o700));
+    }
+    builder
 }
 
 #[cfg(target_os = "linux")]
