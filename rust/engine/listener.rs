@@ -115,7 +115,7 @@ async fn serve(
 ) {
     let _ = tcp.set_nodelay(true);
     let deadline = accepted_at + context.config.handshake_timeout;
-    match context.config.tls.clone() {
+    match context.config.tls.as_ref() {
         None => {
             let handshake = async {
                 refuse_tls_client(&tcp).await?;
@@ -126,7 +126,7 @@ async fn serve(
         }
         Some(tls) => {
             let handshake = async {
-                let stream = tls_accept(tcp, &tls).await?;
+                let stream = tls_accept(tcp, tls).await?;
                 upgrade(stream, &context.config).await
             };
             let result = timeout_at(deadline, handshake).await;
