@@ -12,6 +12,7 @@ use gdnative::prelude::*;
 
 use super::errors::send_error_code;
 use super::ffi::{object_from_instance_id, MultiplayerPeerImpl, PacketPeerImpl};
+use super::log;
 use super::peer::WebSocketPeer;
 use crate::engine::multiplayer::HEADER_SIZE;
 use crate::engine::{ListenError, Peer, PeerId, SendError, Server, ServerConfig, ServerEvent};
@@ -173,9 +174,10 @@ impl ServerCore {
 impl PacketPeerImpl for ServerCore {
     fn get_packet(&self) -> Result<Bytes, GodotError> {
         if !self.is_multiplayer() {
-            godot_error!(
-                "WebSocketServer.get_packet: the server itself has packets only as a multiplayer \
-                 peer (listen(port, protocols, true)); use get_peer(id).get_packet()"
+            log::error(
+                "WebSocketServer.get_packet",
+                "the server itself has packets only as a multiplayer peer \
+                 (listen(port, protocols, true)); use get_peer(id).get_packet()",
             );
             return Err(GodotError::Unconfigured);
         }
@@ -191,9 +193,10 @@ impl PacketPeerImpl for ServerCore {
 
     fn put_packet(&self, data: &[u8]) -> Result<(), GodotError> {
         if !self.is_multiplayer() {
-            godot_error!(
-                "WebSocketServer.put_packet: the server itself sends only as a multiplayer peer \
-                 (listen(port, protocols, true)); use get_peer(id).put_packet()"
+            log::error(
+                "WebSocketServer.put_packet",
+                "the server itself sends only as a multiplayer peer \
+                 (listen(port, protocols, true)); use get_peer(id).put_packet()",
             );
             return Err(GodotError::Unconfigured);
         }
@@ -311,10 +314,14 @@ fn emit(owner: &Object, event: ServerEvent, multiplayer: bool) {
             );
         }
         ServerEvent::Warning { message, .. } => {
-            godot_warn!("WebSocketServer: {message}");
+            // The engine's message starts with "peer <id>".
+            log::warn("WebSocketServer.poll", message);
         }
         ServerEvent::HandshakeFailed { address, reason } => {
-            godot_warn!("WebSocketServer: connection from {address} refused: {reason}");
+            log::warn(
+                "WebSocketServer.poll",
+                format!("connection from {address} refused: {reason}"),
+            );
         }
     }
 }
@@ -328,7 +335,10 @@ fn multiplayer_send_result(target: i64, refused: &[(PeerId, SendError)]) -> Resu
         1 => String::new(),
         n => format!(" (and {} more peers)", n - 1),
     };
-    godot_error!("WebSocketServer.put_packet: target {target}: peer {id}: {error}{more}");
+    log::error(
+        "WebSocketServer.put_packet",
+        format!("target {target}: peer {id}: {error}{more}"),
+    );
     Err(match error {
         SendError::NotConnected if target > 1 => GodotError::InvalidParameter,
         other => send_error_code(other),
@@ -336,9 +346,13 @@ fn multiplayer_send_result(target: i64, refused: &[(PeerId, SendError)]) -> Resu
 }
 
 fn report_unknown_peer(call: &str, id: i64, listening: bool) {
+    let call = format!("WebSocketServer.{call}");
     if listening {
-        godot_error!("WebSocketServer.{call}: no peer with id {id}");
+        log::error(&call, format!("no peer with id {id}"));
     } else {
-        godot_error!("WebSocketServer.{call}: no peer with id {id} (the server is not listening)");
+        log::error(
+            &call,
+            format!("no peer with id {id} (the server is not listening)"),
+        );
     }
 }

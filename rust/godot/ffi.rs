@@ -15,6 +15,8 @@ use gdnative::core_types::GodotError;
 use gdnative::prelude::*;
 use gdnative::sys;
 
+use super::log;
+
 /// What a `PacketPeerGDNative` asks of its implementation.
 pub(crate) trait PacketPeerImpl {
     /// The next packet. The implementation keeps (a clone of) it until its next `get_packet`,
@@ -154,7 +156,10 @@ fn guard<R>(call: &str, fallback: R, body: impl FnOnce() -> R) -> R {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned());
-            godot_error!("gdws: internal error in {call}: {message}; the call was ignored");
+            log::error(
+                call,
+                format!("gdws internal error: {message}; the call was ignored"),
+            );
             fallback
         }
     }

@@ -3,6 +3,7 @@
 mod core;
 mod errors;
 mod ffi;
+mod log;
 mod peer;
 mod server;
 mod tls;

@@ -15,6 +15,7 @@ use gdnative::sys;
 use super::core::ServerCore;
 use super::errors::send_error_code;
 use super::ffi::{Binding, PacketPeerImpl};
+use super::log;
 use crate::engine::{Packet, Peer, PeerId};
 
 /// WebSocketPeer.WriteMode
@@ -46,7 +47,10 @@ impl PeerLink {
         match self.server.borrow().upgrade() {
             Some(server) if server.has_peer(id.into()) => server.with_peer(call, id.into(), f),
             _ => {
-                godot_error!("WebSocketPeer.{call}: peer {id} is not connected");
+                log::error(
+                    &format!("WebSocketPeer.{call}"),
+                    format!("peer {id} is not connected"),
+                );
                 None
             }
         }
@@ -84,7 +88,7 @@ impl PacketPeerImpl for PeerLink {
         self.with_peer("put_packet", |peer| peer.put_packet(packet))
             .ok_or(GodotError::Failed)?
             .map_err(|e| {
-                godot_error!("WebSocketPeer.put_packet: peer {id}: {e}");
+                log::error("WebSocketPeer.put_packet", format!("peer {id}: {e}"));
                 send_error_code(&e)
             })
     }
@@ -137,9 +141,12 @@ impl WebSocketPeer {
     #[method]
     fn set_write_mode(&self, mode: i64) {
         if mode != WRITE_MODE_TEXT && mode != WRITE_MODE_BINARY {
-            godot_error!(
-                "WebSocketPeer.set_write_mode: {mode} is not WRITE_MODE_TEXT (0) or \
-                 WRITE_MODE_BINARY (1)"
+            log::error(
+                "WebSocketPeer.set_write_mode",
+                format!(
+                    "peer {}: {mode} is not WRITE_MODE_TEXT (0) or WRITE_MODE_BINARY (1)",
+                    self.link().id.get()
+                ),
             );
             return;
         }
@@ -159,7 +166,7 @@ impl WebSocketPeer {
             .link()
             .with_peer("close", |peer| peer.close(code, &reason))
         {
-            godot_error!("WebSocketPeer.close: peer {id}: {e}");
+            log::error("WebSocketPeer.close", format!("peer {id}: {e}"));
         }
     }
 

@@ -15,9 +15,13 @@ use gdnative::sys;
 use super::core::ServerCore;
 use super::errors::{listen_error_code, to_code};
 use super::ffi::Binding;
+use super::log;
 use super::peer::WebSocketPeer;
 use super::tls::TlsSources;
 use crate::engine::{BindAddress, Limits, ServerConfig};
+
+/// The call named by `listen()`'s messages.
+pub(super) const LISTEN: &str = "WebSocketServer.listen";
 
 #[derive(NativeClass)]
 #[inherit(MultiplayerPeerGDNative)]
@@ -136,8 +140,9 @@ impl WebSocketServer {
     /// Prints why a setting cannot change now; true when it can.
     fn can_configure(&self, call: &str) -> bool {
         if self.core().is_listening() {
-            godot_error!(
-                "WebSocketServer.{call}: cannot change while listening; call stop() first"
+            log::error(
+                &format!("WebSocketServer.{call}"),
+                "cannot change while listening; call stop() first",
             );
             return false;
         }
@@ -161,11 +166,11 @@ impl WebSocketServer {
         gd_mp_api: bool,
     ) -> Result<(), GodotError> {
         if self.core().is_listening() {
-            godot_error!("WebSocketServer.listen: already listening; call stop() first");
+            log::error(LISTEN, "already listening; call stop() first");
             return Err(GodotError::AlreadyInUse);
         }
         let Ok(port) = u16::try_from(port) else {
-            godot_error!("WebSocketServer.listen: port {port} is not in 0..65535");
+            log::error(LISTEN, format!("port {port} is not in 0..65535"));
             return Err(GodotError::InvalidParameter);
         };
         let settings = self.settings.borrow();
@@ -179,9 +184,12 @@ impl WebSocketServer {
         }
         .load()?;
         let Some(bind) = BindAddress::parse(&settings.bind_ip) else {
-            godot_error!(
-                "WebSocketServer.listen: bind_ip {:?} is not \"*\" or an IPv4/IPv6 address",
-                settings.bind_ip
+            log::error(
+                LISTEN,
+                format!(
+                    "bind_ip {:?} is not \"*\" or an IPv4/IPv6 address",
+                    settings.bind_ip
+                ),
             );
             return Err(GodotError::InvalidParameter);
         };
@@ -193,9 +201,9 @@ impl WebSocketServer {
         config.multiplayer = gd_mp_api;
         config.tls = tls;
         self.core().listen(config).map_err(|e| {
-            godot_error!(
-                "WebSocketServer.listen: cannot listen on {}:{port}: {e}",
-                settings.bind_ip
+            log::error(
+                LISTEN,
+                format!("cannot listen on {}:{port}: {e}", settings.bind_ip),
             );
             listen_error_code(&e)
         })
@@ -249,7 +257,7 @@ impl WebSocketServer {
             .core()
             .with_peer("disconnect_peer", id, |peer| peer.close(code, &reason))
         {
-            godot_error!("WebSocketServer.disconnect_peer: peer {id}: {e}");
+            log::error("WebSocketServer.disconnect_peer", format!("peer {id}: {e}"));
         }
     }
 
@@ -264,9 +272,12 @@ impl WebSocketServer {
                 0
             }
             None => {
-                godot_error!(
-                    "WebSocketServer.set_buffers: every size must be positive (got {in_kb} KiB, \
-                     {in_packets} packets in; {out_kb} KiB, {out_packets} packets out)"
+                log::error(
+                    "WebSocketServer.set_buffers",
+                    format!(
+                        "every size must be positive (got {in_kb} KiB, {in_packets} packets in; \
+                         {out_kb} KiB, {out_packets} packets out)"
+                    ),
                 );
                 GodotError::InvalidParameter as i64
             }
@@ -297,9 +308,9 @@ impl WebSocketServer {
         }
         // Duration::from_secs_f64 would panic on NaN, infinity or huge values.
         if !(seconds > 0.0 && seconds <= 86_400.0) {
-            godot_error!(
-                "WebSocketServer.set_handshake_timeout: {seconds} is not a positive number of \
-                 seconds (at most one day)"
+            log::error(
+                "WebSocketServer.set_handshake_timeout",
+                format!("{seconds} is not a positive number of seconds (at most one day)"),
             );
             return;
         }

@@ -21,6 +21,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
 use super::ffi::resource_path;
+use super::log;
+use super::server::LISTEN;
 use crate::engine::{Pem, TlsConfig, TlsError, MAX_PEM_BYTES};
 
 /// Where each piece of the TLS material comes from: a resource or a file path (empty: unset).
@@ -60,10 +62,13 @@ impl TlsSources<'_> {
                     (false, true) => "private_key is set but ssl_certificate is not",
                     _ => "ca_chain is set but ssl_certificate and private_key are not",
                 };
-                godot_error!(
-                    "WebSocketServer.listen: {missing}: wss:// needs both ssl_certificate (or \
-                     ssl_certificate_path) and private_key (or private_key_path); clear them \
-                     all to serve plain ws://"
+                log::error(
+                    LISTEN,
+                    format!(
+                        "{missing}: wss:// needs both ssl_certificate (or ssl_certificate_path) \
+                         and private_key (or private_key_path); clear them all to serve plain \
+                         ws://"
+                    ),
                 );
                 return Err(GodotError::Unconfigured);
             }
@@ -91,12 +96,12 @@ impl TlsSources<'_> {
         match TlsConfig::from_pem(&certificate, &key, ca_chain.as_ref()) {
             Ok(config) => {
                 for warning in config.warnings() {
-                    godot_warn!("WebSocketServer.listen: {warning}");
+                    log::warn(LISTEN, warning);
                 }
                 Ok(Some(config))
             }
             Err(e) => {
-                godot_error!("WebSocketServer.listen: cannot serve wss://: {e}");
+                log::error(LISTEN, format!("cannot serve wss://: {e}"));
                 Err(tls_error_code(&e))
             }
         }
@@ -105,9 +110,12 @@ impl TlsSources<'_> {
     /// Whether `name` is set, refusing a resource and a path at once.
     fn pick(&self, name: &str, resource: bool, path: &str) -> Result<bool, Failed> {
         if resource && !path.is_empty() {
-            godot_error!(
-                "WebSocketServer.listen: both {name} and {name}_path ({path:?}) are set; set \
-                 one of them and clear the other"
+            log::error(
+                LISTEN,
+                format!(
+                    "both {name} and {name}_path ({path:?}) are set; set one of them and clear \
+                     the other"
+                ),
             );
             return Err(GodotError::InvalidParameter);
         }
@@ -145,12 +153,14 @@ fn certificate_pem(name: &str, resource: &Ref<X509Certificate>) -> Result<Pem, F
             }
         }
     }
-    godot_warn!(
-        "WebSocketServer.listen: {name} holds a chain of {} certificates, but Godot 3.2's \
-         X509Certificate.save() gives only the first one (a Godot bug), so the others are not \
-         sent; put the chain in a file and set {name}_path, or load the resource from its file \
-         with load()",
-        saved.len()
+    log::warn(
+        LISTEN,
+        format!(
+            "{name} holds a chain of {} certificates, but Godot 3.2's X509Certificate.save() \
+             gives only the first one (a Godot bug), so the others are not sent; put the chain \
+             in a file and set {name}_path, or load the resource from its file with load()",
+            saved.len()
+        ),
     );
     Ok(Pem::new(name, data))
 }
@@ -169,7 +179,7 @@ where
     T: GodotObject<Memory = RefCounted> + SubClass<Resource>,
 {
     let failed = |reason: String| {
-        godot_error!("WebSocketServer.listen: cannot turn {name} into PEM: {reason}");
+        log::error(LISTEN, format!("cannot turn {name} into PEM: {reason}"));
         GodotError::CantCreate
     };
     let dir = private_dir_builder()
@@ -247,7 +257,7 @@ fn read_path(property: &str, path: &str) -> Result<Pem, Failed> {
     match read_path_quiet(path) {
         Ok(data) => Ok(Pem::new(label, data)),
         Err((code, reason)) => {
-            godot_error!("WebSocketServer.listen: cannot read {label}: {reason}");
+            log::error(LISTEN, format!("cannot read {label}: {reason}"));
             Err(code)
         }
     }
