@@ -12,7 +12,7 @@ Markdown table of medians with the ratio ours / built-in, and writes every run t
 
 --smoke: every scenario very briefly (1 run, short windows, fewer connections), ours only;
 fails unless every scenario produced its numbers. --profile=debug: the bench binaries and the
-library from target/debug (Godot loads res://gdnlib instead of res://bench's release library).
+library from target/debug (Godot loads res://addons/gdws instead of res://bench's release library).
 Uses only the standard library. Every process runs under a deadline.
 """
 

@@ -35,8 +35,8 @@ MODE="gdws"
 if [ "${GDWS_BUILTIN:-0}" = "1" ]; then
     EXTRA_ARGS+=(--builtin)
     MODE="built-in WebSocketServer"
-elif [ ! -e "$PROJECT/gdnlib/bin/libgdws.so" ]; then
-    echo "godot_tests: $PROJECT/gdnlib/bin/libgdws.so is missing: run cargo build first" >&2
+elif [ ! -e "$PROJECT/addons/gdws/bin/libgdws.so" ]; then
+    echo "godot_tests: $PROJECT/addons/gdws/bin/libgdws.so is missing: run cargo build first" >&2
     exit 2
 fi
 

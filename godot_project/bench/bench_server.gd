@@ -15,11 +15,11 @@ extends SceneTree
 #     6.9 ms: about 145 frames/s); --busy sets that sleep to 0 (frames back to back); --fps=N
 #     caps the frame rate with Engine.target_fps.
 # Ours loads the release library (res://bench/gdws_release.gdnlib, bench/bin/libgdws.so ->
-#     target/release); --debug-lib the debug one of res://gdnlib.
+#     target/release); --debug-lib the debug one of res://addons/gdws.
 # Prints "READY <port>" once listening; quits by itself after --max-secs.
 
 const RELEASE_SERVER = "res://bench/websocket_server.gdns"
-const DEBUG_SERVER = "res://gdnlib/websocket_server.gdns"
+const DEBUG_SERVER = "res://addons/gdws/websocket_server.gdns"
 
 var server
 var mode := "echo"

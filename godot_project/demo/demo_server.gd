@@ -11,14 +11,14 @@ extends Node
 # PEM files.
 #
 # A game would simply write
-#   const GdwsServer = preload("res://gdnlib/websocket_server.gdns")
+#   const GdwsServer = preload("res://addons/gdws/websocket_server.gdns")
 #   var server = GdwsServer.new()
 # the demo uses load() so that --builtin runs even when the library is not built.
 #
 # The same over Godot's high-level multiplayer (RPCs, gdws in multiplayer mode): demo/lobby.tscn,
 # with demo/lobby_client.gd as the client (see demo/lobby.gd).
 
-const GDWS_SERVER = "res://gdnlib/websocket_server.gdns"
+const GDWS_SERVER = "res://addons/gdws/websocket_server.gdns"
 
 var server
 var clients := {}  # id -> true, the connected clients

@@ -26,7 +26,7 @@ extends Node
 signal players_changed(players)
 signal line(text)  # every line a client prints: chat, notices, whispers
 
-const GDWS_SERVER = "res://gdnlib/websocket_server.gdns"
+const GDWS_SERVER = "res://addons/gdws/websocket_server.gdns"
 const MAX_NAME = 20
 const MAX_TEXT = 500
 
@@ -49,7 +49,7 @@ func _ready():
 			quit_after = int(arg.substr(13))
 		elif arg == "--builtin":
 			builtin = true
-	# A game would simply write: var server = preload("res://gdnlib/websocket_server.gdns").new()
+	# A game would simply write: var server = preload("res://addons/gdws/websocket_server.gdns").new()
 	server = WebSocketServer.new() if builtin else load(GDWS_SERVER).new()
 	var err = server.listen(port, PoolStringArray(), true)
 	if err != OK:

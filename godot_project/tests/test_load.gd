@@ -15,7 +15,7 @@ func run():
 	else:
 		check_eq(server.get_class(), "MultiplayerPeerGDNative", "base class of our server")
 		check(server.get_script() is NativeScript, "our server is a NativeScript instance")
-		var peer_script = load("res://gdnlib/websocket_peer.gdns")
+		var peer_script = load("res://addons/gdws/websocket_peer.gdns")
 		check(peer_script is NativeScript, "websocket_peer.gdns loads")
 		check(server is NetworkedMultiplayerPeer, "usable as a NetworkedMultiplayerPeer")
 	for method in ["listen", "stop", "is_listening", "has_peer", "get_peer_address", "get_peer_port",

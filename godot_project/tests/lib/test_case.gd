@@ -12,7 +12,7 @@ extends SceneTree
 #   between the two markers are expected; fewer than <min> of them is a failure.
 
 const ClientProc = preload("res://tests/lib/client_proc.gd")
-const GDWS_SERVER_PATH = "res://gdnlib/websocket_server.gdns"
+const GDWS_SERVER_PATH = "res://addons/gdws/websocket_server.gdns"
 const DEFAULT_TIMEOUT = 5.0
 const TEST_TIMEOUT = 45
 
