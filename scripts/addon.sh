@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the Godot addon a user drops into a Godot 3 project: a folder `addons/gdws/` (the
+# .gdnlib, the two .gdns files, the class reference and the library itself, real files, no
+# symlinks) and a zip of it, from the sources in gdnlib/ and docs/classes/.
+#
+#   scripts/addon.sh            release build: target/addon/release/addons/gdws/ and
+#                               target/addon/gdws-<version>-linux-x86_64.zip
+#   scripts/addon.sh --debug    the debug build (what scripts/addon_test.sh packages: no release
+#                               build needed): target/addon/debug/..., ...-debug.zip
+#
+# Install: unzip the zip in the project's folder (it holds addons/gdws/...), then
+#   const WebSocketServer = preload("res://addons/gdws/websocket_server.gdns")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+
+profile=release
+suffix=""
+case "${1:-}" in
+    "") ;;
+    --debug) profile=debug; suffix="-debug" ;;
+    *) echo "addon: unknown option $1 (only --debug)" >&2; exit 2 ;;
+esac
+
+if [ "$profile" = release ]; then cargo build --release -p gdws; else cargo build -p gdws; fi
+
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
+stage="target/addon/$profile"
+addon="$stage/addons/gdws"
+zip="$PWD/target/addon/gdws-$version-linux-x86_64$suffix.zip"
+rm -rf "$stage" "$zip"
+mkdir -p "$addon/bin" "$addon/docs"
+cp gdnlib/gdws.gdnlib gdnlib/websocket_server.gdns gdnlib/websocket_peer.gdns "$addon/"
+cp docs/classes/*.md "$addon/docs/"
+cp "target/$profile/libgdws.so" "$addon/bin/libgdws.so"
+# Debug information only makes the download bigger; the exported symbols stay.
+[ "$profile" = release ] && command -v strip >/dev/null && strip --strip-debug "$addon/bin/libgdws.so"
+
+if find "$addon" -type l | grep -q .; then
+    echo "addon: $addon holds symlinks" >&2; exit 1
+fi
+(cd "$stage" && python3 -m zipfile -c "$zip" addons)
+echo "addon: $addon ($(du -sh "$addon" | cut -f1)), $zip ($(du -h "$zip" | cut -f1))"
