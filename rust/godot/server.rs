@@ -262,10 +262,18 @@ impl WebSocketServer {
     }
 
     #[method]
-    fn set_buffers(&self, in_kb: i64, in_packets: i64, out_kb: i64, out_packets: i64) -> i64 {
+    fn set_buffers(
+        &self,
+        input_buffer_size_kb: i64,
+        input_max_packets: i64,
+        output_buffer_size_kb: i64,
+        output_max_packets: i64,
+    ) -> i64 {
         if !self.can_configure("set_buffers") {
             return GodotError::Failed as i64;
         }
+        let (in_kb, in_packets) = (input_buffer_size_kb, input_max_packets);
+        let (out_kb, out_packets) = (output_buffer_size_kb, output_max_packets);
         match Limits::from_godot(in_kb, in_packets, out_kb, out_packets) {
             Some(limits) => {
                 self.settings.borrow_mut().limits = limits;
