@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Checks the addon zip as a user gets it: packages the debug build (scripts/addon.sh --debug),
-# unzips it into a new, otherwise empty Godot 3 project, and runs a headless echo through the
-# addon's classes there (scripts/addon_check/check.gd). Port: GDWS_ADDON_PORT (default 26500).
+# unzips it into a new, otherwise empty Godot 3 project, and there
+#   1. runs a headless echo through the addon's classes (scripts/addon_check/check.gd);
+#   2. opens the project in the editor (godot3-server --editor) with a check plugin that makes
+#      each class, shows it in the Inspector and quits (scripts/addon_check/editor_check/).
+# Each step fails on a non-zero exit, a timeout, or an ERROR / SCRIPT ERROR / panic in its log.
+# Port: GDWS_ADDON_PORT (default 26500).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -14,17 +18,29 @@ project=$(mktemp -d "${TMPDIR:-/tmp}/gdws_addon_project.XXXXXX")
 trap 'rm -rf "$project"' EXIT
 printf 'config_version=4\n\n[application]\n\nconfig/name="addon check"\n' >"$project/project.godot"
 (cd "$project" && python3 -m zipfile -e "$zip" .)
-cp scripts/addon_check/check.gd "$project/check.gd"
-# Godot 3.2.3 prints a spurious make_dir_recursive error when it creates user:// itself.
-export XDG_DATA_HOME="$project/xdg"
+# Godot's user:// and editor settings stay in the scratch directory. Godot 3.2.3 prints a
+# spurious make_dir_recursive error when it creates user:// itself.
+export XDG_DATA_HOME="$project/xdg" XDG_CONFIG_HOME="$project/config" XDG_CACHE_HOME="$project/cache"
 mkdir -p "$XDG_DATA_HOME/godot/app_userdata/addon check"
 
-log="$project/godot.log"
-if ! timeout -k 5 60 "$GODOT_BIN" --path "$project" -s res://check.gd \
-        --port="${GDWS_ADDON_PORT:-26500}" >"$log" 2>&1 </dev/null \
-        || grep -E "^ERROR:|SCRIPT ERROR:|panicked at" "$log" | grep -v "locale '" | grep -q .; then
-    echo "FAIL addon: the unzipped addon does not work in a fresh project"
-    sed 's/^/    | /' "$log"
-    exit 1
-fi
-echo "PASS addon ($(unzip -Z1 "$zip" | tr '\n' ' '))"
+# Runs Godot on the project (arguments after the step's name) and checks its log.
+run_step() {
+    local step=$1; shift
+    local log="$project/$step.log"
+    if ! timeout -k 5 60 "$GODOT_BIN" --path "$project" "$@" >"$log" 2>&1 </dev/null \
+            || grep -E "^ERROR:|SCRIPT ERROR:|panicked at" "$log" | grep -q . \
+            || ! grep -q "$step: done" "$log"; then
+        echo "FAIL addon $step: the unzipped addon does not work in a fresh project"
+        sed 's/^/    | /' "$log"
+        exit 1
+    fi
+}
+
+cp scripts/addon_check/check.gd "$project/check.gd"
+run_step "addon check" -s res://check.gd --port="${GDWS_ADDON_PORT:-26500}"
+
+cp -r scripts/addon_check/editor_check "$project/addons/"
+printf '\n[editor_plugins]\n\nenabled=PoolStringArray( "editor_check" )\n' >>"$project/project.godot"
+run_step "editor check" --editor
+
+echo "PASS addon: $(basename "$zip") ($(unzip -Z1 "$zip" | grep -v '/$' | tr '\n' ' ')) works in a fresh project, headless and in the editor"

@@ -35,7 +35,7 @@ func _idle(_delta):
 	server.poll()
 	client.poll()
 	if echoed != "":
-		print("addon check: echo received: ", echoed)
+		print("addon check: done (echo received: %s)" % echoed)
 		end_check(0 if echoed == "echo: hello" else 1)
 	elif OS.get_ticks_msec() - started > DEADLINE_MS:
 		fail("no echo within %d ms" % DEADLINE_MS)
