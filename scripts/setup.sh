@@ -2,6 +2,9 @@
 # Installs what building and testing gdws needs, only what is missing: headless Godot 3
 # (Debian's godot3-server), libclang for gdnative's bindings, a Rust toolchain, and the openssl
 # CLI (the wss:// tests make their certificates with it).
+#
+#   scripts/setup.sh --browser    also Chromium and npm, for the browser test
+#                                 (scripts/browser_test.sh)
 set -euo pipefail
 
 missing=()
@@ -9,6 +12,10 @@ command -v godot3-server >/dev/null 2>&1 || missing+=(godot3-server)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || missing+=(cargo)
+if [ "${1:-}" = "--browser" ]; then
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"

@@ -1,6 +1,7 @@
 extends Node
 # A headless chat server on gdws. Every text message a client sends goes to all clients as
-# "[id] text"; joins and leaves are announced to everyone as "* id joined" / "* id left".
+# "[id] text"; every binary message goes to all clients unchanged, as binary; joins and leaves
+# are announced to everyone as "* id joined" / "* id left". A browser client: demo/web/index.html.
 #
 #   godot3-server --path godot_project [--port=9080] [--builtin] [--quit-after=N]
 #                 [--cert=FULLCHAIN.pem --key=KEY.pem]
@@ -108,7 +109,8 @@ func _on_data_received(id):
 	while peer.get_available_packet_count() > 0:
 		var packet: PoolByteArray = peer.get_packet()
 		if not peer.was_string_packet():
-			print("[%d] sent %d bytes of binary, ignored" % [id, packet.size()])
+			print("[%d] sent %d bytes of binary" % [id, packet.size()])
+			broadcast_packet(packet, WebSocketPeer.WRITE_MODE_BINARY)
 			continue
 		var text = "[%d] %s" % [id, packet.get_string_from_utf8()]
 		print(text)
@@ -117,8 +119,11 @@ func _on_data_received(id):
 
 # Sends `text` as a text message to every connected client.
 func broadcast(text: String):
-	var bytes = text.to_utf8()
+	broadcast_packet(text.to_utf8(), WebSocketPeer.WRITE_MODE_TEXT)
+
+
+func broadcast_packet(packet: PoolByteArray, write_mode: int):
 	for id in clients:
 		var peer = server.get_peer(id)
-		peer.set_write_mode(WebSocketPeer.WRITE_MODE_TEXT)
-		peer.put_packet(bytes)
+		peer.set_write_mode(write_mode)
+		peer.put_packet(packet)

@@ -46,8 +46,8 @@ class ChatClient:
 	func _on_data():
 		var peer = ws.get_peer(1)
 		while peer.get_available_packet_count() > 0:
-			var text = peer.get_packet().get_string_from_utf8()
-			received.append(text if peer.was_string_packet() else "<binary>")
+			var packet = peer.get_packet()
+			received.append(packet.get_string_from_utf8() if peer.was_string_packet() else packet)
 
 
 var demo_pid := -1
@@ -74,11 +74,13 @@ func run():
 	check_eq(yield(next_message(a), "completed"), "[%d] hello from A" % id_a, "A gets its own message back")
 	check_eq(yield(next_message(b), "completed"), "[%d] hello from A" % id_a, "B gets A's message")
 
-	# Binary messages are not relayed: the next thing A sees is B's text.
+	# Binary messages go to everyone unchanged, as binary.
 	b.ws.get_peer(1).set_write_mode(WebSocketPeer.WRITE_MODE_BINARY)
-	b.ws.get_peer(1).put_packet(PoolByteArray([1, 2, 3]))
+	b.ws.get_peer(1).put_packet(PoolByteArray([1, 2, 0, 255]))
+	check_eq(yield(next_packet(a), "completed"), PoolByteArray([1, 2, 0, 255]), "A gets B's binary")
+	check_eq(yield(next_packet(b), "completed"), PoolByteArray([1, 2, 0, 255]), "B gets its binary back")
 	b.say("ünïcode ✓")
-	check_eq(yield(next_message(a), "completed"), "[%d] ünïcode ✓" % id_b, "A gets B's text, not its binary")
+	check_eq(yield(next_message(a), "completed"), "[%d] ünïcode ✓" % id_b, "A gets B's text")
 	check_eq(yield(next_message(b), "completed"), "[%d] ünïcode ✓" % id_b, "B gets its text back")
 
 	b.ws.disconnect_from_host(1000, "bye")
@@ -111,10 +113,17 @@ func join():
 
 # Next text message of `client` (which must start with `prefix`).
 func next_message(client, prefix := ""):
-	yield(wait_until("a chat message", client, "has_message"), "completed")
-	var text = client.received.pop_front()
+	var text = yield(next_packet(client), "completed")
+	if not check(text is String, "a text message, not binary"):
+		return ""
 	check(text.begins_with(prefix), "message %s starts with %s" % [to_json(text), to_json(prefix)])
 	return text
+
+
+# Next message of `client`: a String (text) or a PoolByteArray (binary).
+func next_packet(client):
+	yield(wait_until("a chat message", client, "has_message"), "completed")
+	return client.received.pop_front()
 
 
 func _port_free() -> bool:
