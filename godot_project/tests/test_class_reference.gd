@@ -25,22 +25,12 @@ const VARIANT_TYPES = {TYPE_BOOL: "bool", TYPE_INT: "int", TYPE_REAL: "float", T
 func run():
 	if builtin:
 		return  # about our classes only
-	var repo = ProjectSettings.globalize_path("res://").plus_file("..")
 	for name in CLASSES:
-		var doc = parse_doc(read_text(repo.plus_file("docs/classes/%s.md" % name)))
+		var doc = parse_doc(read_repo_file("docs/classes/%s.md" % name))
 		var script = load(CLASSES[name][0])
 		check(script is NativeScript, name + " loads")
 		compare_with_godot(name, doc, script)
-		compare_with_rust(name, doc, read_text(repo.plus_file(CLASSES[name][1])))
-
-
-func read_text(path: String) -> String:
-	var file := File.new()
-	if not check_eq(file.open(path, File.READ), OK, "open " + path):
-		return ""
-	var text = file.get_as_text()
-	file.close()
-	return text
+		compare_with_rust(name, doc, read_repo_file(CLASSES[name][1]))
 
 
 # The doc's sections, as dictionaries keyed by name:

@@ -40,7 +40,7 @@ class EchoClient:
 func run():
 	if builtin:
 		return  # the examples preload our library
-	var readme = read_text(ProjectSettings.globalize_path("res://").plus_file("../README.md"))
+	var readme = read_repo_file("README.md")
 	var echo_source = code_block(readme, "## An echo server")
 	var multiplayer_source = code_block(readme, "## A multiplayer (RPC) server")
 	check(echo_source.find("listen(9080)") >= 0, "the echo example listens on 9080")
@@ -83,12 +83,3 @@ func compile(source: String) -> GDScript:
 	var script = GDScript.new()
 	script.source_code = source
 	return script
-
-
-func read_text(path: String) -> String:
-	var file := File.new()
-	if not check_eq(file.open(path, File.READ), OK, "open " + path):
-		return ""
-	var text = file.get_as_text()
-	file.close()
-	return text

@@ -228,6 +228,17 @@ func _repr(v):
 	return to_json(v) if typeof(v) in [TYPE_STRING, TYPE_ARRAY, TYPE_DICTIONARY] else str(v)
 
 
+# The text of a file of the repository (the folder above godot_project), e.g. "README.md".
+func read_repo_file(relative: String) -> String:
+	var path = ProjectSettings.globalize_path("res://").plus_file("..").plus_file(relative)
+	var file := File.new()
+	if not check_eq(file.open(path, File.READ), OK, "open " + path):
+		return ""
+	var text = file.get_as_text()
+	file.close()
+	return text
+
+
 # Godot prints `ERROR:` lines for the calls between these two; the runner accepts them, and fails
 # the test if fewer than `min_errors` were printed.
 func expect_errors_begin(label: String):
