@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Checks the addon zip as a user gets it: packages the debug build (scripts/addon.sh --debug),
-# unzips it into a new, otherwise empty Godot 3 project, and there
+# Checks the addon zip as a user gets it: packages the debug build (scripts/addon.sh --debug;
+# with --release, the release build as scripts/addon.sh makes it), unzips it into a new, otherwise empty Godot 3 project, and there
 #   1. runs a headless echo through the addon's classes (scripts/addon_check/check.gd);
 #   2. opens the project in the editor (godot3-server --editor) with a check plugin that makes
 #      each class, shows it in the Inspector and quits (scripts/addon_check/editor_check/).
 # Each step fails on a non-zero exit, a timeout, or an ERROR / SCRIPT ERROR / panic in its log.
-# Port: GDWS_ADDON_PORT (default 26500).
+# Port: GDWS_ADDON_PORT, by default GDWS_PORT_BASE + 900 (the Godot tests use the ports above
+# GDWS_PORT_BASE, 20 each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-bash scripts/addon.sh --debug >/dev/null
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
-zip="$PWD/target/addon/gdws-$version-linux-x86_64-debug.zip"
+if [ "${1:-}" = "--release" ]; then
+    bash scripts/addon.sh >/dev/null
+    zip="$PWD/target/addon/gdws-$version-linux-x86_64.zip"
+else
+    bash scripts/addon.sh --debug >/dev/null
+    zip="$PWD/target/addon/gdws-$version-linux-x86_64-debug.zip"
+fi
 
 project=$(mktemp -d "${TMPDIR:-/tmp}/gdws_addon_project.XXXXXX")
 trap 'rm -rf "$project"' EXIT
@@ -37,7 +43,7 @@ run_step() {
 }
 
 cp scripts/addon_check/check.gd "$project/check.gd"
-run_step "addon check" -s res://check.gd --port="${GDWS_ADDON_PORT:-26500}"
+run_step "addon check" -s res://check.gd --port="${GDWS_ADDON_PORT:-$((${GDWS_PORT_BASE:-21000} + 900))}"
 
 cp -r scripts/addon_check/editor_check "$project/addons/"
 printf '\n[editor_plugins]\n\nenabled=PoolStringArray( "editor_check" )\n' >>"$project/project.godot"

@@ -4,7 +4,7 @@
 // ways through the Godot server. A screenshot of a page is kept: target/artifacts/browser_chat.png.
 //
 // Run by scripts/browser_test.sh (which installs Chromium and playwright-core). Environment:
-// GODOT_BIN, CHROMIUM (default /usr/bin/chromium), GDWS_BROWSER_PORT (default 26520).
+// GODOT_BIN, CHROMIUM (default /usr/bin/chromium), GDWS_BROWSER_PORT (default 21920).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const PORT = Number(process.env.GDWS_BROWSER_PORT || 26520);
+const PORT = Number(process.env.GDWS_BROWSER_PORT || 21920);
 const PAGE = pathToFileURL(join(ROOT, "godot_project", "demo", "web", "index.html"));
 const SCREENSHOT = join(ROOT, "target", "artifacts", "browser_chat.png");
 const WAIT_MS = 20000;
