@@ -14,8 +14,9 @@
 #
 # A test fails when Godot exits non-zero or times out, or when its output (its own and that of
 # the Godot processes it started) has an `ERROR:` line it did not announce (see
-# @@EXPECT_ERRORS_* in tests/lib/test_case.gd), a `SCRIPT ERROR:`, a Rust panic, or leaked
-# objects at exit. Prints one line per test, then "N passed, N failed"; exits 1 on any failure.
+# @@EXPECT_ERRORS_* in tests/lib/test_case.gd), a `SCRIPT ERROR:`, a Rust panic, leaked
+# objects at exit, or an error or warning of ours that names no call (`<unset>`: printed with
+# gdnative's godot_error!/godot_warn! instead of rust/godot/log.rs). Prints one line per test, then "N passed, N failed"; exits 1 on any failure.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,6 +72,7 @@ check_log() {
             inside = 0; next
         }
         /SCRIPT ERROR:/ { print "script error: " $0; next }
+        /^(ERROR|WARNING): <unset>:/ { print "message naming no call (use rust/godot/log.rs): " $0; next }
         /^ERROR:/ { if (inside) count++; else print "unexpected: " $0; next }
         /leaked at exit|Leaked instance|Orphan StringName/ { print "leak: " $0; next }
         /panicked at/ { print "rust panic: " $0; next }

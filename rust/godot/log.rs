@@ -19,9 +19,32 @@ pub(crate) fn warn(call: &str, message: impl Display) {
     print(call, message, Location::caller(), gdnative::log::warn);
 }
 
-fn print<M: Display>(call: &str, message: M, caller: &Location<'_>, printer: fn(Site<'_>, M)) {
+fn print(call: &str, message: impl Display, caller: &Location<'_>, printer: fn(Site<'_>, String)) {
     // Neither a call name nor a Rust path has NUL bytes; an empty name would do if one did.
     let file = CString::new(caller.file()).unwrap_or_default();
     let function = CString::new(call).unwrap_or_default();
+    // gdnative panics on a NUL in the message, which may quote what a client sent.
+    let message = message.to_string().replace('\0', "\\0");
     printer(Site::new(&file, &function, caller.line()), message);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    thread_local! {
+        static PRINTED: RefCell<String> = RefCell::default();
+    }
+
+    fn record(_: Site<'_>, message: String) {
+        PRINTED.with(|printed| *printed.borrow_mut() = message);
+    }
+
+    #[test]
+    fn a_nul_in_the_message_is_escaped_not_a_panic() {
+        print("X.call", "reason \0 here", Location::caller(), record);
+        assert_eq!(PRINTED.with(|p| p.borrow().clone()), "reason \\0 here");
+    }
 }
