@@ -272,9 +272,12 @@ impl WebSocketServer {
         if !self.can_configure("set_buffers") {
             return GodotError::Failed as i64;
         }
-        let (in_kb, in_packets) = (input_buffer_size_kb, input_max_packets);
-        let (out_kb, out_packets) = (output_buffer_size_kb, output_max_packets);
-        match Limits::from_godot(in_kb, in_packets, out_kb, out_packets) {
+        match Limits::from_godot(
+            input_buffer_size_kb,
+            input_max_packets,
+            output_buffer_size_kb,
+            output_max_packets,
+        ) {
             Some(limits) => {
                 self.settings.borrow_mut().limits = limits;
                 0
@@ -283,8 +286,9 @@ impl WebSocketServer {
                 log::error(
                     "WebSocketServer.set_buffers",
                     format!(
-                        "every size must be positive (got {in_kb} KiB, {in_packets} packets in; \
-                         {out_kb} KiB, {out_packets} packets out)"
+                        "every size must be positive (got {input_buffer_size_kb} KiB, \
+                         {input_max_packets} packets in; {output_buffer_size_kb} KiB, \
+                         {output_max_packets} packets out)"
                     ),
                 );
                 GodotError::InvalidParameter as i64
