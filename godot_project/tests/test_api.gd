@@ -52,13 +52,16 @@ func defaults():
 	if not builtin:
 		server.handshake_timeout = 1.5
 		check_eq(server.handshake_timeout, 1.5, "handshake_timeout set before listen")
+		server.set_handshake_timeout(2)
+		check_eq(server.handshake_timeout, 2.0, "set_handshake_timeout(int)")
+		server.handshake_timeout = 1.5
 		expect_errors_begin("handshake_timeout <= 0")
 		server.handshake_timeout = 0.0
 		server.handshake_timeout = -1.0
 		expect_errors_end("handshake_timeout <= 0", 0)
 		check_eq(server.handshake_timeout, 1.5, "handshake_timeout must stay > 0")
 	check_eq(server.set_buffers(16, 16, 16, 16), OK, "set_buffers before listen")
-	check_eq(server.set_buffers(64, 1024, 64, 1024), OK, "set_buffers back to the defaults")
+	check_eq(server.set_buffers(64.0, 1024.0, 64.0, 1024.0), OK, "set_buffers with float sizes")
 	yield(settle(0.0), "completed")
 
 
@@ -86,6 +89,8 @@ func listen_errors():
 	check_eq(server.get_connection_status(), NetworkedMultiplayerPeer.CONNECTION_DISCONNECTED,
 			"connection status after stop")
 	check_eq(other.listen(port), OK, "the port is free again after stop")
+	other.stop()
+	check_eq(other.listen(float(port)), OK, "listen(float port)")
 	other.stop()
 
 	# Explicit addresses.
@@ -211,6 +216,15 @@ func connected_peer():
 		# get_current_outbound_buffered_amount arrived in 3.3.3; 3.2.3 lacks it.
 		check_eq(peer.get_current_outbound_buffered_amount(), 0, "nothing buffered outbound")
 	check(server.get_peer(id) != null, "get_peer(id) again")
+	# Number arguments convert as for any Godot method: ids parsed from JSON are floats.
+	var json_id = parse_json(to_json({"id": id}))["id"]
+	check_eq(typeof(json_id), TYPE_REAL, "a JSON id is a float")
+	check(server.has_peer(json_id), "has_peer(float id)")
+	check(server.get_peer(json_id) != null, "get_peer(float id)")
+	check_eq(server.get_peer_port(json_id), remote_port, "get_peer_port(float id)")
+	peer.set_write_mode(float(WebSocketPeer.WRITE_MODE_TEXT))
+	check_eq(peer.get_write_mode(), WebSocketPeer.WRITE_MODE_TEXT, "set_write_mode(float)")
+	peer.set_write_mode(WebSocketPeer.WRITE_MODE_BINARY)
 	check_eq(peer_zero_argument_calls(peer), "127.0.0.1", "peer methods from a function without calls with arguments")
 
 	server.disconnect_peer(id, 1000, "done")

@@ -12,7 +12,7 @@ const CLASSES = {
 
 # Rust types of #[method] arguments and returns, as the doc names them.
 const RUST_TYPES = {
-	"i64": "int", "f64": "float", "bool": "bool", "String": "String", "GodotString": "String",
+	"i64": "int", "f64": "float", "Int": "int", "Real": "float", "bool": "bool", "String": "String", "GodotString": "String",
 	"PoolArray<GodotString>": "PoolStringArray", "Ref<CryptoKey>": "CryptoKey",
 	"Ref<X509Certificate>": "X509Certificate", "Instance<WebSocketPeer, Shared>": "WebSocketPeer",
 }

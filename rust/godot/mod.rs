@@ -1,5 +1,6 @@
 //! The Godot side: NativeScript classes over the engine, and the net interface binding.
 
+mod args;
 mod core;
 mod errors;
 mod ffi;

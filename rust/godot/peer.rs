@@ -12,6 +12,7 @@ use gdnative::export::user_data::LocalCellData;
 use gdnative::prelude::*;
 use gdnative::sys;
 
+use super::args::Int;
 use super::core::ServerCore;
 use super::errors::send_error_code;
 use super::ffi::{Binding, PacketPeerImpl};
@@ -139,7 +140,8 @@ impl WebSocketPeer {
     }
 
     #[method]
-    fn set_write_mode(&self, mode: i64) {
+    fn set_write_mode(&self, mode: Int) {
+        let mode = mode.0;
         if mode != WRITE_MODE_TEXT && mode != WRITE_MODE_BINARY {
             log::error(
                 "WebSocketPeer.set_write_mode",
@@ -159,8 +161,11 @@ impl WebSocketPeer {
     }
 
     #[method]
-    fn close(&self, #[opt] code: Option<i64>, #[opt] reason: Option<String>) {
-        let (code, reason) = (code.unwrap_or(1000), reason.unwrap_or_default());
+    fn close(&self, #[opt] code: Option<Int>, #[opt] reason: Option<String>) {
+        let (code, reason) = (
+            code.map(Int::get).unwrap_or(1000),
+            reason.unwrap_or_default(),
+        );
         let id = self.link().id.get();
         if let Some(Err(e)) = self
             .link()

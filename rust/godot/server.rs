@@ -12,6 +12,7 @@ use gdnative::export::user_data::LocalCellData;
 use gdnative::prelude::*;
 use gdnative::sys;
 
+use super::args::{Int, Real};
 use super::core::ServerCore;
 use super::errors::{listen_error_code, to_code};
 use super::ffi::Binding;
@@ -105,7 +106,7 @@ impl WebSocketServer {
             .property::<f64>("handshake_timeout")
             .with_default(3.0)
             .with_getter(|this, _| this.get_handshake_timeout())
-            .with_shr_setter(|this, _, value| this.set_handshake_timeout(value))
+            .with_shr_setter(|this, _, value| this.set_handshake_timeout(Real(value)))
             .done();
         builder
             .property::<Option<Ref<CryptoKey>>>("private_key")
@@ -152,11 +153,11 @@ impl WebSocketServer {
     #[method]
     fn listen(
         &self,
-        port: i64,
+        port: Int,
         #[opt] protocols: Option<PoolArray<GodotString>>,
         #[opt] gd_mp_api: Option<bool>,
     ) -> i64 {
-        to_code(self.try_listen(port, protocols, gd_mp_api.unwrap_or(false)))
+        to_code(self.try_listen(port.0, protocols, gd_mp_api.unwrap_or(false)))
     }
 
     fn try_listen(
@@ -225,34 +226,38 @@ impl WebSocketServer {
     }
 
     #[method]
-    fn has_peer(&self, id: i64) -> bool {
-        self.core().has_peer(id)
+    fn has_peer(&self, id: Int) -> bool {
+        self.core().has_peer(id.0)
     }
 
     #[method]
-    fn get_peer(&self, id: i64) -> Option<Instance<WebSocketPeer, Shared>> {
-        self.core().peer_object(id)
+    fn get_peer(&self, id: Int) -> Option<Instance<WebSocketPeer, Shared>> {
+        self.core().peer_object(id.0)
     }
 
     #[method]
-    fn get_peer_address(&self, id: i64) -> String {
+    fn get_peer_address(&self, id: Int) -> String {
         self.core()
-            .with_peer("get_peer_address", id, |peer| {
+            .with_peer("get_peer_address", id.0, |peer| {
                 peer.address().ip().to_string()
             })
             .unwrap_or_default()
     }
 
     #[method]
-    fn get_peer_port(&self, id: i64) -> i64 {
+    fn get_peer_port(&self, id: Int) -> i64 {
         self.core()
-            .with_peer("get_peer_port", id, |peer| peer.address().port().into())
+            .with_peer("get_peer_port", id.0, |peer| peer.address().port().into())
             .unwrap_or(0)
     }
 
     #[method]
-    fn disconnect_peer(&self, id: i64, #[opt] code: Option<i64>, #[opt] reason: Option<String>) {
-        let (code, reason) = (code.unwrap_or(1000), reason.unwrap_or_default());
+    fn disconnect_peer(&self, id: Int, #[opt] code: Option<Int>, #[opt] reason: Option<String>) {
+        let id = id.0;
+        let (code, reason) = (
+            code.map(Int::get).unwrap_or(1000),
+            reason.unwrap_or_default(),
+        );
         if let Some(Err(e)) = self
             .core()
             .with_peer("disconnect_peer", id, |peer| peer.close(code, &reason))
@@ -264,11 +269,15 @@ impl WebSocketServer {
     #[method]
     fn set_buffers(
         &self,
-        input_buffer_size_kb: i64,
-        input_max_packets: i64,
-        output_buffer_size_kb: i64,
-        output_max_packets: i64,
+        input_buffer_size_kb: Int,
+        input_max_packets: Int,
+        output_buffer_size_kb: Int,
+        output_max_packets: Int,
     ) -> i64 {
+        let (input_buffer_size_kb, input_max_packets) =
+            (input_buffer_size_kb.0, input_max_packets.0);
+        let (output_buffer_size_kb, output_max_packets) =
+            (output_buffer_size_kb.0, output_max_packets.0);
         if !self.can_configure("set_buffers") {
             return GodotError::Failed as i64;
         }
@@ -314,7 +323,8 @@ impl WebSocketServer {
     }
 
     #[method]
-    fn set_handshake_timeout(&self, seconds: f64) {
+    fn set_handshake_timeout(&self, seconds: Real) {
+        let seconds = seconds.0;
         if !self.can_configure("set_handshake_timeout") {
             return;
         }
