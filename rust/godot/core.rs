@@ -90,9 +90,10 @@ impl ServerCore {
         }
     }
 
-    /// Emits a signal on `owner` for each event that was ready when the poll began, one at a
-    /// time, so a handler can call back into the server (even `stop()` or `poll()`).
-    pub fn poll_events(&self, owner: &Object) {
+    /// Emits a signal on the server object for each event that was ready when the poll began,
+    /// one at a time, so a handler can call back into the server (even `stop()` or `poll()`).
+    /// The object is looked up again for each signal: a handler may have freed it.
+    pub fn poll_events(&self) {
         let (mut budget, multiplayer) = match self.state.borrow().server.as_ref() {
             Some(server) => (server.pending_events(), server.config().multiplayer),
             None => return,
@@ -111,7 +112,10 @@ impl ServerCore {
                 (event, forgotten)
             };
             drop(forgotten);
-            emit(owner, event, multiplayer);
+            let Some(owner) = object_from_instance_id(self.owner_id) else {
+                return;
+            };
+            emit(&owner, event, multiplayer);
         }
     }
 
@@ -248,9 +252,7 @@ impl MultiplayerPeerImpl for ServerCore {
     }
 
     fn poll(&self) {
-        if let Some(owner) = object_from_instance_id(self.owner_id) {
-            self.poll_events(&owner);
-        }
+        self.poll_events();
     }
 
     fn unique_id(&self) -> i32 {

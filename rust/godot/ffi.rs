@@ -1,13 +1,15 @@
 //! The one module with `unsafe`: binds our state to Godot's GDNative "net" interfaces, so the
 //! engine's `PacketPeerGDNative` / `MultiplayerPeerGDNative` methods (and so `put_var`,
 //! `get_var`, MultiplayerAPI...) call into Rust. Each callback forwards to a safe trait method
-//! and catches panics: a panic unwinding into Godot would abort the game. Also the few calls on
-//! shared Godot objects that gdnative marks `unsafe`.
+//! through `call`, which refuses calls from a thread other than the object's, keeps the state
+//! alive for the whole call, and catches panics: a panic unwinding into Godot would abort the
+//! game. Also the few calls on shared Godot objects that gdnative marks `unsafe`.
 
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
+use std::thread::ThreadId;
 
 use bytes::Bytes;
 use gdnative::api::{MultiplayerPeerGDNative, PacketPeerGDNative, Resource};
@@ -15,7 +17,7 @@ use gdnative::core_types::GodotError;
 use gdnative::prelude::*;
 use gdnative::sys;
 
-use super::log;
+use super::{fault, log};
 
 /// What a `PacketPeerGDNative` asks of its implementation.
 pub(crate) trait PacketPeerImpl {
@@ -41,15 +43,27 @@ pub(crate) trait MultiplayerPeerImpl: PacketPeerImpl {
     fn connection_status(&self) -> i64;
 }
 
-/// A net interface bound to one Godot object. The interface struct is boxed and the state is
-/// kept alive here, so the pointers Godot holds stay valid until `unbind`.
+/// A net interface bound to one Godot object. The interface struct and what its `data` points
+/// to are boxed and kept here, so the pointers Godot holds stay valid until `drop` unbinds.
 pub(crate) struct Binding<I, T> {
     /// Read by Godot through the pointer it holds, never by us.
     _interface: Box<I>,
-    state: Rc<T>,
+    /// Godot's `data` pointer points here.
+    bound: Box<Bound<T>>,
     object: *mut sys::godot_object,
+    /// To tell, when dropped, whether the object is still alive (see `drop`).
+    object_id: i64,
     /// `godot_net_bind_multiplayer_peer` or `godot_net_bind_packet_peer`.
     bind: unsafe extern "C" fn(*mut sys::godot_object, *const I),
+}
+
+/// What a callback reaches through Godot's `data` pointer.
+struct Bound<T> {
+    state: Rc<T>,
+    /// The thread that made the object. `Rc` and the `RefCell`s in the state are not thread
+    /// safe, and Godot runs a callback on whatever thread the game calls from (a GDScript
+    /// `Thread` using a WebSocketPeer), so other threads are refused.
+    thread: ThreadId,
 }
 
 const NET_API_VERSION: sys::godot_gdnative_api_version =
@@ -58,11 +72,21 @@ const NET_API_VERSION: sys::godot_gdnative_api_version =
 impl<T: MultiplayerPeerImpl> Binding<sys::godot_net_multiplayer_peer, T> {
     /// Makes `owner`'s MultiplayerPeerGDNative methods call `state`.
     pub fn bind_multiplayer(owner: &MultiplayerPeerGDNative, state: Rc<T>) -> Self {
+        let bound = Bound::new(state);
+        let faults = fault::enabled();
         let interface = Box::new(sys::godot_net_multiplayer_peer {
             version: NET_API_VERSION,
-            data: Rc::as_ptr(&state) as *mut sys::godot_object,
-            get_packet: Some(get_packet::<T>),
-            put_packet: Some(put_packet::<T>),
+            data: bound.data(),
+            get_packet: Some(if faults {
+                get_packet::<T, true>
+            } else {
+                get_packet::<T, false>
+            }),
+            put_packet: Some(if faults {
+                put_packet::<T, true>
+            } else {
+                put_packet::<T, false>
+            }),
             get_available_packet_count: Some(get_available_packet_count::<T>),
             get_max_packet_size: Some(get_max_packet_size::<T>),
             set_transfer_mode: Some(set_transfer_mode::<T>),
@@ -78,77 +102,129 @@ impl<T: MultiplayerPeerImpl> Binding<sys::godot_net_multiplayer_peer, T> {
             next: std::ptr::null_mut(),
         });
         let bind = gdnative::private::get_api().godot_net_bind_multiplayer_peer;
-        Self::bind(owner.as_ptr(), interface, state, bind)
+        Self::bind(owner, interface, bound, bind)
     }
 }
 
 impl<T: PacketPeerImpl> Binding<sys::godot_net_packet_peer, T> {
     /// Makes `owner`'s PacketPeerGDNative methods call `state`.
     pub fn bind_packet_peer(owner: &PacketPeerGDNative, state: Rc<T>) -> Self {
+        let bound = Bound::new(state);
+        let faults = fault::enabled();
         let interface = Box::new(sys::godot_net_packet_peer {
             version: NET_API_VERSION,
-            data: Rc::as_ptr(&state) as *mut sys::godot_object,
-            get_packet: Some(get_packet::<T>),
-            put_packet: Some(put_packet::<T>),
+            data: bound.data(),
+            get_packet: Some(if faults {
+                get_packet::<T, true>
+            } else {
+                get_packet::<T, false>
+            }),
+            put_packet: Some(if faults {
+                put_packet::<T, true>
+            } else {
+                put_packet::<T, false>
+            }),
             get_available_packet_count: Some(get_available_packet_count::<T>),
             get_max_packet_size: Some(get_max_packet_size::<T>),
             next: std::ptr::null_mut(),
         });
         let bind = gdnative::private::get_api().godot_net_bind_packet_peer;
-        Self::bind(owner.as_ptr(), interface, state, bind)
+        Self::bind(owner, interface, bound, bind)
+    }
+}
+
+impl<T> Bound<T> {
+    fn new(state: Rc<T>) -> Box<Self> {
+        Box::new(Self {
+            state,
+            thread: std::thread::current().id(),
+        })
+    }
+
+    /// The `data` pointer Godot hands back to every callback (`self` is boxed: it stays put).
+    fn data(&self) -> *mut sys::godot_object {
+        self as *const Self as *mut sys::godot_object
     }
 }
 
 impl<I, T> Binding<I, T> {
-    fn bind(
-        object: *mut sys::godot_object,
+    fn bind<O: GodotObject + SubClass<Object>>(
+        owner: &O,
         interface: Box<I>,
-        state: Rc<T>,
+        bound: Box<Bound<T>>,
         bind: unsafe extern "C" fn(*mut sys::godot_object, *const I),
     ) -> Self {
+        let object = owner.as_ptr();
         // SAFETY: `object` is the live object of the class `bind` expects (our NativeScript is
         // created on it, so Godot's unchecked cast inside is right), and the interface and
-        // state live in `self` at stable heap addresses until `drop` clears Godot's pointer.
+        // what its `data` points to live in `self` at stable heap addresses until `drop`
+        // clears Godot's pointer.
         unsafe { bind(object, &*interface) };
         Self {
             _interface: interface,
-            state,
+            bound,
             object,
+            object_id: owner.upcast::<Object>().get_instance_id(),
             bind,
         }
     }
 
     pub fn state(&self) -> &Rc<T> {
-        &self.state
+        &self.bound.state
     }
 }
 
 impl<I, T> Drop for Binding<I, T> {
     /// Makes Godot forget our interface before it is freed.
     fn drop(&mut self) {
-        // SAFETY: the script instance owning this binding is dropped either when its script is
-        // detached from a live object, which is then fully valid, or from `Object::~Object`,
-        // after the `*GDNative` destructor ran but before the object's memory is freed. There
-        // the call only stores NULL in the still-allocated `interface` member (a plain pointer,
-        // no virtual call, nothing reads it afterwards). gdnative cannot deliver
-        // NOTIFICATION_PREDELETE to a Reference (it re-references the dying object), so this
-        // is the last moment we run.
+        // A script method that was running when the object was freed (a signal handler
+        // dropping the last reference) holds gdnative's user data, so the binding can outlive
+        // the object: then there is nothing left to unbind. Instance ids are never reused.
+        // SAFETY: `godot_instance_from_id` only looks the id up in Godot's object table.
+        let alive = unsafe {
+            (gdnative::private::get_api().godot_instance_from_id)(self.object_id as sys::godot_int)
+        };
+        if alive != self.object {
+            return;
+        }
+        // SAFETY: the object is still in Godot's table, so its memory is still allocated: the
+        // script instance owning this binding is dropped either when its script is detached
+        // from a live object, which is then fully valid, or from `Object::~Object`, after the
+        // `*GDNative` destructor ran but before the object is removed from the table and its
+        // memory freed. There the call only stores NULL in the still-allocated `interface`
+        // member (a plain pointer, no virtual call, nothing reads it afterwards). gdnative
+        // cannot deliver NOTIFICATION_PREDELETE to a Reference (it re-references the dying
+        // object), so this is the last moment we run.
         unsafe { (self.bind)(self.object, std::ptr::null()) };
     }
 }
 
-/// Recovers the state behind Godot's `user` pointer.
+/// Runs the body of callback `name` on the state behind Godot's `user` pointer: on the object's
+/// own thread only, with a strong reference held for the whole call (a signal emitted from
+/// `poll` may free the object), and with panics turned into a Godot error and `fallback`.
 ///
 /// # Safety
-/// `user` must be the `data` pointer of a bound `Binding<_, T>`: Godot only calls while bound,
-/// and the binding keeps the `Rc<T>` alive until it unbinds.
-unsafe fn state<'a, T>(user: *const c_void) -> &'a T {
-    &*(user as *const T)
-}
-
-/// Runs a callback body, turning a panic into a Godot error and `fallback`.
-fn guard<R>(call: &str, fallback: R, body: impl FnOnce() -> R) -> R {
-    match catch_unwind(AssertUnwindSafe(body)) {
+/// `user` must be the `data` pointer of a bound `Binding<_, T>` whose object is alive: Godot
+/// only calls a bound object's interface, and the binding keeps the `Bound<T>` until it unbinds.
+unsafe fn call<T, R>(
+    user: *const c_void,
+    name: &str,
+    fallback: R,
+    body: impl FnOnce(&T) -> R,
+) -> R {
+    let bound = &*(user as *const Bound<T>);
+    if bound.thread != std::thread::current().id() {
+        log::error(
+            name,
+            "called from another thread than the one that made the object; WebSocketServer \
+             and WebSocketPeer are main-thread only (the network already runs on its own \
+             threads)",
+        );
+        return fallback;
+    }
+    // Cloned on the object's thread, the only one that touches this `Rc`.
+    let state = bound.state.clone();
+    match catch_unwind(AssertUnwindSafe(|| body(&state))) {
         Ok(result) => result,
         Err(payload) => {
             let message = payload
@@ -157,7 +233,7 @@ fn guard<R>(call: &str, fallback: R, body: impl FnOnce() -> R) -> R {
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned());
             log::error(
-                call,
+                name,
                 format!("gdws internal error: {message}; the call was ignored"),
             );
             fallback
@@ -174,18 +250,27 @@ fn error_code(result: Result<(), GodotError>) -> sys::godot_error {
 
 const FAILED: sys::godot_error = GodotError::Failed as sys::godot_error;
 
-// SAFETY (every callback below): `user` comes from our bound interface (see `state`), and the
+// SAFETY (every callback below): `user` comes from our bound interface (see `call`), and the
 // out-pointers come from Godot, valid for writing for the duration of the call.
 
-unsafe extern "C" fn get_packet<T: PacketPeerImpl>(
+/// `FAULT`: the test-only variant with a fault injection point (see `fault`).
+unsafe extern "C" fn get_packet<T: PacketPeerImpl, const FAULT: bool>(
     user: *mut c_void,
     buffer: *mut *const u8,
     len: *mut c_int,
 ) -> sys::godot_error {
-    guard("get_packet", FAILED, || {
-        match state::<T>(user).get_packet() {
+    // Godot 3.2's MultiplayerAPI::poll reads the buffer even when get_packet fails: it always
+    // gets a valid, empty one unless a packet is returned.
+    *buffer = [].as_ptr();
+    *len = 0;
+    call(user, "get_packet", FAILED, |state: &T| {
+        if FAULT {
+            fault::panic_if_requested("get_packet");
+        }
+        match state.get_packet() {
             Ok(packet) => match c_int::try_from(packet.len()) {
                 Ok(packet_len) => {
+                    // The implementation keeps the packet until its next get_packet.
                     *buffer = packet.as_ptr();
                     *len = packet_len;
                     sys::godot_error_GODOT_OK
@@ -197,31 +282,37 @@ unsafe extern "C" fn get_packet<T: PacketPeerImpl>(
     })
 }
 
-unsafe extern "C" fn put_packet<T: PacketPeerImpl>(
+/// `FAULT`: the test-only variant with a fault injection point (see `fault`).
+unsafe extern "C" fn put_packet<T: PacketPeerImpl, const FAULT: bool>(
     user: *mut c_void,
     buffer: *const u8,
     len: c_int,
 ) -> sys::godot_error {
-    guard("put_packet", FAILED, || {
-        let data = match usize::try_from(len) {
-            Ok(0) | Err(_) => &[][..],
-            Ok(len) => std::slice::from_raw_parts(buffer, len),
-        };
-        error_code(state::<T>(user).put_packet(data))
+    let data = match usize::try_from(len) {
+        Ok(0) | Err(_) => &[][..],
+        Ok(_) if buffer.is_null() => return GodotError::InvalidParameter as sys::godot_error,
+        // `buffer` holds `len` bytes, valid during the call.
+        Ok(len) => std::slice::from_raw_parts(buffer, len),
+    };
+    call(user, "put_packet", FAILED, |state: &T| {
+        if FAULT {
+            fault::panic_if_requested("put_packet");
+        }
+        error_code(state.put_packet(data))
     })
 }
 
 unsafe extern "C" fn get_available_packet_count<T: PacketPeerImpl>(
     user: *const c_void,
 ) -> sys::godot_int {
-    guard("get_available_packet_count", 0, || {
-        state::<T>(user).available_packet_count() as sys::godot_int
+    call(user, "get_available_packet_count", 0, |state: &T| {
+        state.available_packet_count() as sys::godot_int
     })
 }
 
 unsafe extern "C" fn get_max_packet_size<T: PacketPeerImpl>(user: *const c_void) -> sys::godot_int {
-    guard("get_max_packet_size", 0, || {
-        state::<T>(user).max_packet_size() as sys::godot_int
+    call(user, "get_max_packet_size", 0, |state: &T| {
+        state.max_packet_size() as sys::godot_int
     })
 }
 
@@ -229,16 +320,16 @@ unsafe extern "C" fn set_transfer_mode<T: MultiplayerPeerImpl>(
     user: *mut c_void,
     mode: sys::godot_int,
 ) {
-    guard("set_transfer_mode", (), || {
-        state::<T>(user).set_transfer_mode(mode.into())
+    call(user, "set_transfer_mode", (), |state: &T| {
+        state.set_transfer_mode(mode.into())
     })
 }
 
 unsafe extern "C" fn get_transfer_mode<T: MultiplayerPeerImpl>(
     user: *const c_void,
 ) -> sys::godot_int {
-    guard("get_transfer_mode", 0, || {
-        state::<T>(user).transfer_mode() as sys::godot_int
+    call(user, "get_transfer_mode", 0, |state: &T| {
+        state.transfer_mode() as sys::godot_int
     })
 }
 
@@ -246,53 +337,53 @@ unsafe extern "C" fn set_target_peer<T: MultiplayerPeerImpl>(
     user: *mut c_void,
     id: sys::godot_int,
 ) {
-    guard("set_target_peer", (), || {
-        state::<T>(user).set_target_peer(id.into())
+    call(user, "set_target_peer", (), |state: &T| {
+        state.set_target_peer(id.into())
     })
 }
 
 unsafe extern "C" fn get_packet_peer<T: MultiplayerPeerImpl>(
     user: *const c_void,
 ) -> sys::godot_int {
-    guard("get_packet_peer", 0, || {
-        state::<T>(user).packet_peer() as sys::godot_int
+    call(user, "get_packet_peer", 0, |state: &T| {
+        state.packet_peer() as sys::godot_int
     })
 }
 
 unsafe extern "C" fn is_server<T: MultiplayerPeerImpl>(user: *const c_void) -> sys::godot_bool {
-    guard("is_server", false, || state::<T>(user).is_server())
+    call(user, "is_server", false, |state: &T| state.is_server())
 }
 
 unsafe extern "C" fn poll<T: MultiplayerPeerImpl>(user: *mut c_void) {
-    guard("poll", (), || state::<T>(user).poll())
+    call(user, "poll", (), |state: &T| state.poll())
 }
 
 unsafe extern "C" fn get_unique_id<T: MultiplayerPeerImpl>(user: *const c_void) -> i32 {
-    guard("get_unique_id", 1, || state::<T>(user).unique_id())
+    call(user, "get_unique_id", 1, |state: &T| state.unique_id())
 }
 
 unsafe extern "C" fn set_refuse_new_connections<T: MultiplayerPeerImpl>(
     user: *mut c_void,
     refuse: sys::godot_bool,
 ) {
-    guard("set_refuse_new_connections", (), || {
-        state::<T>(user).set_refuse_new_connections(refuse)
+    call(user, "set_refuse_new_connections", (), |state: &T| {
+        state.set_refuse_new_connections(refuse)
     })
 }
 
 unsafe extern "C" fn is_refusing_new_connections<T: MultiplayerPeerImpl>(
     user: *const c_void,
 ) -> sys::godot_bool {
-    guard("is_refusing_new_connections", false, || {
-        state::<T>(user).is_refusing_new_connections()
+    call(user, "is_refusing_new_connections", false, |state: &T| {
+        state.is_refusing_new_connections()
     })
 }
 
 unsafe extern "C" fn get_connection_status<T: MultiplayerPeerImpl>(
     user: *const c_void,
 ) -> sys::godot_int {
-    guard("get_connection_status", 0, || {
-        state::<T>(user).connection_status() as sys::godot_int
+    call(user, "get_connection_status", 0, |state: &T| {
+        state.connection_status() as sys::godot_int
     })
 }
 

@@ -3,6 +3,7 @@
 mod args;
 mod core;
 mod errors;
+mod fault;
 mod ffi;
 mod log;
 mod peer;

@@ -221,8 +221,8 @@ impl WebSocketServer {
     }
 
     #[method]
-    fn poll(&self, #[base] owner: TRef<MultiplayerPeerGDNative>) {
-        self.core().poll_events(&owner.upcast());
+    fn poll(&self) {
+        self.core().poll_events();
     }
 
     #[method]
