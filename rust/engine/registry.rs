@@ -118,6 +118,11 @@ impl Registry {
         }
     }
 
+    /// How many connections are registered (past their handshake, not yet gone).
+    pub fn len(&self) -> usize {
+        self.state.read().routes.len()
+    }
+
     /// Resolves once no connection is left.
     pub async fn wait_empty(&self) {
         loop {

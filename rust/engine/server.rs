@@ -195,6 +195,12 @@ impl Server {
         }
     }
 
+    /// How many connections the network threads hold past their handshake, including those the
+    /// game has not heard of yet and those whose `Disconnected` event it has not taken yet.
+    pub fn open_connections(&self) -> usize {
+        self.context.registry.len()
+    }
+
     pub fn peer(&self, id: PeerId) -> Option<&Peer> {
         self.peers.get(&id)
     }

@@ -1,0 +1,610 @@
+//! Faults a server on the open internet meets: clients that vanish at every stage, connection
+//! churn, `stop()` under load, restart loops, a game that stops polling, and the calls that
+//! crashed or hung stock Godot 3 (#33279, #31106, #46096, #53924). The process's file
+//! descriptors, threads and memory are measured around the loops and must not grow.
+//!
+//! Sizes are CI-sized; `GDWS_LONG=1` runs the longer versions. Each test prints its numbers as
+//! `RELIABILITY key=value` lines (see scripts/reliability/faults.sh; run with --nocapture).
+//!
+//! The tests of this file measure the whole process, so they run one at a time (`SERIAL`).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use gdws::engine::{Limits, SendError, Server, ServerEvent};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn long_run() -> bool {
+    std::env::var("GDWS_LONG").is_ok_and(|v| v == "1")
+}
+
+fn report(key: &str, value: impl std::fmt::Display) {
+    println!("RELIABILITY {key}={value}");
+}
+
+// ---- process resources ----
+
+#[derive(Clone, Copy, Debug)]
+struct Resources {
+    fds: usize,
+    threads: usize,
+    rss_kib: usize,
+}
+
+fn resources() -> Resources {
+    let count = |dir: &str| std::fs::read_dir(dir).map_or(0, |entries| entries.count());
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss_kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    Resources {
+        fds: count("/proc/self/fd"),
+        threads: count("/proc/self/task"),
+        rss_kib,
+    }
+}
+
+/// Threads of the server runtimes (named `gdws-io`) alive in this process.
+fn server_threads() -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("gdws-io"))
+        .count()
+}
+
+/// Waits (bounded) until every server thread is gone: an exiting thread may still be listed
+/// for a moment after the runtime let go of it.
+#[track_caller]
+fn wait_no_server_threads() {
+    wait_until("every gdws-io thread has exited", || server_threads() == 0);
+}
+
+/// Fds and threads must be back to `before`; memory may not grow by more than `rss_slack_kib`
+/// (the allocator keeps some freed memory).
+#[track_caller]
+fn assert_no_growth(what: &str, before: Resources, after: Resources, rss_slack_kib: usize) {
+    assert!(
+        after.fds <= before.fds,
+        "{what}: file descriptors grew from {} to {}",
+        before.fds,
+        after.fds
+    );
+    assert!(
+        after.threads <= before.threads,
+        "{what}: threads grew from {} to {}",
+        before.threads,
+        after.threads
+    );
+    assert!(
+        after.rss_kib <= before.rss_kib + rss_slack_kib,
+        "{what}: RSS grew from {} KiB to {} KiB",
+        before.rss_kib,
+        after.rss_kib
+    );
+}
+
+fn report_resources(prefix: &str, before: Resources, after: Resources) {
+    report(&format!("{prefix}_fds_before"), before.fds);
+    report(&format!("{prefix}_fds_after"), after.fds);
+    report(&format!("{prefix}_threads_before"), before.threads);
+    report(&format!("{prefix}_threads_after"), after.threads);
+    report(&format!("{prefix}_rss_kib_before"), before.rss_kib);
+    report(&format!("{prefix}_rss_kib_after"), after.rss_kib);
+}
+
+/// Resets a socket on drop (RST instead of FIN): a client that vanishes.
+fn reset_on_drop(tcp: &TcpStream) {
+    socket2::SockRef::from(tcp)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+}
+
+// ---- clients that vanish ----
+
+#[test]
+fn a_client_that_vanishes_mid_handshake_fails_it_at_once() {
+    let _serial = serial();
+    let clients = Clients::new();
+    // A timeout far beyond the wait: the failure must come from the vanished client.
+    let mut server = start_with(|config| config.handshake_timeout = Duration::from_secs(600));
+    let addr = server.local_addr();
+    for reset in [false, true] {
+        let local = clients.run(async {
+            let mut tcp = TcpStream::connect(addr).await.unwrap();
+            tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n")
+                .await
+                .unwrap();
+            let local = tcp.local_addr().unwrap();
+            if reset {
+                reset_on_drop(&tcp);
+            }
+            local
+        });
+        match event(&mut server) {
+            ServerEvent::HandshakeFailed { address, .. } => assert_eq!(address, local),
+            other => panic!("expected HandshakeFailed, got {other:?}"),
+        }
+    }
+    assert_eq!(server.open_connections(), 0);
+    echo_still_works(&mut server, &clients);
+    server.stop();
+}
+
+#[test]
+fn a_client_that_vanishes_mid_close_is_gone_at_once() {
+    let _serial = serial();
+    let clients = Clients::new();
+    // A close timeout far beyond the wait: the end must come from the vanished client.
+    let mut server = start_with(|config| config.close_timeout = Duration::from_secs(600));
+    let addr = server.local_addr();
+
+    // The client starts the close and resets before the server's reply.
+    let mut tcp = clients.run(raw_ws(addr));
+    let (id, _) = connected(&mut server);
+    clients.run(write_frame(&mut tcp, true, 0x8, &4000u16.to_be_bytes()));
+    reset_on_drop(&tcp);
+    drop(tcp);
+    let mut ended = false;
+    while !ended {
+        match event(&mut server) {
+            ServerEvent::CloseRequest { id: got, code, .. } => {
+                assert_eq!((got, code), (id, 4000))
+            }
+            ServerEvent::Disconnected { id: got, .. } => {
+                assert_eq!(got, id);
+                ended = true;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    // The server starts the close; the client reads the close frame and resets.
+    let mut tcp = clients.run(raw_ws(addr));
+    let (id, _) = connected(&mut server);
+    server.peer_mut(id).unwrap().close(1000, "bye").unwrap();
+    assert_eq!(
+        clients.run(read_close_frame(&mut tcp)),
+        (1000, "bye".into())
+    );
+    reset_on_drop(&tcp);
+    drop(tcp);
+    assert!(!disconnected(&mut server, id), "the close never finished");
+
+    assert_eq!(server.open_connections(), 0);
+    echo_still_works(&mut server, &clients);
+    server.stop();
+}
+
+/// One more client connects and gets its message echoed.
+#[track_caller]
+fn echo_still_works(server: &mut Server, clients: &Clients) {
+    let mut ws = clients.connect(server.local_addr());
+    let (id, _) = connected(server);
+    clients.run(send_all(&mut ws, [Message::text("still here")]));
+    let packet = message(server, id);
+    server.peer(id).unwrap().put_packet(packet).unwrap();
+    assert_eq!(
+        clients.run(recv(&mut ws)),
+        Message::text("still here"),
+        "echo"
+    );
+}
+
+// ---- churn ----
+
+/// How one churn client leaves.
+#[derive(Clone, Copy)]
+enum Leave {
+    Close,
+    Fin,
+    ResetMidFrame,
+}
+
+/// One connect/disconnect cycle: handshake, one message, then leave as `leave` says.
+async fn churn_cycle(addr: SocketAddr, leave: Leave) {
+    let (mut ws, _) = connect(addr, &[]).await.expect("the handshake succeeds");
+    ws.send(Message::text("hello")).await.expect("send");
+    match leave {
+        Leave::Close => {
+            ws.close(None).await.expect("close");
+            while let Some(Ok(_)) = ws.next().await {}
+        }
+        Leave::Fin => drop(ws),
+        Leave::ResetMidFrame => {
+            let mut tcp = ws.into_inner();
+            let half = client_frame(true, 0x2, &[7; 100]);
+            tcp.write_all(&half[..20]).await.unwrap();
+            reset_on_drop(&tcp);
+        }
+    }
+}
+
+/// Runs `cycles` connect/disconnect cycles, at most `concurrency` at once, while this thread
+/// drains the server's events (taking every message). Returns once every peer is gone.
+fn churn(server: &mut Server, clients: &Clients, cycles: usize, concurrency: usize) {
+    let addr = server.local_addr();
+    let limit = Arc::new(Semaphore::new(concurrency));
+    let done = Arc::new(AtomicUsize::new(0));
+    let driver = {
+        let done = done.clone();
+        clients.spawn(async move {
+            let mut tasks = Vec::with_capacity(cycles);
+            for i in 0..cycles {
+                let permit = limit.clone().acquire_owned().await.unwrap();
+                let leave = [Leave::Close, Leave::Fin, Leave::ResetMidFrame][i % 3];
+                let done = done.clone();
+                tasks.push(tokio::spawn(async move {
+                    churn_cycle(addr, leave).await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                    drop(permit);
+                }));
+            }
+            for task in tasks {
+                task.await.expect("a churn client failed");
+            }
+        })
+    };
+    // Bounded by count and by time: a stuck cycle fails the test instead of hanging it.
+    let deadline =
+        Instant::now() + Duration::from_secs(30) + Duration::from_millis(20) * cycles as u32;
+    let (mut connects, mut disconnects) = (0, 0);
+    while disconnects < cycles {
+        assert!(
+            Instant::now() < deadline,
+            "churn stuck: {connects} connects, {disconnects} disconnects, {} cycles done",
+            done.load(Ordering::Relaxed)
+        );
+        match server.wait_event(Duration::from_millis(100)) {
+            Some(ServerEvent::Connected { .. }) => connects += 1,
+            Some(ServerEvent::Message { id }) => {
+                assert!(server.peer_mut(id).unwrap().get_packet().is_some());
+            }
+            Some(ServerEvent::Disconnected { .. }) => disconnects += 1,
+            Some(ServerEvent::CloseRequest { .. }) | None => {}
+            Some(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(connects, cycles);
+    clients.run(driver).unwrap();
+    assert_eq!(server.open_connections(), 0);
+    assert_eq!(server.peers().count(), 0);
+    assert_eq!(server.pending_events(), 0);
+}
+
+#[test]
+fn connect_disconnect_churn_leaks_nothing() {
+    let _serial = serial();
+    let (warm_up, cycles, concurrency) = if long_run() {
+        (1_000, 100_000, 64)
+    } else {
+        (500, 10_000, 32)
+    };
+    let clients = Clients::new();
+    let mut server = start();
+    churn(&mut server, &clients, warm_up, concurrency);
+    let before = resources();
+    let started = Instant::now();
+    churn(&mut server, &clients, cycles, concurrency);
+    let elapsed = started.elapsed();
+    let after = resources();
+    report("churn_cycles", cycles);
+    report("churn_concurrency", concurrency);
+    report("churn_seconds", format!("{:.1}", elapsed.as_secs_f64()));
+    report_resources("churn", before, after);
+    assert_no_growth("churn", before, after, 8 * 1024);
+    echo_still_works(&mut server, &clients);
+    server.stop();
+}
+
+// ---- stop() under load ----
+
+#[test]
+fn stop_with_a_thousand_busy_peers_returns_promptly_and_leaks_nothing() {
+    let _serial = serial();
+    let peers = if long_run() { 5_000 } else { 1_000 };
+    let clients = Clients::new();
+    let before = resources();
+    // Handshakes wait for a busy machine: this test is about stop(), not handshake timing.
+    let mut server = start_with(|config| config.handshake_timeout = Duration::from_secs(60));
+    let addr = server.local_addr();
+    let connected_count = Arc::new(AtomicUsize::new(0));
+    let limit = Arc::new(Semaphore::new(100));
+    let (start_traffic, traffic_started) = tokio::sync::watch::channel(false);
+    let tasks: Vec<_> = (0..peers)
+        .map(|_| {
+            let (limit, connected_count) = (limit.clone(), connected_count.clone());
+            let mut traffic_started = traffic_started.clone();
+            clients.spawn(async move {
+                // Connect 100 at a time (the listen backlog), then wait for the others.
+                let permit = limit.acquire_owned().await.unwrap();
+                let (ws, _) = connect(addr, &[]).await.expect("the handshake succeeds");
+                drop(permit);
+                connected_count.fetch_add(1, Ordering::Relaxed);
+                traffic_started.wait_for(|started| *started).await.unwrap();
+                busy_client_on(ws).await
+            })
+        })
+        .collect();
+
+    // Every peer connects, then messages flow both ways (each one is echoed).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut connects, mut messages) = (0, 0usize);
+    while connects < peers || messages < 10 * peers {
+        assert!(
+            Instant::now() < deadline,
+            "{connects} of {peers} peers connected, {messages} messages"
+        );
+        match server.wait_event(Duration::from_millis(100)) {
+            Some(ServerEvent::Connected { .. }) => {
+                connects += 1;
+                if connects == peers {
+                    start_traffic.send(true).unwrap();
+                }
+            }
+            Some(ServerEvent::Message { id }) => {
+                messages += 1;
+                let peer = server.peer_mut(id).unwrap();
+                let packet = peer.get_packet().unwrap();
+                // A full queue is fine here: the client is busy, not gone.
+                let _ = peer.put_packet(packet);
+            }
+            None => {}
+            Some(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(server.open_connections(), peers);
+
+    let started = Instant::now();
+    server.stop();
+    let stop_time = started.elapsed();
+    report("stop_peers", peers);
+    report("stop_messages_before_stop", messages);
+    report("stop_ms", stop_time.as_millis());
+    // stop() waits at most twice its 500 ms grace period; the rest is slack for a busy machine.
+    assert!(
+        stop_time < Duration::from_secs(5),
+        "stop took {stop_time:?}"
+    );
+    wait_no_server_threads();
+
+    // Every client sees its connection end.
+    for task in tasks {
+        assert!(clients.run(task).unwrap());
+    }
+    assert_eq!(connected_count.load(Ordering::Relaxed), peers);
+    assert!(!clients.run(can_connect(addr)));
+    let after = resources();
+    report_resources("stop", before, after);
+    // Memory is not compared: the allocator keeps the freed buffers of a thousand full
+    // queues for reuse (the churn test is the one that catches a per-connection leak).
+    assert_no_growth("stop with busy peers", before, after, usize::MAX / 2);
+}
+
+/// A client that sends binary messages as fast as the server takes them and reads what comes
+/// back, until the connection ends. Returns true: it saw the end.
+async fn busy_client_on(ws: Ws) -> bool {
+    let (mut sink, mut stream) = ws.split();
+    let send = async { while sink.send(Message::binary(vec![1u8; 64])).await.is_ok() {} };
+    let read = async { while let Some(Ok(_)) = stream.next().await {} };
+    tokio::select! {
+        _ = send => {}
+        _ = read => {}
+    }
+    true
+}
+
+// ---- listen / stop loops ----
+
+#[test]
+fn listen_and_stop_a_hundred_times_leaks_nothing() {
+    let _serial = serial();
+    let (warm_up, rounds) = if long_run() { (10, 1_000) } else { (5, 100) };
+    let clients = Clients::new();
+    let round = |clients: &Clients| {
+        let mut server = start();
+        echo_still_works(&mut server, clients);
+        server.stop();
+        wait_no_server_threads();
+    };
+    for _ in 0..warm_up {
+        round(&clients);
+    }
+    let before = resources();
+    let started = Instant::now();
+    for _ in 0..rounds {
+        round(&clients);
+    }
+    let elapsed = started.elapsed();
+    let after = resources();
+    report("listen_stop_rounds", rounds);
+    report(
+        "listen_stop_ms_per_round",
+        format!("{:.1}", elapsed.as_secs_f64() * 1000.0 / rounds as f64),
+    );
+    report_resources("listen_stop", before, after);
+    assert_no_growth("listen/stop", before, after, 4 * 1024);
+}
+
+// ---- a game that stops polling ----
+
+#[test]
+fn a_game_that_stops_polling_holds_bounded_memory_and_loses_nothing() {
+    let _serial = serial();
+    let (senders, per_sender) = if long_run() {
+        (50, 20_000)
+    } else {
+        (20, 5_000)
+    };
+    let size = 100;
+    let limits = Limits::default();
+    let clients = Clients::new();
+    let mut server = start_with(|config| config.limits = limits);
+    let addr = server.local_addr();
+    let mut sockets: Vec<Ws> = (0..senders).map(|_| clients.connect(addr)).collect();
+    let ids: Vec<_> = (0..senders).map(|_| connected(&mut server).0).collect();
+    let before = resources();
+
+    // Every client sends numbered messages, far more than the unread limits hold.
+    let sending: Vec<_> = sockets
+        .drain(..)
+        .map(|mut ws| {
+            clients.spawn(async move {
+                for seq in 0..per_sender as u32 {
+                    let mut data = vec![0u8; size];
+                    data[..4].copy_from_slice(&seq.to_be_bytes());
+                    ws.feed(Message::binary(data)).await.expect("send");
+                }
+                ws.flush().await.expect("flush");
+                ws
+            })
+        })
+        .collect();
+
+    // The game does not poll. The network threads stop reading once each peer's unread limit
+    // is reached: what waits for the game is bounded, whatever the clients send.
+    let bound = senders * limits.in_packets;
+    wait_until("every peer's unread queue is full", || {
+        server.pending_events() >= senders * (limits.in_bytes / (size + 64)).min(limits.in_packets)
+    });
+    let not_polling = Instant::now();
+    let mut peak_events = 0;
+    let mut peak_rss = 0;
+    while not_polling.elapsed() < Duration::from_secs(2) {
+        peak_events = peak_events.max(server.pending_events());
+        peak_rss = peak_rss.max(resources().rss_kib);
+        assert!(
+            server.pending_events() <= bound,
+            "{} events wait, over the bound {bound}",
+            server.pending_events()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // What the server did not read waits in the kernel's socket buffers, or in the clients.
+    let blocked = sending.iter().filter(|task| !task.is_finished()).count();
+
+    // Polling resumes: everything arrives, in order per client.
+    let mut next_seq = std::collections::HashMap::<_, u32>::new();
+    let total = senders * per_sender;
+    let mut received = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while received < total {
+        assert!(Instant::now() < deadline, "{received} of {total} messages");
+        let Some(event) = server.wait_event(Duration::from_millis(100)) else {
+            continue;
+        };
+        let ServerEvent::Message { id } = event else {
+            panic!("unexpected {event:?}");
+        };
+        let packet = server.peer_mut(id).unwrap().get_packet().unwrap();
+        let seq = u32::from_be_bytes(packet.data[..4].try_into().unwrap());
+        let expected = next_seq.entry(id).or_default();
+        assert_eq!(seq, *expected, "peer {id}: out of order or lost");
+        *expected += 1;
+        received += 1;
+    }
+    for id in &ids {
+        assert_eq!(next_seq[id], per_sender as u32);
+    }
+    let sockets: Vec<Ws> = sending
+        .into_iter()
+        .map(|task| clients.run(task).unwrap())
+        .collect();
+    report("nopoll_senders", senders);
+    report("nopoll_messages", total);
+    report("nopoll_message_bytes", size);
+    report("nopoll_seconds_not_polled", 2);
+    report("nopoll_peak_pending_events", peak_events);
+    report("nopoll_event_bound", bound);
+    report("nopoll_rss_kib_before", before.rss_kib);
+    report("nopoll_rss_kib_peak", peak_rss);
+    report("nopoll_senders_still_blocked_after_2s", blocked);
+    report("nopoll_lost", 0);
+    drop(sockets);
+    server.stop();
+}
+
+// ---- what crashed or hung stock Godot 3 ----
+
+#[test]
+fn unknown_ids_empty_queues_and_oversized_packets_are_errors() {
+    let _serial = serial();
+    let clients = Clients::new();
+    let limits = Limits {
+        out_bytes: 1024,
+        ..Limits::default()
+    };
+    let mut server = start_with(|config| config.limits = limits);
+    let mut ws = clients.connect(server.local_addr());
+    let (id, _) = connected(&mut server);
+
+    // Unknown and gone ids (#31106).
+    for unknown in [0, 1, -1, i32::MAX, i32::MIN, id.wrapping_add(1)] {
+        assert!(server.peer(unknown).is_none(), "{unknown}");
+        assert!(server.peer_mut(unknown).is_none(), "{unknown}");
+    }
+
+    // Empty queues (#46096).
+    let peer = server.peer_mut(id).unwrap();
+    assert_eq!(peer.available_packets(), 0);
+    assert_eq!(peer.get_packet(), None);
+    assert_eq!(peer.get_packet(), None);
+
+    // A packet over the outbound limit, on an empty queue (#53924): refused at once.
+    let started = Instant::now();
+    let refused = peer.put_packet(binary(&vec![0; limits.out_bytes + 1]));
+    assert!(
+        matches!(refused, Err(SendError::QueueFull { .. })),
+        "{refused:?}"
+    );
+    assert!(started.elapsed() < T);
+    assert_eq!(peer.buffered_amount(), 0);
+    // The connection is fine: a packet that fits goes out.
+    peer.put_packet(binary(&vec![1; limits.out_bytes])).unwrap();
+    assert_eq!(
+        clients.run(recv(&mut ws)),
+        Message::binary(vec![1; limits.out_bytes])
+    );
+
+    // After the peer is gone its id is unknown too.
+    drop(ws);
+    disconnected(&mut server, id);
+    assert!(server.peer(id).is_none());
+    server.stop();
+
+    // Multiplayer mode: nothing for the server, and sends to unknown peers.
+    let mut server = start_with(|config| config.multiplayer = true);
+    assert_eq!(server.multiplayer_packet_count(), 0);
+    assert_eq!(server.multiplayer_packet_peer(), None);
+    assert_eq!(server.take_multiplayer_packet(), None);
+    for target in [2, i64::from(i32::MAX), i64::MAX, i64::MIN] {
+        let refused = server.send_multiplayer(target, b"x");
+        assert!(
+            refused.iter().all(|(_, e)| *e == SendError::NotConnected),
+            "{target}: {refused:?}"
+        );
+    }
+    assert!(server.send_multiplayer(0, b"nobody").is_empty());
+    server.stop();
+}
