@@ -153,11 +153,13 @@ func churn():
 	for id in ids:
 		check(not server.has_peer(id), "peer %d gone" % id)
 	check_eq(touched, count, "the game reached every new peer in client_connected")
+	check_eq(gone_seen, count, "client_disconnected for every peer")
 	server.stop()
 	forget(server)
 
 
 var touched := 0
+var gone_seen := 0
 
 
 func _touch_peer(id, _protocol, server):
@@ -166,8 +168,10 @@ func _touch_peer(id, _protocol, server):
 		touched += 1
 
 
+# Whether the peer is still listed here differs (stock: yes; ours: no); either way no crash.
 func _check_gone(id, _clean, server):
-	check(not server.has_peer(id), "has_peer(%d) is false in client_disconnected" % id)
+	server.has_peer(id)
+	gone_seen += 1
 
 
 # A WebSocketPeer kept after its peer left: every method is an error or a harmless default.
@@ -200,8 +204,10 @@ func gone_peer_and_empty_queue():
 	expect_errors_end("methods of a gone peer", 4)
 	check_eq(peer.get_available_packet_count(), 0, "get_available_packet_count of a gone peer")
 	check(not peer.is_connected_to_host(), "is_connected_to_host of a gone peer")
+	expect_errors_begin("address of a gone peer (stock prints errors, ours does not)")
 	check_eq(peer.get_connected_host(), "", "get_connected_host of a gone peer")
 	check_eq(peer.get_connected_port(), 0, "get_connected_port of a gone peer")
+	expect_errors_end("address of a gone peer (stock prints errors, ours does not)", 0)
 	peer.set_write_mode(WebSocketPeer.WRITE_MODE_TEXT)
 	check_eq(peer.get_write_mode(), WebSocketPeer.WRITE_MODE_TEXT, "write mode still settable")
 	# The same after the server stopped, and after it was freed.
@@ -217,12 +223,12 @@ func gone_peer_and_empty_queue():
 
 # The game drops its only reference to a listening server with clients connected.
 func drop_last_reference():
-	var server = new_server()
+	var server = make_server()
 	check_eq(server.listen(port), OK, "listen")
 	var clients = [spawn_client(), spawn_client(), spawn_client()]
 	for c in clients:
 		yield(client_event(c, "connected"), "completed")
-	server.poll()
+	forget(server)
 	server = null  # the last reference: the object is freed here
 	for c in clients:
 		yield(client_event(c, "closed", DEFAULT_TIMEOUT, ["server_close_request"]), "completed")
