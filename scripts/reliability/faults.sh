@@ -65,6 +65,9 @@ echo "- \`test_faults_lifecycle\`: 100 \`listen()\`/\`stop()\` rounds on one obj
 echo "  objects, two servers at once, churn with killed clients, every method of a gone peer,"
 echo "  dropping the last reference to a listening server (clients see the end, threads gone,"
 echo "  no leak reported at exit)."
+echo "- \`test_faults_multiplayer\`: \`send_bytes\`, \`rpc_id\`, \`rset_id\` and server methods with"
+echo "  unknown ids fail with an error and reach nobody; two servers in multiplayer mode at once"
+echo "  (the SceneTree's MultiplayerAPI and a \`custom_multiplayer\`), each serving its client."
 echo "- \`test_faults_nopoll\`: no \`poll()\` for 2 s while 3 clients send 3,000 messages each:"
 echo "  all arrive, in order (the built-in server drops them)."
 if [ "$status" -ne 0 ]; then
