@@ -212,6 +212,8 @@ unsafe fn call<T, R>(
     fallback: R,
     body: impl FnOnce(&T) -> R,
 ) -> R {
+    // SAFETY: see above; `Bound` is never mutated after binding, so reading it is fine from
+    // any thread, and only its `thread` is read before the check.
     let bound = &*(user as *const Bound<T>);
     if bound.thread != std::thread::current().id() {
         log::error(
@@ -388,11 +390,13 @@ unsafe extern "C" fn get_connection_status<T: MultiplayerPeerImpl>(
 }
 
 /// The live object behind an instance id, for emitting signals from a callback that has only
-/// our state.
+/// our state. Look it up again after anything that runs scripts (a signal handler may free
+/// it): the reference is only good until then.
 pub(crate) fn object_from_instance_id<'a>(id: i64) -> Option<TRef<'a, Object>> {
-    // SAFETY: called on the main thread from a callback of that very object (or one of its
-    // script methods), so this thread has it, and `try_from_instance_id` returns None for an
-    // object that is gone.
+    // SAFETY: called on the object's own thread, from one of its callbacks (which `call` keeps
+    // there) or script methods (which gdnative's LocalCellData keeps there), and
+    // `try_from_instance_id` returns None for an object that is gone; callers emit one signal
+    // with it and look it up again for the next.
     unsafe { TRef::try_from_instance_id(id) }
 }
 
