@@ -73,20 +73,12 @@ impl<T: MultiplayerPeerImpl> Binding<sys::godot_net_multiplayer_peer, T> {
     /// Makes `owner`'s MultiplayerPeerGDNative methods call `state`.
     pub fn bind_multiplayer(owner: &MultiplayerPeerGDNative, state: Rc<T>) -> Self {
         let bound = Bound::new(state);
-        let faults = fault::enabled();
+        let (get_packet, put_packet) = packet_callbacks::<T>();
         let interface = Box::new(sys::godot_net_multiplayer_peer {
             version: NET_API_VERSION,
             data: bound.data(),
-            get_packet: Some(if faults {
-                get_packet::<T, true>
-            } else {
-                get_packet::<T, false>
-            }),
-            put_packet: Some(if faults {
-                put_packet::<T, true>
-            } else {
-                put_packet::<T, false>
-            }),
+            get_packet: Some(get_packet),
+            put_packet: Some(put_packet),
             get_available_packet_count: Some(get_available_packet_count::<T>),
             get_max_packet_size: Some(get_max_packet_size::<T>),
             set_transfer_mode: Some(set_transfer_mode::<T>),
@@ -110,26 +102,31 @@ impl<T: PacketPeerImpl> Binding<sys::godot_net_packet_peer, T> {
     /// Makes `owner`'s PacketPeerGDNative methods call `state`.
     pub fn bind_packet_peer(owner: &PacketPeerGDNative, state: Rc<T>) -> Self {
         let bound = Bound::new(state);
-        let faults = fault::enabled();
+        let (get_packet, put_packet) = packet_callbacks::<T>();
         let interface = Box::new(sys::godot_net_packet_peer {
             version: NET_API_VERSION,
             data: bound.data(),
-            get_packet: Some(if faults {
-                get_packet::<T, true>
-            } else {
-                get_packet::<T, false>
-            }),
-            put_packet: Some(if faults {
-                put_packet::<T, true>
-            } else {
-                put_packet::<T, false>
-            }),
+            get_packet: Some(get_packet),
+            put_packet: Some(put_packet),
             get_available_packet_count: Some(get_available_packet_count::<T>),
             get_max_packet_size: Some(get_max_packet_size::<T>),
             next: std::ptr::null_mut(),
         });
         let bind = gdnative::private::get_api().godot_net_bind_packet_peer;
         Self::bind(owner, interface, bound, bind)
+    }
+}
+
+type GetPacket = unsafe extern "C" fn(*mut c_void, *mut *const u8, *mut c_int) -> sys::godot_error;
+type PutPacket = unsafe extern "C" fn(*mut c_void, *const u8, c_int) -> sys::godot_error;
+
+/// The packet callbacks to bind: the variants with a fault injection point only in a process
+/// that asked for them (see `fault`).
+fn packet_callbacks<T: PacketPeerImpl>() -> (GetPacket, PutPacket) {
+    if fault::enabled() {
+        (get_packet::<T, true>, put_packet::<T, true>)
+    } else {
+        (get_packet::<T, false>, put_packet::<T, false>)
     }
 }
 
