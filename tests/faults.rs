@@ -6,14 +6,16 @@
 //! Sizes are CI-sized; `GDWS_LONG=1` runs the longer versions. Each test prints its numbers as
 //! `RELIABILITY key=value` lines (see scripts/reliability/faults.sh; run with --nocapture).
 //!
-//! The tests of this file measure the whole process, so they run one at a time (`SERIAL`).
+//! The tests of this file measure the whole process, so this test binary has no libtest
+//! harness (whose test threads come and go): `main` runs the cases one after the other.
+//! `cargo test --test faults -- NAME` runs the cases whose name contains NAME.
 
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -23,8 +25,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
-
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The system allocator, counting the bytes allocated and not yet freed: unlike RSS, exact,
 /// so a leak of a few bytes per connection shows.
@@ -60,12 +60,6 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn long_run() -> bool {
     std::env::var("GDWS_LONG").is_ok_and(|v| v == "1")
 }
@@ -100,13 +94,21 @@ fn resources() -> Resources {
     }
 }
 
-/// Threads of the server runtimes (named `gdws-io`) alive in this process.
-fn server_threads() -> usize {
+/// The names of this process's threads.
+fn thread_names() -> Vec<String> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
+        return Vec::new();
     };
     tasks
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect()
+}
+
+/// Threads of the server runtimes (named `gdws-io`) alive in this process.
+fn server_threads() -> usize {
+    thread_names()
+        .iter()
         .filter(|name| name.starts_with("gdws-io"))
         .count()
 }
@@ -140,9 +142,10 @@ fn assert_no_growth(what: &str, before: Resources, after: Resources, rss_slack_k
     );
     assert!(
         after.threads <= before.threads,
-        "{what}: threads grew from {} to {}",
+        "{what}: threads grew from {} to {}: {:?}",
         before.threads,
-        after.threads
+        after.threads,
+        thread_names()
     );
     assert!(
         after.rss_kib <= before.rss_kib + rss_slack_kib,
@@ -172,9 +175,7 @@ fn reset_on_drop(tcp: &TcpStream) {
 
 // ---- clients that vanish ----
 
-#[test]
 fn a_client_that_vanishes_mid_handshake_fails_it_at_once() {
-    let _serial = serial();
     let clients = Clients::new();
     // A timeout far beyond the wait: the failure must come from the vanished client.
     let mut server = start_with(|config| config.handshake_timeout = Duration::from_secs(600));
@@ -201,9 +202,7 @@ fn a_client_that_vanishes_mid_handshake_fails_it_at_once() {
     server.stop();
 }
 
-#[test]
 fn a_client_that_vanishes_mid_close_is_gone_at_once() {
-    let _serial = serial();
     let clients = Clients::new();
     // A close timeout far beyond the wait: the end must come from the vanished client.
     let mut server = start_with(|config| config.close_timeout = Duration::from_secs(600));
@@ -342,9 +341,7 @@ fn churn(server: &mut Server, clients: &Clients, cycles: usize, concurrency: usi
     assert_eq!(server.pending_events(), 0);
 }
 
-#[test]
 fn connect_disconnect_churn_leaks_nothing() {
-    let _serial = serial();
     let (warm_up, cycles, concurrency) = if long_run() {
         (1_000, 100_000, 64)
     } else {
@@ -369,9 +366,7 @@ fn connect_disconnect_churn_leaks_nothing() {
 
 // ---- stop() under load ----
 
-#[test]
 fn stop_with_a_thousand_busy_peers_returns_promptly_and_leaks_nothing() {
-    let _serial = serial();
     let peers = if long_run() { 5_000 } else { 1_000 };
     let clients = Clients::new();
     let before = resources();
@@ -466,9 +461,7 @@ async fn busy_client_on(ws: Ws) -> bool {
 
 // ---- listen / stop loops ----
 
-#[test]
 fn listen_and_stop_a_hundred_times_leaks_nothing() {
-    let _serial = serial();
     let (warm_up, rounds) = if long_run() { (10, 1_000) } else { (5, 100) };
     let clients = Clients::new();
     let round = |clients: &Clients| {
@@ -498,9 +491,7 @@ fn listen_and_stop_a_hundred_times_leaks_nothing() {
 
 // ---- a game that stops polling ----
 
-#[test]
 fn a_game_that_stops_polling_holds_bounded_memory_and_loses_nothing() {
-    let _serial = serial();
     let (senders, per_sender) = if long_run() {
         (50, 20_000)
     } else {
@@ -596,9 +587,7 @@ fn a_game_that_stops_polling_holds_bounded_memory_and_loses_nothing() {
 
 // ---- what crashed or hung stock Godot 3 ----
 
-#[test]
 fn unknown_ids_empty_queues_and_oversized_packets_are_errors() {
-    let _serial = serial();
     let clients = Clients::new();
     let limits = Limits {
         out_bytes: 1024,
@@ -656,4 +645,55 @@ fn unknown_ids_empty_queues_and_oversized_packets_are_errors() {
     }
     assert!(server.send_multiplayer(0, b"nobody").is_empty());
     server.stop();
+}
+
+/// The cases, run in this order, each by its function name.
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        &[$((stringify!($case), $case as fn())),*]
+    };
+}
+
+const CASES: &[(&str, fn())] = cases![
+    a_client_that_vanishes_mid_handshake_fails_it_at_once,
+    a_client_that_vanishes_mid_close_is_gone_at_once,
+    connect_disconnect_churn_leaks_nothing,
+    stop_with_a_thousand_busy_peers_returns_promptly_and_leaks_nothing,
+    listen_and_stop_a_hundred_times_leaks_nothing,
+    a_game_that_stops_polling_holds_bounded_memory_and_loses_nothing,
+    unknown_ids_empty_queues_and_oversized_packets_are_errors,
+];
+
+fn main() {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let selected = CASES
+        .iter()
+        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())));
+    let (mut passed, mut failed) = (Vec::new(), Vec::new());
+    for (name, case) in selected {
+        println!("test {name} ...");
+        match std::panic::catch_unwind(case) {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed.push(name);
+            }
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed.push(name);
+            }
+        }
+    }
+    let result = if failed.is_empty() { "ok" } else { "FAILED" };
+    println!(
+        "test result: {result}. {} passed; {} failed",
+        passed.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        println!("failures: {failed:?}");
+        std::process::exit(101);
+    }
 }
