@@ -45,6 +45,7 @@ METRICS = {
     "p50_ms": ("p50 ms", "{:.2f}", False),
     "p99_ms": ("p99 ms", "{:.2f}", False),
     "relays_per_s": ("relayed/s", "{:,.0f}", True),
+    "handshakes_per_s": ("handshakes/s", "{:,.0f}", True),
     "deliveries_per_s": ("deliveries/s", "{:,.0f}", True),
     "frames_per_s": ("frames/s", "{:,.0f}", True),
     "delivered_share": ("share delivered", "{:.3f}", True),
@@ -69,9 +70,10 @@ def scenario_list():
     hold = ["hold", "--conns=10000", "--concurrency=50"]
     s = []
 
-    def add(name, title, load, metrics, mode="echo", server=(), kind="godot", smoke_load=None):
+    def add(name, title, load, metrics, mode="echo", server=(), kind="godot", smoke_load=None,
+            tls=False):
         s.append(dict(name=name, title=title, load=load, metrics=metrics, mode=mode,
-                      server=list(server), kind=kind, smoke_load=smoke_load or load))
+                      server=list(server), kind=kind, smoke_load=smoke_load or load, tls=tls))
 
     add("hold_10k", "10,000 idle connections (default pacing)", hold,
         ["main_cpu_pct", "cpu_pct", "rss_per_conn_kb", "connect_p99_ms", "conns"],
@@ -101,6 +103,16 @@ def scenario_list():
     add("relay_load", "multiplayer relay, 50 pairs x 8 in flight (default pacing)",
         ["relay", "--pairs=50", "--inflight=8"], ["relays_per_s", "p50_ms", "p99_ms", "main_cpu_pct"],
         mode="multiplayer")
+    handshakes = ["handshakes", "--concurrency=8"]
+    add("handshake", "new ws:// connections (handshakes), 8 at a time (default pacing)",
+        handshakes, ["handshakes_per_s", "connect_p50_ms", "connect_p99_ms", "main_cpu_pct"])
+    add("handshake_wss", "new wss:// connections (full TLS handshakes), 8 at a time",
+        handshakes, ["handshakes_per_s", "connect_p50_ms", "connect_p99_ms", "main_cpu_pct"],
+        tls=True)
+    add("echo_wss", "wss:// echo, 100 x 8, 32 B (default pacing)", echo,
+        ["msgs_per_s", "p50_ms", "p99_ms", "main_cpu_pct"], tls=True)
+    add("bulk_busy_wss", "wss:// bulk echo, 10 conns, 60,000 B, busy loop", bulk,
+        ["mb_per_s", "p50_ms", "main_cpu_pct"], server=["--busy"], tls=True)
     add("engine_echo", "engine alone vs raw tokio-tungstenite: echo 100 x 8, 32 B", echo,
         ["msgs_per_s", "p50_ms", "p99_ms", "cpu_pct"], kind="engine")
     add("engine_bulk", "engine alone vs raw: bulk 10 conns, 60,000 B", bulk,
@@ -196,6 +208,26 @@ def sample(pid):
                 core=core_busy_ticks(SERVER_CPU))
 
 
+def make_tls(directory):
+    """A CA and a certificate it signed for localhost and 127.0.0.1 (RSA 2048, PEM), made with
+    the openssl CLI: returns (ca, cert, key) paths."""
+    os.makedirs(directory, exist_ok=True)
+    path = lambda name: os.path.join(directory, name)  # noqa: E731
+    with open(path("leaf.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    steps = [
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("ca.key"),
+         "-out", path("ca.pem"), "-days", "2", "-subj", "/CN=gdws bench CA"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", path("key.pem"),
+         "-out", path("leaf.csr"), "-subj", "/CN=localhost"],
+        ["x509", "-req", "-in", path("leaf.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+         "-CAcreateserial", "-out", path("cert.pem"), "-days", "2", "-extfile", path("leaf.ext")],
+    ]
+    for step in steps:
+        subprocess.run(["openssl"] + step, check=True, capture_output=True, timeout=60)
+    return path("ca.pem"), path("cert.pem"), path("key.pem")
+
+
 def run_once(sc, variant, opts, logdir, run_index):
     """One run of one scenario on one variant: a dict of metrics, or an error string."""
     port = free_port()
@@ -205,6 +237,8 @@ def run_once(sc, variant, opts, logdir, run_index):
         argv = ["taskset", "-c", SERVER_CPU, GODOT, "--path", PROJECT,
                 "-s", "res://bench/bench_server.gd", f"--port={port}", f"--mode={sc['mode']}",
                 f"--max-secs={opts.max_secs}"] + sc["server"]
+        if sc["tls"]:
+            argv += [f"--cert={opts.tls[1]}", f"--key={opts.tls[2]}"]
         if variant == "builtin":
             argv.append("--builtin")
         elif opts.profile == "debug":
@@ -221,7 +255,9 @@ def run_once(sc, variant, opts, logdir, run_index):
         # taskset execs the server, so its pid is the server's (and its main thread's) id.
         pid = server.p.pid
         base = sample(pid)
-        load_args = sc["smoke_load"] if opts.smoke else sc["load"]
+        load_args = list(sc["smoke_load"] if opts.smoke else sc["load"])
+        if sc["tls"]:
+            load_args.append(f"--tls-ca={opts.tls[0]}")
         load = Proc(["taskset", "-c", LOAD_CPU, binary(opts, "loadgen")] + load_args +
                     [f"--port={port}", f"--secs={opts.secs}", f"--warmup={opts.warmup}"],
                     os.path.join(logdir, tag + ".load.log"), env)
@@ -340,6 +376,7 @@ def main():
 
     logdir = os.environ.get("GDWS_BENCH_LOGS") or os.path.join(ROOT, "target", "bench-logs")
     os.makedirs(logdir, exist_ok=True)
+    opts.tls = make_tls(os.path.join(logdir, "tls")) if any(sc["tls"] for sc in scenarios) else None
     results, failures = {}, []
     started = time.time()
     for sc in scenarios:
@@ -386,7 +423,7 @@ def main():
         with open(opts.json, "w") as f:
             json.dump(dict(machine=machine(), runs=opts.runs, secs=opts.secs,
                            scenarios=[{k: sc[k] for k in ("name", "title", "kind", "metrics", "load",
-                                                          "server", "mode")} for sc in scenarios],
+                                                          "server", "mode", "tls")} for sc in scenarios],
                            results=results, elapsed_secs=elapsed), f, indent=1)
     if opts.md:
         with open(opts.md, "w") as f:

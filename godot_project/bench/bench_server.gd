@@ -4,7 +4,7 @@ extends SceneTree
 #
 #   godot3-server --path godot_project -s res://bench/bench_server.gd --port=N
 #       [--mode=echo|broadcast|multiplayer] [--builtin] [--busy] [--fps=N] [--size=32]
-#       [--debug-lib] [--max-secs=300]
+#       [--debug-lib] [--max-secs=300] [--cert=FILE.pem --key=FILE.pem]
 #
 # --mode=echo (default): every message goes back to its sender, as it came (poll() every frame).
 # --mode=broadcast: every frame, one binary message of --size bytes (its first 8 bytes the frame
@@ -14,6 +14,8 @@ extends SceneTree
 # Pacing: Godot's headless default (each frame sleeps low_processor_usage_mode_sleep_usec,
 #     6.9 ms: about 145 frames/s); --busy sets that sleep to 0 (frames back to back); --fps=N
 #     caps the frame rate with Engine.target_fps.
+# --cert/--key: wss://, from PEM files loaded into X509Certificate and CryptoKey (both classes
+#     take the same properties).
 # Ours loads the release library (res://bench/gdws_release.gdnlib, bench/bin/libgdws.so ->
 #     target/release); --debug-lib the debug one of res://addons/gdws.
 # Prints "READY <port>" once listening; quits by itself after --max-secs.
@@ -58,6 +60,10 @@ func _start():
 	server.connect("client_connected", self, "_on_connected")
 	server.connect("client_disconnected", self, "_on_disconnected")
 	server.connect("data_received", self, "_on_data")
+	var cert_path := arg("--cert", "")
+	if cert_path != "" and not use_tls(cert_path, arg("--key", "")):
+		quit(1)
+		return
 	var err
 	if mode == "multiplayer":
 		err = server.listen(port, PoolStringArray(), true)
@@ -70,6 +76,17 @@ func _start():
 		quit(1)
 		return
 	print("READY %d %s %s" % [port, mode, "built-in" if builtin else "gdws"])
+
+
+func use_tls(cert_path: String, key_path: String) -> bool:
+	var cert := X509Certificate.new()
+	var key := CryptoKey.new()
+	if cert.load(cert_path) != OK or key.load(key_path) != OK:
+		printerr("bench_server: cannot load %s / %s" % [cert_path, key_path])
+		return false
+	server.ssl_certificate = cert
+	server.private_key = key
+	return true
 
 
 func _idle(_delta):

@@ -31,7 +31,7 @@ use super::tls::TlsConfig;
 /// Pending connections the kernel may hold (the stock server allows 8).
 const BACKLOG: i32 = 1024;
 /// Read buffer per connection: small keeps idle peers cheap (tungstenite's default is 128 KiB).
-const READ_BUFFER: usize = 8 * 1024;
+const READ_BUFFER: usize = 4 * 1024;
 /// Output is written to the socket once this much is buffered, and on every flush.
 const WRITE_BUFFER: usize = 16 * 1024;
 
@@ -143,7 +143,11 @@ async fn finish_handshake<S: Transport>(
     context: Arc<ListenerContext>,
 ) {
     match result {
-        Ok(Ok((ws, protocol))) => run_peer(ws, address, protocol, context).await,
+        // A task of its own: the handshake's state (buffers, TLS setup) is freed now instead of
+        // staying in the task's memory for the connection's whole life.
+        Ok(Ok((ws, protocol))) => {
+            tokio::spawn(run_peer(ws, address, protocol, context));
+        }
         Ok(Err(reason)) => handshake_failed(&context, address, reason),
         Err(_) => {
             let reason = format!(
@@ -163,7 +167,7 @@ async fn refuse_tls_client(tcp: &TcpStream) -> Result<(), String> {
     }
     // Take the ClientHello off the socket first: closing with unread input would reset the
     // connection and could discard the alert before the client reads it.
-    let mut hello = [0u8; 16 * 1024];
+    let mut hello = vec![0u8; 16 * 1024];
     let _ = read_some(tcp, &mut hello).await;
     let _ = write_all(tcp, &TLS_HANDSHAKE_FAILURE_ALERT).await;
     Err("a TLS (wss://) client on this plain ws:// server, which has no certificate".to_owned())
@@ -178,7 +182,7 @@ async fn tls_accept(
     let first = first_byte(&tcp).await?;
     if first != TLS_HANDSHAKE_RECORD && first.is_ascii_alphabetic() {
         let mut request = Vec::new();
-        let mut buffer = [0u8; 4096];
+        let mut buffer = vec![0u8; 4096];
         while request.len() < 4096 && !request.windows(4).any(|w| w == b"\r\n\r\n") {
             match read_some(&tcp, &mut buffer).await {
                 Ok(0) | Err(_) => break,

@@ -4,6 +4,11 @@
 //!     loadgen echo      --port=P [--conns=100] [--inflight=8] [--size=32] [--secs=5] [--warmup=1]
 //!     loadgen broadcast --port=P [--conns=1000] [--secs=5] [--warmup=1]
 //!     loadgen relay     --port=P [--pairs=1] [--inflight=1] [--size=32] [--secs=5] [--warmup=1]
+//!     loadgen handshakes --port=P [--concurrency=8] [--secs=5] [--warmup=1]
+//!
+//! `--tls-ca=FILE` (any scenario): connect with wss:// (rustls, TLS session resumption off, so
+//! every handshake is a full one) to a server whose certificate that CA (PEM) signed for
+//! `localhost`.
 //!
 //! Runs on one thread (the runner pins it to its own core). Prints, one line each and flushed:
 //! `CONNECTED n failed`, `WINDOW_START` and `WINDOW_END` around the measured window (the runner
@@ -19,21 +24,33 @@
 //! - relay: `pairs` pairs of hand-rolled Godot multiplayer clients (9-byte header) send each
 //!   other packets through the server (to = the partner's id); each packet carries its send
 //!   time, the partner bounces it back. Reports relayed packets/s and one-way latency.
+//! - handshakes: `concurrency` loops each open a connection (TCP, TLS with --tls-ca, WebSocket
+//!   upgrade), drop it, and start over; reports completed handshakes/s and their p50/p99.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use gdws_bench::{mark, Args, Report, Samples};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, timeout_at};
+use tokio_rustls::rustls::{self, client::Resumption, ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{client_async_with_config, WebSocketStream};
 
-type Ws = WebSocketStream<TcpStream>;
+/// A plain TCP or a TLS stream.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+type Ws = WebSocketStream<Box<dyn Io>>;
 type Tx = SplitSink<Ws, Message>;
 type Rx = SplitStream<Ws>;
 
@@ -43,7 +60,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_PHASE: Duration = Duration::from_secs(120);
 
 struct Common {
-    addr: SocketAddr,
+    dialer: Dialer,
     secs: f64,
     warmup: f64,
     /// Process start: timestamps in messages are nanoseconds since then.
@@ -69,13 +86,19 @@ impl Common {
 fn main() {
     let args = Args::from_env();
     let Some(scenario) = args.positional.first().cloned() else {
-        eprintln!("usage: loadgen hold|echo|broadcast|relay --port=P [options] (see the source)");
+        eprintln!(
+            "usage: loadgen hold|echo|broadcast|relay|handshakes --port=P [options] (see the source)"
+        );
         std::process::exit(2);
     };
     let port: u16 = args.get("port", 0);
     let host: String = args.get("host", "127.0.0.1".to_owned());
+    let tls_ca: String = args.get("tls-ca", String::new());
     let common = Common {
-        addr: SocketAddr::new(host.parse().expect("--host is an IP address"), port),
+        dialer: Dialer {
+            addr: SocketAddr::new(host.parse().expect("--host is an IP address"), port),
+            tls: (!tls_ca.is_empty()).then(|| tls_connector(&tls_ca)),
+        },
         secs: args.get("secs", 5.0),
         warmup: args.get("warmup", 1.0),
         t0: Instant::now(),
@@ -90,6 +113,7 @@ fn main() {
             "echo" => echo(&common, &args).await,
             "broadcast" => broadcast(&common, &args).await,
             "relay" => relay(&common, &args).await,
+            "handshakes" => handshakes(&common, &args).await,
             other => {
                 eprintln!("unknown scenario {other}");
                 std::process::exit(2);
@@ -111,13 +135,50 @@ fn client_config(buffer: usize) -> WebSocketConfig {
         .max_frame_size(Some(16 << 20))
 }
 
-async fn connect(addr: SocketAddr, config: WebSocketConfig) -> Result<(Ws, Duration), String> {
+/// Where and how to connect: ws:// or, with a TLS connector, wss://.
+#[derive(Clone)]
+struct Dialer {
+    addr: SocketAddr,
+    tls: Option<TlsConnector>,
+}
+
+/// A rustls client that trusts only the CA in `ca_path` and resumes no session: each
+/// handshake is a full one, as for a new visitor (the built-in server resumes none either).
+fn tls_connector(ca_path: &str) -> TlsConnector {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_path).expect("--tls-ca is a PEM file") {
+        roots
+            .add(cert.expect("a PEM certificate"))
+            .expect("a CA certificate");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.resumption = Resumption::disabled();
+    TlsConnector::from(Arc::new(config))
+}
+
+async fn connect(dialer: &Dialer, config: WebSocketConfig) -> Result<(Ws, Duration), String> {
     let started = Instant::now();
     let attempt = async {
+        let addr = dialer.addr;
         let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
         let _ = tcp.set_nodelay(true);
-        let url = format!("ws://{addr}/");
-        let (ws, _) = client_async_with_config(url, tcp, Some(config))
+        let (url, stream): (_, Box<dyn Io>) = match &dialer.tls {
+            None => (format!("ws://{addr}/"), Box::new(tcp)),
+            Some(tls) => {
+                let name = ServerName::try_from("localhost").expect("a DNS name");
+                let stream = tls.connect(name, tcp).await.map_err(|e| e.to_string())?;
+                (
+                    format!("wss://localhost:{}/", addr.port()),
+                    Box::new(stream),
+                )
+            }
+        };
+        let (ws, _) = client_async_with_config(url, stream, Some(config))
             .await
             .map_err(|e| e.to_string())?;
         Ok::<_, String>(ws)
@@ -137,14 +198,14 @@ fn setup_concurrency(args: &Args) -> usize {
 
 /// Opens `n` connections, `concurrency` at a time; gives up on the rest at the phase deadline.
 async fn connect_many(
-    addr: SocketAddr,
+    dialer: &Dialer,
     n: usize,
     concurrency: usize,
     config: WebSocketConfig,
 ) -> (Vec<Ws>, Samples, usize) {
     let deadline = tokio::time::Instant::now() + CONNECT_PHASE;
     let mut attempts = futures_util::stream::iter(0..n)
-        .map(|_| connect(addr, config))
+        .map(|_| connect(dialer, config))
         .buffer_unordered(concurrency.max(1));
     let mut connections = Vec::with_capacity(n);
     let mut times = Samples::default();
@@ -180,7 +241,7 @@ async fn hold(common: &Common, args: &Args) -> Report {
     let concurrency = args.get("concurrency", 100);
     let phase = Instant::now();
     let (connections, mut times, failed) =
-        connect_many(common.addr, n, concurrency, client_config(4096)).await;
+        connect_many(&common.dialer, n, concurrency, client_config(4096)).await;
     let connect_secs = phase.elapsed().as_secs_f64();
     // Let the server settle (its last handshakes and events) before the window.
     tokio::time::sleep(Duration::from_secs_f64(common.warmup)).await;
@@ -250,7 +311,7 @@ async fn echo(common: &Common, args: &Args) -> Report {
     let size: usize = args.get("size", 32usize).max(8);
     let buffer = (size + 64).clamp(4096, 128 * 1024);
     let (connections, _, failed) = connect_many(
-        common.addr,
+        &common.dialer,
         n,
         setup_concurrency(args),
         client_config(buffer),
@@ -340,8 +401,13 @@ async fn echo_connection(
 
 async fn broadcast(common: &Common, args: &Args) -> Report {
     let n = args.get("conns", 1000);
-    let (connections, _, failed) =
-        connect_many(common.addr, n, setup_concurrency(args), client_config(4096)).await;
+    let (connections, _, failed) = connect_many(
+        &common.dialer,
+        n,
+        setup_concurrency(args),
+        client_config(4096),
+    )
+    .await;
     let window = common.window();
     let tasks: Vec<_> = connections
         .into_iter()
@@ -437,7 +503,7 @@ async fn relay(common: &Common, args: &Args) -> Report {
     let size: usize = args.get("size", 32usize).max(8);
     let buffer = (size + 64).clamp(4096, 128 * 1024);
     let (connections, _, mut failed) = connect_many(
-        common.addr,
+        &common.dialer,
         pairs * 2,
         setup_concurrency(args),
         client_config(buffer),
@@ -538,4 +604,49 @@ async fn relay_client(
         }
     }
     tally
+}
+
+async fn handshakes(common: &Common, args: &Args) -> Report {
+    let concurrency: usize = args.get("concurrency", 8);
+    let window = common.window();
+    let end_at = tokio::time::Instant::from_std(window.1);
+    let loops = (0..concurrency.max(1)).map(|_| async {
+        let mut tally = Tally::default();
+        loop {
+            let attempt = timeout_at(end_at, connect(&common.dialer, client_config(4096))).await;
+            let now = Instant::now();
+            match attempt {
+                Err(_) => break,
+                Ok(Ok((ws, took))) => {
+                    if now >= window.0 && now < window.1 {
+                        tally.messages += 1;
+                        tally.latency.push(took);
+                    }
+                    // Dropped without a close handshake: only the upgrade is measured.
+                    drop(ws);
+                }
+                Ok(Err(_)) => tally.errors += 1,
+            }
+        }
+        tally
+    });
+    let windowed = async {
+        sleep_until(window.0.into()).await;
+        mark("WINDOW_START");
+        sleep_until(window.1.into()).await;
+        mark("WINDOW_END");
+    };
+    let (tallies, ()) = tokio::join!(futures_util::future::join_all(loops), windowed);
+    let mut total = Tally::default();
+    for tally in tallies {
+        total.add(tally);
+    }
+    let p = total.latency.percentiles_ms(&[0.5, 0.99]);
+    let mut report = Report::default();
+    report
+        .set("handshakes_per_s", total.messages as f64 / common.secs)
+        .set("connect_p50_ms", p[0])
+        .set("connect_p99_ms", p[1])
+        .set("errors", total.errors as f64);
+    report
 }
