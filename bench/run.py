@@ -7,7 +7,7 @@ load generator pinned to the other, samples the server's CPU (whole process, and
 thread) over the load generator's measured window and its RSS, then stops both. Prints a
 Markdown table of medians with the ratio ours / built-in, and writes every run to a JSON file.
 
-    bench/run.py [--runs=3] [--secs=3] [--only=name,name] [--smoke] [--profile=release|debug]
+    bench/run.py [--runs=3] [--secs=2] [--warmup=0.5] [--only=name,name] [--smoke] [--profile=release|debug]
                  [--json=FILE] [--md=FILE]
 
 --smoke: every scenario very briefly (1 run, short windows, fewer connections), ours only;
@@ -75,6 +75,8 @@ def scenario_list():
         s.append(dict(name=name, title=title, load=load, metrics=metrics, mode=mode,
                       server=list(server), kind=kind, smoke_load=smoke_load or load, tls=tls))
 
+    add("idle", "no connections: Godot's own idle frame loop (default pacing)",
+        ["hold", "--conns=0"], ["main_cpu_pct", "rss_mb"])
     add("hold_10k", "10,000 idle connections (default pacing)", hold,
         ["main_cpu_pct", "cpu_pct", "rss_per_conn_kb", "connect_p99_ms", "conns"],
         smoke_load=["hold", "--conns=200", "--concurrency=50"])
@@ -203,9 +205,10 @@ def core_busy_ticks(core):
     return 0
 
 
-def sample(pid):
+def sample(pid, load_pid=None):
     return dict(t=time.time(), cpu=cpu_ticks(pid), main=cpu_ticks(pid, pid), rss=rss_kb(pid),
-                core=core_busy_ticks(SERVER_CPU))
+                core=core_busy_ticks(SERVER_CPU),
+                load=cpu_ticks(load_pid) if load_pid else 0, load_core=core_busy_ticks(LOAD_CPU))
 
 
 def make_tls(directory):
@@ -264,10 +267,10 @@ def run_once(sc, variant, opts, logdir, run_index):
         deadline = time.time() + opts.secs + opts.warmup + 240
         if load.expect("WINDOW_START", deadline)[0] is None:
             return "no measuring window (see %s)" % load.log.name
-        start = sample(pid)
+        start = sample(pid, load.p.pid)
         if load.expect("WINDOW_END", deadline)[0] is None:
             return "the window did not end (see %s)" % load.log.name
-        end = sample(pid)
+        end = sample(pid, load.p.pid)
         line, _ = load.expect("RESULT", deadline)
         if line is None:
             return "no result (see %s)" % load.log.name
@@ -279,6 +282,10 @@ def run_once(sc, variant, opts, logdir, run_index):
         # Other processes on the server's core during the window (this machine may be shared).
         core_pct = 100.0 * (end["core"] - start["core"]) / CLK_TCK / secs
         result["foreign_cpu_pct"] = max(0.0, core_pct - result["cpu_pct"])
+        # And on the load generator's core, which can starve the load instead.
+        load_core_pct = 100.0 * (end["load_core"] - start["load_core"]) / CLK_TCK / secs
+        load_pct = 100.0 * (end["load"] - start["load"]) / CLK_TCK / secs
+        result["foreign_load_cpu_pct"] = max(0.0, load_core_pct - load_pct)
         conns = result.get("conns") or 0
         if conns:
             result["rss_per_conn_kb"] = (end["rss"] - base["rss"]) / conns
@@ -287,6 +294,12 @@ def run_once(sc, variant, opts, logdir, run_index):
         if load is not None:
             load.stop()
         server.stop()
+
+
+def foreign(result):
+    """The larger share of the server's or the load generator's core that other processes took
+    during the window (this machine may be shared)."""
+    return max(result["foreign_cpu_pct"], result["foreign_load_cpu_pct"])
 
 
 def binary(opts, name):
@@ -304,8 +317,9 @@ def fmt(metric, value):
     return METRICS[metric][1].format(value)
 
 
-def table(results, scenarios, smoke):
-    """Markdown: one row per scenario and metric, medians side by side with the ratio."""
+def table(results, scenarios, only=None):
+    """Markdown: one row per scenario and metric, medians side by side with the ratio.
+    only: {scenario name: [metrics]} to show just those."""
     lines = []
     head = "| scenario | metric | ours | built-in | ours / built-in |"
     lines += [head, "|---|---|---:|---:|---:|"]
@@ -314,7 +328,8 @@ def table(results, scenarios, smoke):
             continue
         variants = ENGINE_VARIANTS if sc["kind"] == "engine" else GODOT_VARIANTS
         runs = results[sc["name"]]
-        for i, metric in enumerate(sc["metrics"]):
+        metrics = sc["metrics"] if only is None else only.get(sc["name"], [])
+        for i, metric in enumerate(metrics):
             meds = [median([r.get(metric) for r in runs.get(v, [])]) for v in variants]
             ratio = "-"
             if meds[0] is not None and meds[1] not in (None, 0):
@@ -339,14 +354,15 @@ def machine():
         pass
     godot = subprocess.run([GODOT, "--version"], capture_output=True, text=True,
                            env=dict(os.environ, LANG="en_US.UTF-8")).stdout.strip()
-    return dict(cpu=model, cores=os.cpu_count(), kernel=platform.release(), godot=godot)
+    return dict(cpu=model, cores=os.cpu_count(), kernel=platform.release(), godot=godot,
+                date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--secs", type=float, default=3.0, help="measured window per run")
-    ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--secs", type=float, default=2.0, help="measured window per run")
+    ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--only", default="", help="comma-separated scenario names")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--profile", choices=("release", "debug"), default="release")
@@ -354,7 +370,8 @@ def main():
     ap.add_argument("--json", default="", help="write every run here")
     ap.add_argument("--md", default="", help="write the table here")
     ap.add_argument("--max-foreign", type=float, default=15,
-                    help="redo a run when other processes took more of the server's core (%%)")
+                    help="redo a run when other processes took more of the server's or the load "
+                         "generator's core (%%)")
     ap.add_argument("--retries", type=int, default=2)
     ap.add_argument("--max-secs", type=float, default=300, help="servers quit after this")
     opts = ap.parse_args()
@@ -393,10 +410,10 @@ def main():
                 # part of the server's core is done again (at most --retries times).
                 for _ in range(opts.retries + 1):
                     r = run_once(sc, variant, opts, logdir, i)
-                    if isinstance(r, str) or r["foreign_cpu_pct"] <= opts.max_foreign:
+                    if isinstance(r, str) or foreign(r) <= opts.max_foreign:
                         break
                     print(f"  {sc['name']:<16} {variant:<8} other processes took "
-                          f"{r['foreign_cpu_pct']:.0f}% of the server's core: again", flush=True)
+                          f"{foreign(r):.0f}% of a benchmark core: again", flush=True)
                     time.sleep(2)
                 if isinstance(r, str):
                     failures.append(f"{sc['name']} {variant} run {i + 1}: {r}")
@@ -404,8 +421,8 @@ def main():
                     continue
                 runs.append(r)
                 shown = ", ".join(f"{m}={fmt(m, r.get(m))}" for m in sc["metrics"])
-                if r["foreign_cpu_pct"] > 10:
-                    shown += " (other processes took %.0f%% of the server's core)" % r["foreign_cpu_pct"]
+                if foreign(r) > 10:
+                    shown += " (other processes took %.0f%% of a benchmark core)" % foreign(r)
                 print(f"  {sc['name']:<16} {variant:<8} {shown}", flush=True)
             results[sc["name"]][variant] = runs
             if opts.smoke:
@@ -415,7 +432,7 @@ def main():
                     failures.append(f"{sc['name']}: no {', '.join(missing)}")
     elapsed = time.time() - started
 
-    md = table(results, scenarios, opts.smoke)
+    md = table(results, scenarios)
     print()
     print(md)
     print(f"\n{opts.runs} run(s) per cell, medians; {elapsed:.0f} s in all; logs in {logdir}")

@@ -44,5 +44,5 @@ python3 -c "import matplotlib" 2>/dev/null || python3 -m pip install --quiet --u
 python3 bench/chart.py target/bench/results.json target/bench/chart.png
 cp target/bench/results.json docs/benchmarks.json
 cp target/bench/chart.png docs/benchmarks.png
-python3 bench/publish.py target/bench/table.md docs/benchmarks.md
-echo "bench: docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks.png updated"
+python3 bench/publish.py docs/benchmarks.json README.md docs/benchmarks.md
+echo "bench: README.md (Performance), docs/benchmarks.md, .json and .png updated"

@@ -11,7 +11,6 @@ use std::time::Duration;
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{sleep, timeout, Instant, Sleep};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -24,7 +23,7 @@ use bytes::Bytes;
 use super::event::Event;
 use super::listener::ListenerContext;
 use super::multiplayer;
-use super::peer::{Command, Packet, PeerId, PeerShared};
+use super::peer::{Command, Commands, Packet, PeerId, PeerShared};
 
 /// How many steps one poll may take before yielding to other connections.
 const POLL_BUDGET: usize = 64;
@@ -54,7 +53,7 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) struct Connection<S> {
     id: PeerId,
     ws: WebSocketStream<S>,
-    commands: UnboundedReceiver<Command>,
+    commands: Commands,
     shared: Arc<PeerShared>,
     context: Arc<ListenerContext>,
     warnings: WarningLimiter,
@@ -80,7 +79,7 @@ impl<S: Transport> Connection<S> {
     pub fn new(
         id: PeerId,
         ws: WebSocketStream<S>,
-        commands: UnboundedReceiver<Command>,
+        commands: Commands,
         shared: Arc<PeerShared>,
         context: Arc<ListenerContext>,
     ) -> Self {
@@ -153,7 +152,7 @@ impl<S: Transport> Connection<S> {
                     Poll::Pending => break,
                 }
             }
-            let command = match self.commands.poll_recv(cx) {
+            let command = match self.commands.poll_next(cx) {
                 Poll::Ready(Some(command)) => command,
                 // The main thread dropped the peer: the server is going away.
                 Poll::Ready(None) if self.end_after_flush.is_none() => Command::Shutdown,

@@ -10,7 +10,6 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::unbounded_channel;
 use tokio::time::error::Elapsed;
 use tokio::time::{timeout_at, Instant};
 use tokio_tungstenite::accept_hdr_async_with_config;
@@ -23,7 +22,7 @@ use super::config::{BindAddress, ServerConfig};
 use super::connection::{Connection, Transport};
 use super::error::ListenError;
 use super::event::Event;
-use super::peer::{Peer, PeerShared, Route};
+use super::peer::{Peer, Route, WakeBatch};
 use super::protocols::{choose_protocol, parse_offered};
 use super::registry::Registry;
 use super::tls::TlsConfig;
@@ -41,6 +40,8 @@ pub(crate) struct ListenerContext {
     pub events: Sender<Event>,
     pub registry: Registry,
     pub refuse_new_connections: AtomicBool,
+    /// The main thread's held wakes of connection tasks (see `WakeBatch`).
+    pub wakes: Arc<WakeBatch>,
 }
 
 /// Binds the listening socket synchronously, so the caller gets bind errors at once.
@@ -359,13 +360,8 @@ async fn run_peer<S: Transport>(
     protocol: String,
     context: Arc<ListenerContext>,
 ) {
-    let (commands, commands_rx) = unbounded_channel();
-    let shared = Arc::new(PeerShared::default());
-    let route = Route {
-        commands,
-        shared: shared.clone(),
-        limits: context.config.limits,
-    };
+    let (route, commands) = Route::new(context.config.limits);
+    let shared = route.shared.clone();
     let Some(id) = context.registry.register(route.clone()) else {
         // The server is stopping. This client finished its handshake just too late to become a
         // peer; it still gets the close 1001 the others get, not a bare end of stream.
@@ -376,9 +372,9 @@ async fn run_peer<S: Transport>(
         let _ = tokio::time::timeout(context.config.close_timeout, ws.close(Some(away))).await;
         return;
     };
-    let peer = Peer::new(id, address, protocol, route);
+    let peer = Peer::new(id, address, protocol, route, context.wakes.clone());
     let _ = context.events.send(Event::Connected(peer));
-    let connection = Connection::new(id, ws, commands_rx, shared, context.clone());
+    let connection = Connection::new(id, ws, commands, shared, context.clone());
     let was_clean = connection.run().await;
     context.registry.unregister(id);
     let _ = context.events.send(Event::Disconnected { id, was_clean });

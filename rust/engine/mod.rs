@@ -17,5 +17,5 @@ pub use config::{BindAddress, Limits, ServerConfig};
 pub use error::{CloseError, ListenError, SendError};
 pub use peer::{Packet, Peer, PeerId};
 pub use protocols::choose_protocol;
-pub use server::{Server, ServerEvent};
+pub use server::{HeldWakes, Server, ServerEvent};
 pub use tls::{Pem, TlsConfig, TlsError, MAX_PEM_BYTES};

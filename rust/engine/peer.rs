@@ -3,12 +3,13 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use futures_util::task::AtomicWaker;
-use tokio::sync::mpsc::UnboundedSender;
+use parking_lot::Mutex;
 
 use super::config::Limits;
 use super::error::{CloseError, SendError};
@@ -50,6 +51,10 @@ pub(crate) struct PeerShared {
     /// Bytes and messages queued for sending and not yet flushed to the socket.
     pub queued_bytes: AtomicUsize,
     pub queued_packets: AtomicUsize,
+    /// Woken when a command is queued, so the connection task writes it.
+    pub writer_waker: AtomicWaker,
+    /// In the held wakes of a `WakeBatch`.
+    wake_held: AtomicBool,
 }
 
 impl PeerShared {
@@ -77,19 +82,122 @@ impl PeerShared {
     }
 }
 
+/// Holds back the main thread's wakes of connection tasks while it handles a batch of events
+/// (one `poll()`): every packet the game sends in the batch is queued at once, and each task
+/// with new output is woken once at the end, to write all of it in one go. Woken one packet at
+/// a time, a task on the same core preempts the main thread for every packet.
+#[derive(Default, Debug)]
+pub(crate) struct WakeBatch {
+    /// Holds open (they nest: a signal handler may poll again).
+    holding: AtomicUsize,
+    held: Mutex<Vec<Arc<PeerShared>>>,
+}
+
+impl WakeBatch {
+    /// From now on, wakes asked for by `wake` wait for the matching `release`.
+    pub fn hold(&self) {
+        self.holding.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Ends a `hold`; the last one wakes every connection task held back.
+    pub fn release(&self) {
+        if self.holding.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let held = std::mem::take(&mut *self.held.lock());
+        for shared in held {
+            shared.wake_held.store(false, Ordering::Release);
+            shared.writer_waker.wake();
+        }
+    }
+
+    /// Wakes the connection task of `shared` now, or at `release` while holding.
+    fn wake(&self, shared: &Arc<PeerShared>) {
+        if self.holding.load(Ordering::Acquire) == 0 {
+            shared.writer_waker.wake();
+        } else if !shared.wake_held.swap(true, Ordering::AcqRel) {
+            self.held.lock().push(shared.clone());
+        }
+    }
+}
+
+/// A connection task's end of its command queue.
+pub(crate) struct Commands {
+    receiver: Receiver<Command>,
+    shared: Arc<PeerShared>,
+}
+
+impl Commands {
+    /// The next command; `Ready(None)` once every sender is gone (the server went away).
+    pub fn poll_next(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Command>> {
+        use std::task::Poll;
+        for attempt in 0..2 {
+            match self.receiver.try_recv() {
+                Ok(command) => return Poll::Ready(Some(command)),
+                Err(TryRecvError::Disconnected) => return Poll::Ready(None),
+                // Checked again after registering, so a command queued in between still wakes us.
+                Err(TryRecvError::Empty) if attempt == 0 => {
+                    self.shared.writer_waker.register(cx.waker())
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+        }
+        Poll::Pending
+    }
+}
+
 /// The way to a peer's connection task: its command queue and the counters that bound it.
 /// Cloned into the registry, so other connections can relay to the peer without the main
 /// thread.
 #[derive(Clone, Debug)]
 pub(crate) struct Route {
-    pub commands: UnboundedSender<Command>,
+    commands: Sender<Command>,
     pub shared: Arc<PeerShared>,
     pub limits: Limits,
 }
 
 impl Route {
+    /// A new peer's route and its connection task's end of the command queue.
+    pub fn new(limits: Limits) -> (Self, Commands) {
+        let (commands, receiver) = crossbeam_channel::unbounded();
+        let shared = Arc::new(PeerShared::default());
+        let receiver = Commands {
+            receiver,
+            shared: shared.clone(),
+        };
+        let route = Self {
+            commands,
+            shared,
+            limits,
+        };
+        (route, receiver)
+    }
+
+    /// Queues a command and wakes the connection task. Fails once the task has ended.
+    pub fn command(&self, command: Command) -> Result<(), SendError> {
+        self.commands
+            .send(command)
+            .map_err(|_| SendError::NotConnected)?;
+        self.shared.writer_waker.wake();
+        Ok(())
+    }
+
     /// Queues a message unless the outbound limits would be passed.
     pub fn send(&self, packet: Packet) -> Result<(), SendError> {
+        self.queue(packet)?;
+        self.shared.writer_waker.wake();
+        Ok(())
+    }
+
+    /// Like `send`, but the wake waits for the end of the main thread's batch, if one is on.
+    fn send_batched(&self, packet: Packet, wakes: &WakeBatch) -> Result<(), SendError> {
+        self.queue(packet)?;
+        wakes.wake(&self.shared);
+        Ok(())
+    }
+
+    /// Queues a message unless the outbound limits would be passed, without waking the task.
+    fn queue(&self, packet: Packet) -> Result<(), SendError> {
         let len = packet.data.len();
         let queued_bytes = self.shared.queued_bytes.load(Ordering::Acquire);
         let queued_packets = self.shared.queued_packets.load(Ordering::Acquire);
@@ -100,12 +208,18 @@ impl Route {
                 packet: len,
             });
         }
-        self.send_unchecked(packet)
+        self.queue_unchecked(packet)
     }
 
     /// Queues a message whatever the limits: for the few protocol messages that must not be
     /// lost (multiplayer joins and leaves, one per peer).
     pub fn send_unchecked(&self, packet: Packet) -> Result<(), SendError> {
+        self.queue_unchecked(packet)?;
+        self.shared.writer_waker.wake();
+        Ok(())
+    }
+
+    fn queue_unchecked(&self, packet: Packet) -> Result<(), SendError> {
         let len = packet.data.len();
         self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
         self.shared.queued_packets.fetch_add(1, Ordering::AcqRel);
@@ -124,18 +238,27 @@ pub struct Peer {
     address: SocketAddr,
     protocol: String,
     route: Route,
+    /// The server's batch of held wakes (see `WakeBatch`).
+    wakes: Arc<WakeBatch>,
     inbound: VecDeque<Packet>,
     /// Set once the server started a close: input is dropped, output refused.
     closing: bool,
 }
 
 impl Peer {
-    pub(crate) fn new(id: PeerId, address: SocketAddr, protocol: String, route: Route) -> Self {
+    pub(crate) fn new(
+        id: PeerId,
+        address: SocketAddr,
+        protocol: String,
+        route: Route,
+        wakes: Arc<WakeBatch>,
+    ) -> Self {
         Self {
             id,
             address,
             protocol,
             route,
+            wakes,
             inbound: VecDeque::new(),
             closing: false,
         }
@@ -169,7 +292,7 @@ impl Peer {
         if packet.is_text && std::str::from_utf8(&packet.data).is_err() {
             return Err(SendError::InvalidUtf8);
         }
-        self.route.send(packet)
+        self.route.send_batched(packet, &self.wakes)
     }
 
     /// Takes the oldest unread message.
@@ -201,7 +324,7 @@ impl Peer {
         self.closing = true;
         self.drop_unread();
         // A failed send means the task already ended; its Disconnected event is on the way.
-        let _ = self.route.commands.send(Command::Close {
+        let _ = self.route.command(Command::Close {
             code,
             reason: reason.to_owned(),
         });
@@ -210,7 +333,7 @@ impl Peer {
 
     /// TCP_NODELAY on or off (on by default).
     pub fn set_no_delay(&self, enabled: bool) {
-        let _ = self.route.commands.send(Command::SetNoDelay(enabled));
+        let _ = self.route.command(Command::SetNoDelay(enabled));
     }
 
     /// Files a message from the connection task; dropped (and its room given back) when the

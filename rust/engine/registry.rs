@@ -114,7 +114,7 @@ impl Registry {
         let mut state = self.state.write();
         state.stopping = true;
         for route in state.routes.values() {
-            let _ = route.commands.send(Command::Shutdown);
+            let _ = route.command(Command::Shutdown);
         }
     }
 

@@ -19,7 +19,7 @@ use super::error::SendError;
 use super::event::Event;
 use super::listener::{accept_loop, bind, ListenerContext};
 use super::multiplayer::{encode_data, HEADER_SIZE, SERVER_ID};
-use super::peer::{Packet, Peer, PeerId, PeerShared};
+use super::peer::{Packet, Peer, PeerId, PeerShared, WakeBatch};
 use super::registry::Registry;
 
 /// How long `stop()` lets connections send their close frames, and then lets the runtime's
@@ -70,6 +70,15 @@ pub struct Server {
     local_addr: SocketAddr,
 }
 
+/// See `Server::hold_wakes`; the wakes go out when this is dropped.
+pub struct HeldWakes(Arc<WakeBatch>);
+
+impl Drop for HeldWakes {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
 /// A multiplayer packet addressed to the server, header removed.
 struct MultiplayerPacket {
     from: PeerId,
@@ -97,6 +106,7 @@ impl Server {
             events: events_tx,
             registry,
             refuse_new_connections: Default::default(),
+            wakes: Default::default(),
         });
         let listener = {
             let _entered = runtime.enter();
@@ -135,6 +145,14 @@ impl Server {
                 return Some(event);
             }
         }
+    }
+
+    /// Holds back the wakes of connection tasks for packets sent (`Peer::put_packet`,
+    /// `send_multiplayer`) until the returned guard is dropped: for the handling of one batch of
+    /// events, so each connection writes everything the game sent in it at once.
+    pub fn hold_wakes(&self) -> HeldWakes {
+        self.context.wakes.hold();
+        HeldWakes(self.context.wakes.clone())
     }
 
     /// How many events are waiting (some may be dropped on the way, e.g. input for a peer the

@@ -94,8 +94,13 @@ impl ServerCore {
     /// one at a time, so a handler can call back into the server (even `stop()` or `poll()`).
     /// The object is looked up again for each signal: a handler may have freed it.
     pub fn poll_events(&self) {
-        let (mut budget, multiplayer) = match self.state.borrow().server.as_ref() {
-            Some(server) => (server.pending_events(), server.config().multiplayer),
+        // What the handlers send goes out when the poll ends, each connection's all at once.
+        let (mut budget, multiplayer, _held_wakes) = match self.state.borrow().server.as_ref() {
+            Some(server) => (
+                server.pending_events(),
+                server.config().multiplayer,
+                server.hold_wakes(),
+            ),
             None => return,
         };
         while budget > 0 {
