@@ -266,3 +266,34 @@ fn many_clients_each_get_their_own_messages() {
     assert_eq!(server.peers().count(), 0);
     server.stop();
 }
+
+#[test]
+fn packets_sent_while_wakes_are_held_go_out_in_order_when_the_last_hold_ends() {
+    let clients = Clients::new();
+    let mut server = start();
+    let mut ws = clients.connect(server.local_addr());
+    let (id, _) = connected(&mut server);
+
+    // As in a poll whose signal handler polls again.
+    let outer = server.hold_wakes();
+    let inner = server.hold_wakes();
+    for i in 0..3 {
+        server
+            .peer(id)
+            .unwrap()
+            .put_packet(text(&format!("held {i}")))
+            .unwrap();
+    }
+    drop(inner);
+    drop(outer);
+    for i in 0..3 {
+        assert_eq!(
+            clients.run(recv(&mut ws)),
+            Message::text(format!("held {i}"))
+        );
+    }
+    // No hold: a send wakes its connection at once again.
+    server.peer(id).unwrap().put_packet(text("after")).unwrap();
+    assert_eq!(clients.run(recv(&mut ws)), Message::text("after"));
+    server.stop();
+}
