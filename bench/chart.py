@@ -61,7 +61,7 @@ def main():
             ("gdws engine alone", med(r, engine, "engine", metric), "#7fb8e0"),
             ("raw tokio-tungstenite", med(r, engine, "raw", metric), RAW)]
 
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    fig, axes = plt.subplots(3, 3, figsize=(15, 12.5))
     bars(axes[0][0], "Echo throughput, 100 conns x 8 in flight, 32 B",
          [("default pacing", pair("echo", "msgs_per_s")),
           ("busy loop", pair("echo_busy", "msgs_per_s")),
@@ -83,11 +83,21 @@ def main():
          [("relayed/s, 50 pairs x 8", pair("relay_load", "relays_per_s")),
           ("broadcast deliveries/s, 1,000 peers", pair("broadcast_1k", "deliveries_per_s"))],
          "messages/s")
+    bars(axes[2][0], "New connections per second, 8 at a time",
+         [("ws://", pair("handshake", "handshakes_per_s")),
+          ("wss:// (full TLS handshake)", pair("handshake_wss", "handshakes_per_s"))],
+         "handshakes/s", log=True)
+    bars(axes[2][1], "Echo, 100 x 8, 32 B, default pacing: ws:// and wss://",
+         [("ws://", pair("echo", "msgs_per_s")), ("wss://", pair("echo_wss", "msgs_per_s"))],
+         "echoes/s")
+    bars(axes[2][2], "Bulk echo, 10 conns, 60,000 B, busy loop: ws:// and wss://",
+         [("ws://", pair("bulk_busy", "mb_per_s")), ("wss://", pair("bulk_busy_wss", "mb_per_s"))],
+         "MB/s")
     m = data.get("machine", {})
     fig.suptitle(f"gdws vs Godot {m.get('godot', '3')} built-in WebSocketServer - headless, server "
                  f"on 1 core, load on the other ({m.get('cpu', '')}); medians of {data['runs']} runs",
                  fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(sys.argv[2], dpi=90)
 
 

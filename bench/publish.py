@@ -3,7 +3,7 @@
 <!-- results:begin --> and <!-- results:end --> of two Markdown files (everything else in them
 is left as it is):
 
-- README.md: the headline rows and the chart (docs/benchmarks.png);
+- README.md: the headline rows (the README shows docs/benchmarks.png after them);
 - docs/benchmarks.md: the machine, the run's settings and every row.
 
     bench/publish.py RESULTS.json README.md docs/benchmarks.md
@@ -57,7 +57,6 @@ def main():
         table(results, scenarios, HEADLINE),
         f"Measured {setting} Every scenario, the method and the engine-alone numbers: "
         f"[docs/benchmarks.md](docs/benchmarks.md). Regenerate with `{COMMAND}`.",
-        "![gdws vs the built-in WebSocketServer](docs/benchmarks.png)",
     ]))
     replace_section(docs_path, "\n\n".join([
         f"Measured {setting} The whole run took {data['elapsed_secs'] / 60:.1f} minutes.",

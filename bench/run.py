@@ -335,7 +335,8 @@ def table(results, scenarios, only=None):
             meds = [median([r.get(metric) for r in runs.get(v, [])]) for v in variants]
             ratio = "-"
             if meds[0] is not None and meds[1] not in (None, 0):
-                ratio = "%.2fx" % (meds[0] / meds[1])
+                ratio = meds[0] / meds[1]
+                ratio = ("%.2fx" if ratio >= 0.1 else "%.3fx") % ratio
             title = sc["title"] if i == 0 else ""
             if sc["kind"] == "engine" and i == 0:
                 title += " (columns: engine, raw)"

@@ -3,9 +3,9 @@
 # the same GDScript (godot_project/bench/bench_server.gd), and gdws's engine alone against a raw
 # tokio-tungstenite echo server. Server pinned to core 0, load generator (bench/, Rust) to core 1.
 #
-#   scripts/bench.sh              every scenario, 3 runs each (about 6 minutes); regenerates
-#                                 docs/benchmarks.json, docs/benchmarks.png and the results table
-#                                 in docs/benchmarks.md
+#   scripts/bench.sh              every scenario, 3 runs each (about 10 minutes); regenerates
+#                                 docs/benchmarks.json, docs/benchmarks.png and the results tables
+#                                 in docs/benchmarks.md and README.md
 #   scripts/bench.sh --smoke      every scenario for a moment, ours only, on the debug build
 #                                 (seconds); fails unless each produced its numbers
 #   scripts/bench.sh --runs=5 --only=echo,bulk ...   a subset (options of bench/run.py); results
