@@ -270,6 +270,21 @@ async fn hold(common: &Common, args: &Args) -> Report {
     report
 }
 
+/// Runs `tasks` to their end while marking the measured window for the runner.
+async fn in_window<F: std::future::Future>(
+    (start, end): (Instant, Instant),
+    tasks: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let windowed = async {
+        sleep_until(start.into()).await;
+        mark("WINDOW_START");
+        sleep_until(end.into()).await;
+        mark("WINDOW_END");
+    };
+    let (outputs, ()) = tokio::join!(futures_util::future::join_all(tasks), windowed);
+    outputs
+}
+
 /// What one connection counted inside the window.
 #[derive(Default)]
 struct Tally {
@@ -283,6 +298,14 @@ struct Tally {
 }
 
 impl Tally {
+    fn sum(tallies: Vec<Tally>) -> Tally {
+        let mut total = Tally::default();
+        for tally in tallies {
+            total.add(tally);
+        }
+        total
+    }
+
     fn add(&mut self, other: Tally) {
         self.messages += other.messages;
         self.bytes += other.bytes;
@@ -322,17 +345,7 @@ async fn echo(common: &Common, args: &Args) -> Report {
         .into_iter()
         .map(|ws| echo_connection(common, ws, inflight, size, window))
         .collect();
-    let mut total = Tally::default();
-    let windowed = async {
-        sleep_until(window.0.into()).await;
-        mark("WINDOW_START");
-        sleep_until(window.1.into()).await;
-        mark("WINDOW_END");
-    };
-    let (tallies, ()) = tokio::join!(futures_util::future::join_all(tasks), windowed);
-    for tally in tallies {
-        total.add(tally);
-    }
+    let mut total = Tally::sum(in_window(window, tasks).await);
     let p = total.latency.percentiles_ms(&[0.5, 0.99]);
     let mut report = Report::default();
     report
@@ -413,13 +426,7 @@ async fn broadcast(common: &Common, args: &Args) -> Report {
         .into_iter()
         .map(|ws| broadcast_connection(ws, window))
         .collect();
-    let windowed = async {
-        sleep_until(window.0.into()).await;
-        mark("WINDOW_START");
-        sleep_until(window.1.into()).await;
-        mark("WINDOW_END");
-    };
-    let (tallies, ()) = tokio::join!(futures_util::future::join_all(tasks), windowed);
+    let tallies = in_window(window, tasks).await;
     let mut total = Tally::default();
     let mut frames = 0u64;
     for tally in tallies {
@@ -525,17 +532,7 @@ async fn relay(common: &Common, args: &Args) -> Report {
         tasks.push(relay_client(common, a, id_b, inflight, size, window));
         tasks.push(relay_client(common, b, id_a, 0, size, window));
     }
-    let windowed = async {
-        sleep_until(window.0.into()).await;
-        mark("WINDOW_START");
-        sleep_until(window.1.into()).await;
-        mark("WINDOW_END");
-    };
-    let (tallies, ()) = tokio::join!(futures_util::future::join_all(tasks), windowed);
-    let mut total = Tally::default();
-    for tally in tallies {
-        total.add(tally);
-    }
+    let mut total = Tally::sum(in_window(window, tasks).await);
     let p = total.latency.percentiles_ms(&[0.5, 0.99]);
     let mut report = Report::default();
     report
@@ -630,17 +627,7 @@ async fn handshakes(common: &Common, args: &Args) -> Report {
         }
         tally
     });
-    let windowed = async {
-        sleep_until(window.0.into()).await;
-        mark("WINDOW_START");
-        sleep_until(window.1.into()).await;
-        mark("WINDOW_END");
-    };
-    let (tallies, ()) = tokio::join!(futures_util::future::join_all(loops), windowed);
-    let mut total = Tally::default();
-    for tally in tallies {
-        total.add(tally);
-    }
+    let mut total = Tally::sum(in_window(window, loops).await);
     let p = total.latency.percentiles_ms(&[0.5, 0.99]);
     let mut report = Report::default();
     report
