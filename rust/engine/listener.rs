@@ -3,29 +3,28 @@
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::error::Elapsed;
 use tokio::time::{timeout_at, Instant};
-use tokio_tungstenite::accept_hdr_async_with_config;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
 
 use super::config::{BindAddress, ServerConfig};
 use super::connection::{Connection, Transport};
 use super::error::ListenError;
 use super::event::Event;
 use super::peer::{Peer, Route, WakeBatch};
-use super::protocols::{choose_protocol, parse_offered};
 use super::registry::Registry;
 use super::tls::TlsConfig;
+use super::upgrade::{self, Upgrade};
 
 /// Pending connections the kernel may hold (the stock server allows 8).
 const BACKLOG: i32 = 1024;
@@ -35,6 +34,9 @@ const BACKLOG: i32 = 1024;
 const READ_BUFFER: usize = 4 * 1024;
 /// Output is written to the socket once this much is buffered, and on every flush.
 const WRITE_BUFFER: usize = 16 * 1024;
+/// How long, and how much, a refused client's further input is read before the close.
+const REFUSAL_DRAIN_TIME: Duration = Duration::from_millis(500);
+const REFUSAL_DRAIN_BYTES: usize = 64 * 1024;
 
 /// What every connection of one server shares.
 pub(crate) struct ListenerContext {
@@ -44,6 +46,24 @@ pub(crate) struct ListenerContext {
     pub refuse_new_connections: AtomicBool,
     /// The main thread's held wakes of connection tasks (see `WakeBatch`).
     pub wakes: Arc<WakeBatch>,
+    /// Accepted sockets not yet closed: handshaking, peers, and peers closing.
+    pub open_sockets: AtomicUsize,
+}
+
+/// Counts one accepted socket in `open_sockets` for as long as it lives.
+struct OpenSocket(Arc<ListenerContext>);
+
+impl OpenSocket {
+    fn new(context: &Arc<ListenerContext>) -> Self {
+        context.open_sockets.fetch_add(1, Ordering::AcqRel);
+        Self(context.clone())
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.open_sockets.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Binds the listening socket synchronously, so the caller gets bind errors at once.
@@ -116,6 +136,7 @@ async fn serve(
     accepted_at: Instant,
     context: Arc<ListenerContext>,
 ) {
+    let open = OpenSocket::new(&context);
     let _ = tcp.set_nodelay(true);
     let deadline = accepted_at + context.config.handshake_timeout;
     match context.config.tls.as_ref() {
@@ -125,7 +146,7 @@ async fn serve(
                 upgrade(tcp, &context.config).await
             };
             let result = timeout_at(deadline, handshake).await;
-            finish_handshake(result, address, context).await;
+            finish_handshake(result, address, open, context).await;
         }
         Some(tls) => {
             let handshake = async {
@@ -133,23 +154,24 @@ async fn serve(
                 upgrade(stream, &context.config).await
             };
             let result = timeout_at(deadline, handshake).await;
-            finish_handshake(result, address, context).await;
+            finish_handshake(result, address, open, context).await;
         }
     }
 }
 
-type Upgraded<S> = (tokio_tungstenite::WebSocketStream<S>, String);
+type Upgraded<S> = (WebSocketStream<S>, String);
 
 async fn finish_handshake<S: Transport>(
     result: Result<Result<Upgraded<S>, String>, Elapsed>,
     address: SocketAddr,
+    open: OpenSocket,
     context: Arc<ListenerContext>,
 ) {
     match result {
         // A task of its own: the handshake's state (buffers, TLS setup) is freed now instead of
         // staying in the task's memory for the connection's whole life.
         Ok(Ok((ws, protocol))) => {
-            tokio::spawn(run_peer(ws, address, protocol, context));
+            tokio::spawn(run_peer(ws, address, protocol, open, context));
         }
         Ok(Err(reason)) => handshake_failed(&context, address, reason),
         Err(_) => {
@@ -293,58 +315,66 @@ fn handshake_failed(context: &ListenerContext, address: SocketAddr, reason: Stri
         .send(Event::HandshakeFailed { address, reason });
 }
 
-/// The HTTP upgrade with subprotocol choice; a rejected request gets HTTP 400 with the reason.
-// tungstenite's callback type fixes the large error (an HTTP response).
-#[allow(clippy::result_large_err)]
+/// The HTTP upgrade: reads the request head (at most `MAX_REQUEST_HEAD` bytes), answers it as
+/// `upgrade::answer` decides, and on a 101 hands the stream and any bytes read past the head to
+/// tungstenite. A refused request gets its HTTP error (the body says why) before the close.
 async fn upgrade<S: Transport>(
-    stream: S,
+    mut stream: S,
     config: &ServerConfig,
-) -> Result<(tokio_tungstenite::WebSocketStream<S>, String), String> {
-    let mut chosen = None;
-    let mut rejection = None;
-    let callback = |request: &Request, mut response: Response| {
-        let offered: Vec<&str> = request
-            .headers()
-            .get_all("Sec-WebSocket-Protocol")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(parse_offered)
-            .collect();
-        match choose_protocol(&offered, &config.protocols) {
-            Some(protocol) => {
-                if let (false, Ok(value)) = (protocol.is_empty(), HeaderValue::from_str(protocol)) {
-                    response
-                        .headers_mut()
-                        .insert("Sec-WebSocket-Protocol", value);
-                }
-                chosen = Some(protocol.to_owned());
-                Ok(response)
+) -> Result<(WebSocketStream<S>, String), String> {
+    let mut input = Vec::with_capacity(1024);
+    let mut buffer = [0u8; 4096];
+    loop {
+        let read = match stream.read(&mut buffer).await {
+            Ok(0) => return Err("the client closed the connection during the handshake".into()),
+            Ok(read) => read,
+            Err(e) => return Err(format!("the connection failed during the handshake: {e}")),
+        };
+        input.extend_from_slice(&buffer[..read]);
+        match upgrade::answer(&input, &config.protocols) {
+            Upgrade::Incomplete => {}
+            Upgrade::Accept {
+                response,
+                protocol,
+                head_len,
+            } => {
+                stream
+                    .write_all(&response)
+                    .await
+                    .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
+                let frames = input.split_off(head_len);
+                let config = Some(websocket_config(config));
+                let ws = WebSocketStream::from_partially_read(stream, frames, Role::Server, config)
+                    .await;
+                return Ok((ws, protocol));
             }
-            None => {
-                let reason = format!(
-                    "no common subprotocol: the client offered {offered:?}, the server accepts {:?}",
-                    config.protocols
-                );
-                rejection = Some(reason.clone());
-                Err(reject(reason))
+            Upgrade::Reject {
+                response, reason, ..
+            } => {
+                let _ = stream.write_all(&response).await;
+                finish_refusal(&mut stream).await;
+                return Err(reason);
+            }
+        }
+    }
+}
+
+/// Ends a refused connection so the client reads the answer: FIN, then what it still sends is
+/// read and dropped for a moment (closing with unread input would reset the connection and
+/// could destroy the answer before the client reads it).
+async fn finish_refusal<S: Transport>(stream: &mut S) {
+    let drain = async {
+        let _ = stream.shutdown().await;
+        let mut scratch = [0u8; 4096];
+        let mut left = REFUSAL_DRAIN_BYTES;
+        while left > 0 {
+            match stream.read(&mut scratch).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => left = left.saturating_sub(read),
             }
         }
     };
-    let handshake =
-        accept_hdr_async_with_config(stream, callback, Some(websocket_config(config))).await;
-    let ws = match (handshake, rejection) {
-        (Ok(ws), _) => ws,
-        (Err(_), Some(reason)) => return Err(reason),
-        (Err(e), None) => return Err(format!("invalid WebSocket handshake: {e}")),
-    };
-    let protocol = chosen.ok_or_else(|| "the handshake was rejected".to_owned())?;
-    Ok((ws, protocol))
-}
-
-fn reject(reason: String) -> ErrorResponse {
-    let mut response = ErrorResponse::new(Some(reason));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
-    response
+    let _ = tokio::time::timeout(REFUSAL_DRAIN_TIME, drain).await;
 }
 
 fn websocket_config(config: &ServerConfig) -> WebSocketConfig {
@@ -356,10 +386,12 @@ fn websocket_config(config: &ServerConfig) -> WebSocketConfig {
         .max_frame_size(Some(max_message))
 }
 
+/// Runs a connection as a peer; `_open` counts its socket until the connection ends.
 async fn run_peer<S: Transport>(
-    mut ws: tokio_tungstenite::WebSocketStream<S>,
+    mut ws: WebSocketStream<S>,
     address: SocketAddr,
     protocol: String,
+    _open: OpenSocket,
     context: Arc<ListenerContext>,
 ) {
     let (route, commands) = Route::new(context.config.limits);

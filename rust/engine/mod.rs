@@ -12,6 +12,7 @@ mod protocols;
 mod registry;
 mod server;
 mod tls;
+pub mod upgrade;
 
 pub use config::{BindAddress, Limits, ServerConfig};
 pub use error::{CloseError, ListenError, SendError};
