@@ -35,6 +35,7 @@ fn a_message_over_in_bytes_gets_close_1009() {
     assert_eq!(frame.code, CloseCode::Size);
     // The server waits for the client to close its end (or for the close timeout).
     drop(ws);
+    closing_warning(&mut server, id, 1009);
     assert!(!disconnected(&mut server, id));
     server.stop();
 }
@@ -59,6 +60,7 @@ fn a_fragmented_message_over_in_bytes_gets_close_1009() {
     // The server ends its side; the client then closes its own.
     clients.run(read_until_closed(&mut tcp));
     drop(tcp);
+    closing_warning(&mut server, id, 1009);
     assert!(!disconnected(&mut server, id));
     server.stop();
 }
@@ -286,6 +288,7 @@ fn invalid_utf8_from_a_client_gets_close_1007() {
     assert_eq!(code, 1007);
     clients.run(read_until_closed(&mut tcp));
     drop(tcp);
+    closing_warning(&mut server, id, 1007);
     assert!(!disconnected(&mut server, id));
 
     // Split over fragments: a lead byte followed by a byte that cannot continue it.
@@ -299,6 +302,7 @@ fn invalid_utf8_from_a_client_gets_close_1007() {
     assert_eq!(code, 1007);
     clients.run(read_until_closed(&mut tcp));
     drop(tcp);
+    closing_warning(&mut server, id, 1007);
     assert!(!disconnected(&mut server, id));
     server.stop();
 }
@@ -334,6 +338,7 @@ fn a_huge_message_gets_close_1009_before_the_connection_ends() {
     );
     clients.run(read_until_closed(&mut read));
     drop((read, clients.run(writer)));
+    closing_warning(&mut server, id, 1009);
     assert!(!disconnected(&mut server, id));
     server.stop();
 }

@@ -12,7 +12,7 @@ use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout, Instant, Sleep};
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -402,14 +402,25 @@ impl<S: Transport> Connection<S> {
 
     /// A broken frame or message: tell the client why with the matching close code, then end.
     fn on_read_error(&mut self, error: WsError) -> ReadStep {
-        let code = match &error {
-            WsError::Capacity(CapacityError::MessageTooLong { .. }) => CloseCode::Size,
-            WsError::Capacity(_) => CloseCode::Size,
-            WsError::Utf8(_) => CloseCode::Invalid,
-            WsError::Protocol(_) => CloseCode::Protocol,
+        let (code, what) = match &error {
+            WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
+                CloseCode::Size,
+                format!("sent a message of {size} bytes, over the {max_size}-byte input limit"),
+            ),
+            WsError::Capacity(e) => (CloseCode::Size, format!("sent too much ({e})")),
+            WsError::Utf8(_) => (CloseCode::Invalid, "sent text that is not UTF-8".to_owned()),
+            // The client vanished (end of stream without a close frame): nothing to say.
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                return ReadStep::Ended(false)
+            }
+            WsError::Protocol(e) => (
+                CloseCode::Protocol,
+                format!("broke the WebSocket protocol ({e})"),
+            ),
             // The socket failed or the client vanished: nothing to say.
             _ => return ReadStep::Ended(false),
         };
+        self.warn(&format!("{what}; closing with {}", u16::from(code)));
         self.start_close(code, String::new());
         self.end_after_flush = Some(false);
         self.close_deadline = Some(Box::pin(sleep(self.context.config.close_timeout)));

@@ -107,6 +107,7 @@ impl Server {
             registry,
             refuse_new_connections: Default::default(),
             wakes: Default::default(),
+            open_sockets: Default::default(),
         });
         let listener = {
             let _entered = runtime.enter();
@@ -273,6 +274,18 @@ impl Server {
                 None => vec![(to, SendError::NotConnected)],
             },
         }
+    }
+
+    /// Accepted sockets the network side still holds: handshakes under way, peers, and peers
+    /// closing. What a misbehaving client cost is given back when this returns to its count
+    /// from before.
+    pub fn open_sockets(&self) -> usize {
+        self.context.open_sockets.load(Ordering::Acquire)
+    }
+
+    /// Connections registered as peers (the game may not have heard of the newest yet).
+    pub fn registered_peers(&self) -> usize {
+        self.context.registry.len()
     }
 
     /// New TCP connections are closed at once while set; handshakes under way go on.

@@ -53,7 +53,7 @@ pub fn answer(input: &[u8], accepted: &[String]) -> Upgrade {
         Err(e) => {
             return reject(
                 StatusCode::BAD_REQUEST,
-                format!("invalid WebSocket handshake: not an HTTP request ({e})"),
+                format!("invalid WebSocket handshake: {e}"),
             )
         }
     };
@@ -105,10 +105,10 @@ fn not_an_upgrade(request: &Request, error: &WsError) -> Upgrade {
     let has_upgrade_headers =
         request.headers().contains_key("Upgrade") && request.headers().contains_key("Connection");
     if has_upgrade_headers && version.is_none_or(|v| v != "13") {
+        let asked = version.map_or("none".into(), |v| String::from_utf8_lossy(v.as_bytes()));
         let reason = format!(
-            "invalid WebSocket handshake: the client asked for WebSocket version {:?}, the \
-             server speaks 13",
-            version.map(|v| String::from_utf8_lossy(v.as_bytes())),
+            "invalid WebSocket handshake: the client asked for WebSocket version {asked}, the \
+             server speaks 13"
         );
         return reject_with(
             StatusCode::UPGRADE_REQUIRED,

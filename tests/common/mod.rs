@@ -8,6 +8,7 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod tls;
 
 use std::future::Future;
@@ -81,6 +82,22 @@ pub fn disconnected(server: &mut Server, id: PeerId) -> bool {
     match event(server) {
         ServerEvent::Disconnected { id: got, was_clean } if got == id => was_clean,
         other => panic!("expected Disconnected for {id}, got {other:?}"),
+    }
+}
+
+/// The next event must be the warning that peer `id` broke the protocol and is being closed
+/// with `code`: returns its message.
+#[track_caller]
+pub fn closing_warning(server: &mut Server, id: PeerId, code: u16) -> String {
+    match event(server) {
+        ServerEvent::Warning { id: got, message } if got == id => {
+            assert!(
+                message.contains(&format!("closing with {code}")),
+                "{message}"
+            );
+            message
+        }
+        other => panic!("expected a Warning for {id} closing with {code}, got {other:?}"),
     }
 }
 
