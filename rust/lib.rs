@@ -3,13 +3,14 @@
 //! `engine` is a plain tokio WebSocket server; `godot` exposes it as Godot classes.
 
 pub mod engine;
+#[cfg(feature = "godot")]
 mod godot;
 
-use gdnative::prelude::*;
-
-fn init(handle: InitHandle) {
+#[cfg(feature = "godot")]
+fn init(handle: gdnative::prelude::InitHandle) {
     handle.add_class::<godot::WebSocketServer>();
     handle.add_class::<godot::WebSocketPeer>();
 }
 
-godot_init!(init);
+#[cfg(feature = "godot")]
+gdnative::prelude::godot_init!(init);

@@ -1,0 +1,97 @@
+//! What the listener does with the bytes a client sends before and right after its upgrade:
+//! `upgrade::answer` (tungstenite's request parsing and checks, our subprotocol choice, the
+//! exact response), then, for an accepted request, tungstenite reading the bytes after the head
+//! as frames under the input limit the listener sets.
+//!
+//! Input: the first byte picks the server's subprotocol list, the rest is what the client sent.
+
+#![no_main]
+
+use std::io::{self, Cursor, Read, Write};
+
+use gdws::engine::upgrade::{answer, Upgrade, MAX_REQUEST_HEAD};
+use libfuzzer_sys::fuzz_target;
+use tungstenite::protocol::{Role, WebSocketConfig};
+use tungstenite::WebSocket;
+
+/// The default input limit (`set_buffers`' 64 KiB).
+const IN_BYTES: usize = 64 * 1024;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, input)) = data.split_first() else {
+        return;
+    };
+    let accepted: Vec<String> = match pick % 3 {
+        0 => vec![],
+        1 => vec!["chat".into()],
+        _ => vec!["chat".into(), "json".into(), "binary".into()],
+    };
+    match answer(input, &accepted) {
+        Upgrade::Incomplete => assert!(input.len() <= MAX_REQUEST_HEAD),
+        Upgrade::Accept {
+            response,
+            protocol,
+            head_len,
+        } => {
+            assert!(head_len <= input.len() && head_len <= MAX_REQUEST_HEAD);
+            assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+            assert!(response.ends_with(b"\r\n\r\n"));
+            assert!(protocol.is_empty() || accepted.contains(&protocol));
+            // The head alone decides the same way.
+            assert!(matches!(
+                answer(&input[..head_len], &accepted),
+                Upgrade::Accept { head_len: h, .. } if h == head_len
+            ));
+            read_frames(&input[head_len..]);
+        }
+        Upgrade::Reject {
+            response,
+            status,
+            reason,
+        } => {
+            assert!(matches!(status.as_u16(), 400 | 426 | 431));
+            let status_line = format!("HTTP/1.1 {status}\r\n");
+            assert!(response.starts_with(status_line.as_bytes()));
+            assert!(response.ends_with(format!("\r\n\r\n{reason}\n").as_bytes()));
+        }
+    }
+});
+
+/// Reads the bytes after an accepted head as a server would, until they run out or break the
+/// protocol: no message may exceed the input limit.
+fn read_frames(frames: &[u8]) {
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(IN_BYTES))
+        .max_frame_size(Some(IN_BYTES));
+    let stream = ReadOnly(Cursor::new(frames.to_vec()));
+    let mut ws = WebSocket::from_raw_socket(stream, Role::Server, Some(config));
+    for _ in 0..1024 {
+        match ws.read() {
+            Ok(message) => assert!(message.len() <= IN_BYTES),
+            Err(_) => return,
+        }
+    }
+}
+
+/// The client's bytes; what the server writes back is dropped.
+struct ReadOnly(Cursor<Vec<u8>>);
+
+impl Read for ReadOnly {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.0.read(buf)? {
+            // The end of the input is a socket with nothing more yet.
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            n => Ok(n),
+        }
+    }
+}
+
+impl Write for ReadOnly {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
