@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and engine integration tests, the addon zip in a fresh project
 # (headless and in the editor), the browser chat test in headless Chromium, a smoke run of the
-# benchmark harness (every scenario for a moment, so it cannot rot; no numbers are judged), then
-# the headless Godot tests against the freshly built library. Installs what is missing first.
+# benchmark harness (every scenario for a moment, so it cannot rot; no numbers are judged), the
+# headless Godot tests against the freshly built library, the Autobahn conformance suite
+# (scripts/conformance.sh) and a short fuzzing run (scripts/fuzz.sh, 20 s per target). Installs
+# what is missing first. GDWS_LONG=1 makes the repeated cases and the fuzzing run longer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,3 +16,5 @@ bash scripts/addon_test.sh
 bash scripts/browser_test.sh
 bash scripts/bench.sh --smoke
 bash scripts/godot_tests.sh
+bash scripts/conformance.sh
+bash scripts/fuzz.sh

@@ -1,11 +1,13 @@
 //! engine_echo: an echo server without Godot, to price the bridge.
 //!
-//!     engine_echo --mode=engine --port=P [--max-secs=300]
+//!     engine_echo --mode=engine --port=P [--max-secs=300] [--buffer-kb=N]
 //!     engine_echo --mode=raw    --port=P [--max-secs=300]
 //!
 //! - engine: gdws's engine (`gdws::engine::Server`, default limits), with this process's main
 //!   thread in place of Godot's: it blocks for the next event and echoes each message through
-//!   the peer's queue, as the GDScript echo does through `poll()`.
+//!   the peer's queue, as the GDScript echo does through `poll()`. --buffer-kb sets the input
+//!   and output byte limits (`set_buffers`; default 64), e.g. for the conformance suite's 16 MiB
+//!   messages (scripts/conformance.sh).
 //! - raw: the ceiling: a minimal tokio-tungstenite echo server with default settings on a
 //!   multi-thread runtime (each connection's messages forwarded back to it).
 //!
@@ -24,7 +26,7 @@ fn main() {
     let port: u16 = args.get("port", 9090);
     let max = Duration::from_secs_f64(args.get("max-secs", 300.0));
     match args.get("mode", "engine".to_owned()).as_str() {
-        "engine" => engine(port, max),
+        "engine" => engine(port, max, args.get("buffer-kb", 64)),
         "raw" => raw(port, max),
         other => {
             eprintln!("unknown --mode={other} (engine or raw)");
@@ -33,9 +35,11 @@ fn main() {
     }
 }
 
-fn engine(port: u16, max: Duration) {
+fn engine(port: u16, max: Duration, buffer_kb: usize) {
     let mut config = ServerConfig::new(port);
     config.bind = BindAddress::parse("127.0.0.1").unwrap();
+    config.limits.in_bytes = buffer_kb * 1024;
+    config.limits.out_bytes = buffer_kb * 1024;
     let mut server = Server::listen(config).expect("listen");
     mark("READY");
     let deadline = Instant::now() + max;
