@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing gdws needs, only what is missing: headless Godot 3
 # (Debian's godot3-server), libclang for gdnative's bindings, a Rust toolchain, and the openssl
-# CLI (the wss:// tests make their certificates with it).
+# CLI (the wss:// tests make their certificates with it), a C++ compiler (libFuzzer, for
+# scripts/fuzz.sh) and pip (kosoku, for scripts/conformance.sh).
 #
 #   scripts/setup.sh --browser    also Chromium and npm, for the browser test
 #                                 (scripts/browser_test.sh)
@@ -11,6 +12,8 @@ missing=()
 command -v godot3-server >/dev/null 2>&1 || missing+=(godot3-server)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v c++ >/dev/null 2>&1 || missing+=(g++)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || missing+=(cargo)
 if [ "${1:-}" = "--browser" ]; then
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)

@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
         if header.kind == PacketType::Data as u8 {
             assert_eq!(&encoded[..], packet);
         }
-        assert_eq!(Header::parse(&encoded).map(|h| (h.from, h.to)), Some((header.from, header.to)));
+        assert_eq!(
+            Header::parse(&encoded).map(|h| (h.from, h.to)),
+            Some((header.from, header.to))
+        );
         let system = encode_system(PacketType::SysAdd, header.to);
         assert_eq!(system.len(), HEADER_SIZE + 4);
         assert_eq!(Header::parse(&system).map(|h| h.from), Some(SERVER_ID));
