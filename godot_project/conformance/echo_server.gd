@@ -8,7 +8,7 @@ extends SceneTree
 # far past the 64 KiB default, which would close them with 1009 by design.
 # Prints "READY <port>" once listening; runs until killed (the script bounds it with `timeout`).
 
-const GDWS_SERVER = "res://gdnlib/websocket_server.gdns"
+const GDWS_SERVER = "res://addons/gdws/websocket_server.gdns"
 const BUFFER_KB = 32 * 1024
 
 var server
