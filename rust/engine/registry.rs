@@ -66,10 +66,6 @@ impl Registry {
         Some(id)
     }
 
-    pub fn len(&self) -> usize {
-        self.state.read().routes.len()
-    }
-
     /// Forgets a connection; in multiplayer mode every other peer gets SYS_DEL(id).
     pub fn unregister(&self, id: PeerId) {
         let mut state = self.state.write();

@@ -276,16 +276,11 @@ impl Server {
         }
     }
 
-    /// Accepted sockets the network side still holds: handshakes under way, peers, and peers
-    /// closing. What a misbehaving client cost is given back when this returns to its count
-    /// from before.
+    /// Accepted sockets the network side still holds: handshakes under way (which
+    /// `open_connections` does not count), peers, and peers closing. What a misbehaving client
+    /// cost is given back when this returns to its count from before.
     pub fn open_sockets(&self) -> usize {
         self.context.open_sockets.load(Ordering::Acquire)
-    }
-
-    /// Connections registered as peers (the game may not have heard of the newest yet).
-    pub fn registered_peers(&self) -> usize {
-        self.context.registry.len()
     }
 
     /// New TCP connections are closed at once while set; handshakes under way go on.

@@ -98,7 +98,7 @@ pub fn assert_back_to_baseline(server: &Server, bystanders: &[&Bystander]) {
     wait_until("the misbehaving client's socket is released", || {
         server.open_sockets() == expected
     });
-    assert_eq!(server.registered_peers(), expected, "registered peers");
+    assert_eq!(server.open_connections(), expected, "registered peers");
     assert_eq!(server.peers().count(), expected, "peers the game knows");
     for bystander in bystanders {
         let peer = server.peer(bystander.id).unwrap();
