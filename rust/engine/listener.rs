@@ -330,7 +330,16 @@ async fn upgrade<S: Transport>(
             Ok(read) => read,
             Err(e) => return Err(format!("the connection failed during the handshake: {e}")),
         };
+        // Parsed again only when this read can have changed the answer: the first bytes (to
+        // refuse garbage at once), the end of the head, or the size limit. Parsing on every
+        // read would let a client trickling one byte at a time cost quadratic work.
+        let first_read = input.is_empty();
+        let searched_from = input.len().saturating_sub(3);
         input.extend_from_slice(&buffer[..read]);
+        let head_may_end = input[searched_from..].windows(4).any(|w| w == b"\r\n\r\n");
+        if !(first_read || head_may_end || input.len() > upgrade::MAX_REQUEST_HEAD) {
+            continue;
+        }
         match upgrade::answer(&input, &config.protocols) {
             Upgrade::Incomplete => {}
             Upgrade::Accept {
@@ -338,8 +347,11 @@ async fn upgrade<S: Transport>(
                 protocol,
                 head_len,
             } => {
-                stream
-                    .write_all(&response)
+                let written = async {
+                    stream.write_all(&response).await?;
+                    stream.flush().await
+                };
+                written
                     .await
                     .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
                 let frames = input.split_off(head_len);
