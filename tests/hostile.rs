@@ -450,7 +450,7 @@ fn a_peer_that_never_reads_is_refused_by_its_full_queue_and_costs_a_bounded_amou
 }
 
 /// Every kind of bad client, many times over: the engine's accounting comes back each time,
-/// and the process's resident memory stays bounded (`GDWS_LONG=1` repeats 25 times as often).
+/// and the process's resident memory stays bounded (`GDWS_LONG=1` repeats 50 times as often).
 #[test]
 fn many_hostile_clients_leave_nothing_behind() {
     let clients = Clients::new();
@@ -462,7 +462,7 @@ fn many_hostile_clients_leave_nothing_behind() {
         config.handshake_timeout = Duration::from_secs(20);
     });
     let mut bystander = Bystander::connect(&mut server, &clients);
-    let rounds = repetitions(40, 1000);
+    let rounds = repetitions(200, 10_000);
     let mut oversized_head = b"GET / HTTP/1.1\r\nX-Pad: ".to_vec();
     oversized_head.extend(std::iter::repeat_n(b'a', 20 * 1024));
     let mut big_fragments = client_frame(false, 0x2, &[0; 1000]);

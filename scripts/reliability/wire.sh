@@ -56,4 +56,4 @@ done
 printf '%s\n' "${rows[@]}"
 echo
 echo "Numbers are from this run of the tests (\`GDWS_LONG=1\` repeats the many-clients case"
-echo "1000 times instead of 40)."
+echo "10,000 times instead of 200)."
