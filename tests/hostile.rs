@@ -14,7 +14,7 @@ use common::hostile::*;
 use common::*;
 use gdws::engine::{Limits, SendError, Server, ServerEvent};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 /// A long handshake timeout: a prompt answer shows the request was refused, not timed out.
 fn patient_server() -> Server {
@@ -409,13 +409,7 @@ fn a_peer_that_never_reads_is_refused_by_its_full_queue_and_costs_a_bounded_amou
     let limits = Limits::default();
     let mut server = start_with(|config| config.limits = limits);
     let mut bystander = Bystander::connect(&mut server, &clients);
-    let addr = server.local_addr();
-    let stalled = clients.run(async {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        let tcp = socket.connect(addr).await.unwrap();
-        handshake(tcp, &[]).await.unwrap().0
-    });
+    let stalled = stalled_client(&clients, &server);
     let (stalled_id, _) = connected(&mut server);
     // The game keeps sending to it, as a game does every frame, far past what fits.
     let mut refused = 0;

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use gdws::engine::{Limits, PeerId, SendError, Server, ServerEvent};
-use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -134,17 +133,6 @@ fn inbound_byte_limit_pauses_reading_and_loses_nothing() {
     };
     // 3 x 300 bytes fit in 1024, a 4th does not.
     check_backpressure(limits, 40, 300, 3);
-}
-
-/// A client that reads nothing, with a small receive buffer so the sockets fill up quickly.
-fn stalled_client(clients: &Clients, server: &Server) -> Ws {
-    let addr = server.local_addr();
-    clients.run(async {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        let tcp = socket.connect(addr).await.unwrap();
-        handshake(tcp, &[]).await.unwrap().0
-    })
 }
 
 /// The client reads everything: exactly the `queued` packets, in order; the queue empties and

@@ -207,6 +207,17 @@ impl Clients {
     }
 }
 
+/// A client that reads nothing, with a small receive buffer so the sockets fill up quickly.
+pub fn stalled_client(clients: &Clients, server: &Server) -> Ws {
+    let addr = server.local_addr();
+    clients.run(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(addr).await.unwrap();
+        handshake(tcp, &[]).await.unwrap().0
+    })
+}
+
 /// Connects a TCP stream to `addr` and runs the WebSocket handshake on it, offering
 /// `protocols` (in order) when there are any.
 pub async fn connect(addr: SocketAddr, protocols: &[&str]) -> Result<(Ws, Response), WsError> {
