@@ -188,10 +188,9 @@ func unknown_peers():
 func connected_peer():
 	var server = make_server()
 	check_eq(server.listen(port), OK, "listen")
-	var client = spawn_client()
-	var ev = yield(wait_event("client_connected"), "completed")
-	var id = ev[1]
-	yield(client_event(client, "connected"), "completed")
+	var joined = yield(connect_client(), "completed")
+	var client = joined[0]
+	var id: int = joined[1]
 
 	check(server.has_peer(id), "has_peer(id)")
 	check_eq(server.get_peer_address(id), "127.0.0.1", "get_peer_address")

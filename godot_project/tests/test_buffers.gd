@@ -9,10 +9,10 @@ func run():
 	# 1 KiB and 4 messages each way.
 	check_eq(server.set_buffers(1, 4, 1, 4), OK, "set_buffers")
 	check_eq(server.listen(port), OK, "listen")
-	var client = spawn_client()
-	var ev = yield(wait_event("client_connected"), "completed")
-	var id = ev[1]
-	yield(client_event(client, "connected"), "completed")
+	var joined = yield(connect_client(), "completed")
+	var client = joined[0]
+	var id: int = joined[1]
+	var ev
 	var peer = server.get_peer(id)
 
 	# A message that fits.

@@ -62,10 +62,9 @@ func run():
 	check_eq(events, [], "no client_close_request for a server-initiated close")
 
 	# disconnect_peer with default code and reason: 1000, "".
-	client = spawn_client()
-	ev = yield(wait_event("client_connected"), "completed")
-	id = ev[1]
-	yield(client_event(client, "connected"), "completed")
+	var joined = yield(connect_client(), "completed")
+	client = joined[0]
+	id = joined[1]
 	server.disconnect_peer(id)
 	ev = yield(client_event(client, "server_close_request"), "completed")
 	check_eq(ev[1], 1000, "default close code is 1000")
@@ -76,10 +75,9 @@ func run():
 	check_eq(ev[1], id, "client_disconnected for the default close")
 
 	# Closing from the WebSocketPeer side: get_peer(id).close(code, reason) works the same.
-	client = spawn_client()
-	ev = yield(wait_event("client_connected"), "completed")
-	id = ev[1]
-	yield(client_event(client, "connected"), "completed")
+	joined = yield(connect_client(), "completed")
+	client = joined[0]
+	id = joined[1]
 	server.get_peer(id).close(4003, "peer close")
 	ev = yield(client_event(client, "server_close_request"), "completed")
 	check_eq(ev[1], 4003, "peer.close code")
@@ -89,10 +87,9 @@ func run():
 	check_eq(ev[1], id, "client_disconnected after peer.close")
 
 	# A client that vanishes without a close frame: client_disconnected(id, false).
-	client = spawn_client()
-	ev = yield(wait_event("client_connected"), "completed")
-	id = ev[1]
-	yield(client_event(client, "connected"), "completed")
+	joined = yield(connect_client(), "completed")
+	client = joined[0]
+	id = joined[1]
 	OS.kill(client.pid)
 	ev = yield(next_event(), "completed")
 	check_eq(ev, ["client_disconnected", id, false], "killed client: client_disconnected(id, false)")

@@ -179,10 +179,9 @@ func _check_gone(id, _clean, server):
 func gone_peer_and_empty_queue():
 	var server = make_server()
 	check_eq(server.listen(port), OK, "listen")
-	var client = spawn_client()
-	var ev = yield(wait_event("client_connected"), "completed")
-	var id = ev[1]
-	yield(client_event(client, "connected"), "completed")
+	var joined = yield(connect_client(), "completed")
+	var client = joined[0]
+	var id: int = joined[1]
 	var peer = server.get_peer(id)
 	check_eq(peer.get_available_packet_count(), 0, "empty queue")
 	check_eq(peer.get_packet().size(), 0, "get_packet() on an empty queue")

@@ -109,6 +109,15 @@ func spawn_client(options := {}):
 	return client
 
 
+# Starts a client (spawn_client) and waits until the server emitted client_connected for it
+# and the client saw the connection; returns [client, peer id].
+func connect_client(options := {}):
+	var client = spawn_client(options)
+	var ev = yield(wait_event("client_connected"), "completed")
+	yield(client_event(client, "connected"), "completed")
+	return [client, ev[1]]
+
+
 # ---------------------------------------------------------------------------------------------
 # Waiting: every wait polls the servers each frame and gives up after a deadline. A timeout is
 # fatal: the test stops there with a message and exit code 1.
