@@ -1,4 +1,4 @@
-extends SceneTree
+extends "res://tests/lib/client_process.gd"
 # A stock WebSocketClient in multiplayer mode (gd_mp_api = true) as the network peer of its own
 # headless Godot process, driven by the server through RPCs on /root/MP (mp_node.gd):
 #
@@ -20,24 +20,11 @@ extends SceneTree
 #   ["close", code, reason]: disconnect_from_host(code, reason)
 #   ["quit"]
 
-var client := WebSocketClient.new()
 var node: Node
-var log_path := ""
-var deadline := 0
-var exiting := false
 
 
 func _init():
-	var url := ""
-	var timeout := 30.0
-	for arg in OS.get_cmdline_args():
-		if arg.begins_with("--url="):
-			url = arg.substr(6)
-		elif arg.begins_with("--log="):
-			log_path = arg.substr(6)
-		elif arg.begins_with("--timeout="):
-			timeout = float(arg.substr(10))
-	deadline = OS.get_ticks_msec() + int(timeout * 1000)
+	read_common_args()
 	node = preload("res://tests/lib/mp_node.gd").new()
 	node.name = "MP"
 	root.add_child(node)
@@ -61,10 +48,9 @@ func _idle(_delta):
 		return
 	while node.has_received():
 		_log(["got"] + node.received.pop_front())
-	if OS.get_ticks_msec() > deadline:
-		print("[mp client] watchdog timeout")
-		_exit(2)
-	elif network_peer == null or client.get_connection_status() == NetworkedMultiplayerPeer.CONNECTION_DISCONNECTED:
+	if watchdog_expired():
+		return
+	if network_peer == null or client.get_connection_status() == NetworkedMultiplayerPeer.CONNECTION_DISCONNECTED:
 		_exit(0)
 
 
@@ -106,20 +92,8 @@ func _on_command(cmd):
 func _exit(code: int):
 	if exiting:
 		return
-	exiting = true
-	# What arrived in the last frame still goes to the log.
+	# What arrived in the last frame still goes to the log, before "exit".
 	while node.has_received():
 		_log(["got"] + node.received.pop_front())
-	_log(["exit", code])
 	network_peer = null
-	quit(code)
-
-
-func _log(event: Array):
-	var f := File.new()
-	if f.open(log_path, File.READ_WRITE) != OK:
-		printerr("[mp client] cannot open log ", log_path)
-		return
-	f.seek_end()
-	f.store_line(to_json(event))
-	f.close()
+	._exit(code)

@@ -1,4 +1,4 @@
-extends SceneTree
+extends "res://tests/lib/client_process.gd"
 # A hand-written multiplayer client that cheats: a stock WebSocketClient in plain (NOT
 # multiplayer) mode that reads and writes the multiplayer wire format itself, one binary message
 # per packet with a 9-byte header (type u8, from i32 LE, to i32 LE), through get_peer(1).
@@ -29,24 +29,11 @@ const SYS_DEL = 2
 const SYS_ID = 3
 const NETWORK_COMMAND_RAW = 4  # MultiplayerAPI's first payload byte for send_bytes()
 
-var client := WebSocketClient.new()
-var log_path := ""
-var deadline := 0
-var exiting := false
 var my_id := 0
 
 
 func _init():
-	var url := ""
-	var timeout := 30.0
-	for arg in OS.get_cmdline_args():
-		if arg.begins_with("--url="):
-			url = arg.substr(6)
-		elif arg.begins_with("--log="):
-			log_path = arg.substr(6)
-		elif arg.begins_with("--timeout="):
-			timeout = float(arg.substr(10))
-	deadline = OS.get_ticks_msec() + int(timeout * 1000)
+	read_common_args()
 	client.connect("connection_established", self, "_on_connected")
 	client.connect("connection_error", self, "_on_error")
 	client.connect("connection_closed", self, "_on_closed")
@@ -61,24 +48,12 @@ func _idle(_delta):
 	if exiting:
 		return
 	client.poll()
-	if OS.get_ticks_msec() > deadline:
-		print("[spoof client] watchdog timeout")
-		_exit(2)
+	watchdog_expired()
 
 
 func _on_connected(_protocol):
 	client.get_peer(1).set_write_mode(WebSocketPeer.WRITE_MODE_BINARY)
 	_log(["connected"])
-
-
-func _on_error():
-	_log(["connection_error"])
-	_exit(0)
-
-
-func _on_closed(was_clean):
-	_log(["closed", was_clean])
-	_exit(0)
 
 
 func _on_data():
@@ -170,20 +145,3 @@ func _send(pkt: PoolByteArray):
 	if err != OK:
 		print("[spoof client] put_packet failed: ", err)
 
-
-func _exit(code: int):
-	if exiting:
-		return
-	exiting = true
-	_log(["exit", code])
-	quit(code)
-
-
-func _log(event: Array):
-	var f := File.new()
-	if f.open(log_path, File.READ_WRITE) != OK:
-		printerr("[spoof client] cannot open log ", log_path)
-		return
-	f.seek_end()
-	f.store_line(to_json(event))
-	f.close()

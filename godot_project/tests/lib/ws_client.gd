@@ -1,4 +1,4 @@
-extends SceneTree
+extends "res://tests/lib/client_process.gd"
 # A stock Godot `WebSocketClient` run in its own headless Godot process, driven by the server
 # under test. The test spawns it (see test_case.gd `spawn_client`) with:
 #
@@ -22,28 +22,16 @@ extends SceneTree
 
 const CMD_PREFIX = "!cmd "
 
-var client := WebSocketClient.new()
-var log_path := ""
 var echo := false
-var deadline := 0
-var exiting := false
 
 
 func _init():
-	var url := ""
 	var protocols := PoolStringArray()
-	var timeout := 30.0
-	for arg in OS.get_cmdline_args():
-		if arg.begins_with("--url="):
-			url = arg.substr(6)
-		elif arg.begins_with("--log="):
-			log_path = arg.substr(6)
-		elif arg.begins_with("--protocols="):
+	for arg in read_common_args():
+		if arg.begins_with("--protocols="):
 			protocols = arg.substr(12).split(",", false)
 		elif arg == "--echo":
 			echo = true
-		elif arg.begins_with("--timeout="):
-			timeout = float(arg.substr(10))
 		elif arg == "--insecure":
 			client.verify_ssl = false
 		elif arg.begins_with("--trusted-cert="):
@@ -52,7 +40,6 @@ func _init():
 				printerr("[client] cannot load ", arg.substr(15))
 			client.trusted_ssl_certificate = cert
 			client.verify_ssl = true
-	deadline = OS.get_ticks_msec() + int(timeout * 1000)
 	client.connect("connection_established", self, "_on_connected")
 	client.connect("connection_error", self, "_on_error")
 	client.connect("connection_closed", self, "_on_closed")
@@ -68,23 +55,11 @@ func _idle(_delta):
 	if exiting:
 		return
 	client.poll()
-	if OS.get_ticks_msec() > deadline:
-		print("[client] watchdog timeout")
-		_exit(2)
+	watchdog_expired()
 
 
 func _on_connected(protocol):
 	_log(["connected", protocol])
-
-
-func _on_error():
-	_log(["connection_error"])
-	_exit(0)
-
-
-func _on_closed(was_clean):
-	_log(["closed", was_clean])
-	_exit(0)
 
 
 func _on_close_request(code, reason):
@@ -145,21 +120,3 @@ func _send(bytes: PoolByteArray, as_text: bool):
 		peer.set_write_mode(WebSocketPeer.WRITE_MODE_BINARY)
 	peer.put_packet(bytes)
 
-
-func _exit(code: int):
-	if exiting:
-		return
-	exiting = true
-	_log(["exit", code])
-	quit(code)
-
-
-func _log(event: Array):
-	var f := File.new()
-	# READ_WRITE keeps what is there; the file is created empty by the test before we start.
-	if f.open(log_path, File.READ_WRITE) != OK:
-		printerr("[client] cannot open log ", log_path)
-		return
-	f.seek_end()
-	f.store_line(to_json(event))
-	f.close()
