@@ -20,7 +20,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use bytes::Bytes;
 
-use super::event::Event;
+use super::event::{Event, ServerEvent};
 use super::listener::ListenerContext;
 use super::multiplayer;
 use super::peer::{Command, Commands, Packet, PeerId, PeerShared};
@@ -325,11 +325,11 @@ impl<S: Transport> Connection<S> {
                         Some(frame) => (u16::from(frame.code), strip_nul(frame.reason.as_str())),
                         None => (0, String::new()),
                     };
-                    self.send_event(Event::CloseRequest {
+                    self.send_event(Event::Report(ServerEvent::CloseRequest {
                         id: self.id,
                         code,
                         reason,
-                    });
+                    }));
                     // tungstenite queued the reply; reading on flushes it and ends the stream.
                     self.writable = false;
                     self.close_deadline = Some(Box::pin(sleep(self.context.config.close_timeout)));
@@ -372,10 +372,10 @@ impl<S: Transport> Connection<S> {
                 0 => String::new(),
                 n => format!(" ({n} similar warnings suppressed)"),
             };
-            self.send_event(Event::Warning {
+            self.send_event(Event::Report(ServerEvent::Warning {
                 id: self.id,
                 message: format!("peer {} {what}{also}", self.id),
-            });
+            }));
         }
     }
 

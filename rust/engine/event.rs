@@ -1,4 +1,4 @@
-//! What the network threads tell the main thread, in order per peer.
+//! What the network threads tell the main thread, and what the game hears of, in order per peer.
 
 use std::net::SocketAddr;
 
@@ -12,13 +12,29 @@ pub(crate) enum Event {
         id: PeerId,
         packet: Packet,
     },
+    /// An event for the game as it is (a close request, a disconnection, a warning, a failed
+    /// handshake); the main thread drops those of peers it no longer knows.
+    Report(ServerEvent),
+}
+
+/// What the game hears of, in the order it happened for each peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerEvent {
+    Connected {
+        id: PeerId,
+        protocol: String,
+    },
+    /// A message was filed in the peer's unread queue.
+    Message {
+        id: PeerId,
+    },
     /// The client started the close handshake (code 0 when its frame had no status).
     CloseRequest {
         id: PeerId,
         code: u16,
         reason: String,
     },
-    /// Last event of a peer.
+    /// Last event of a peer: it is gone from the server (after this event).
     Disconnected {
         id: PeerId,
         was_clean: bool,
@@ -28,7 +44,7 @@ pub(crate) enum Event {
         id: PeerId,
         message: String,
     },
-    /// A connection that never became a peer.
+    /// A connection failed before becoming a peer.
     HandshakeFailed {
         address: SocketAddr,
         reason: String,

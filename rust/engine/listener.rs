@@ -20,7 +20,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::config::{BindAddress, ServerConfig};
 use super::connection::{Connection, Transport};
 use super::error::ListenError;
-use super::event::Event;
+use super::event::{Event, ServerEvent};
 use super::peer::{Peer, Route, WakeBatch};
 use super::registry::Registry;
 use super::tls::TlsConfig;
@@ -312,7 +312,10 @@ fn tls_failure(error: &io::Error) -> String {
 fn handshake_failed(context: &ListenerContext, address: SocketAddr, reason: String) {
     let _ = context
         .events
-        .send(Event::HandshakeFailed { address, reason });
+        .send(Event::Report(ServerEvent::HandshakeFailed {
+            address,
+            reason,
+        }));
 }
 
 /// The HTTP upgrade: reads the request head (at most `MAX_REQUEST_HEAD` bytes), answers it as
@@ -423,5 +426,7 @@ async fn run_peer<S: Transport>(
     let connection = Connection::new(id, ws, commands, shared, context.clone());
     let was_clean = connection.run().await;
     context.registry.unregister(id);
-    let _ = context.events.send(Event::Disconnected { id, was_clean });
+    let _ = context
+        .events
+        .send(Event::Report(ServerEvent::Disconnected { id, was_clean }));
 }

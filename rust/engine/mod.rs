@@ -16,7 +16,8 @@ pub mod upgrade;
 
 pub use config::{BindAddress, Limits, ServerConfig};
 pub use error::{CloseError, ListenError, SendError};
+pub use event::ServerEvent;
 pub use peer::{Packet, Peer, PeerId};
 pub use protocols::choose_protocol;
-pub use server::{HeldWakes, Server, ServerEvent};
+pub use server::{HeldWakes, Server};
 pub use tls::{Pem, TlsConfig, TlsError, MAX_PEM_BYTES};

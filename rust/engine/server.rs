@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::config::ServerConfig;
 use super::error::ListenError;
 use super::error::SendError;
-use super::event::Event;
+use super::event::{Event, ServerEvent};
 use super::listener::{accept_loop, bind, ListenerContext};
 use super::multiplayer::{encode_data, HEADER_SIZE, SERVER_ID};
 use super::peer::{Packet, Peer, PeerId, PeerShared, WakeBatch};
@@ -25,39 +25,6 @@ use super::registry::Registry;
 /// How long `stop()` lets connections send their close frames, and then lets the runtime's
 /// threads finish.
 const STOP_GRACE: Duration = Duration::from_millis(500);
-
-/// What the game hears of, in the order it happened for each peer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ServerEvent {
-    Connected {
-        id: PeerId,
-        protocol: String,
-    },
-    /// A message was filed in the peer's unread queue.
-    Message {
-        id: PeerId,
-    },
-    CloseRequest {
-        id: PeerId,
-        code: u16,
-        reason: String,
-    },
-    /// The peer is gone from the server (after this event).
-    Disconnected {
-        id: PeerId,
-        was_clean: bool,
-    },
-    /// A peer misbehaved (rate-limited per peer).
-    Warning {
-        id: PeerId,
-        message: String,
-    },
-    /// A connection failed before becoming a peer.
-    HandshakeFailed {
-        address: SocketAddr,
-        reason: String,
-    },
-}
 
 pub struct Server {
     runtime: Option<Runtime>,
@@ -199,18 +166,13 @@ impl Server {
                 let peer = self.peers.get_mut(&id)?;
                 peer.receive(packet).then_some(ServerEvent::Message { id })
             }
-            Event::Warning { id, message } => Some(ServerEvent::Warning { id, message }),
-            Event::CloseRequest { id, code, reason } => self
-                .peers
-                .contains_key(&id)
-                .then_some(ServerEvent::CloseRequest { id, code, reason }),
-            Event::Disconnected { id, was_clean } => self
-                .peers
-                .remove(&id)
-                .map(|_| ServerEvent::Disconnected { id, was_clean }),
-            Event::HandshakeFailed { address, reason } => {
-                Some(ServerEvent::HandshakeFailed { address, reason })
+            Event::Report(event @ ServerEvent::CloseRequest { id, .. }) => {
+                self.peers.contains_key(&id).then_some(event)
             }
+            Event::Report(event @ ServerEvent::Disconnected { id, .. }) => {
+                self.peers.remove(&id).map(|_| event)
+            }
+            Event::Report(event) => Some(event),
         }
     }
 
