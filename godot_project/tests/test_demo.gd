@@ -50,20 +50,16 @@ class ChatClient:
 			received.append(packet.get_string_from_utf8() if peer.was_string_packet() else packet)
 
 
-var demo_pid := -1
-
-
 func run():
-	var args = ["--path", ProjectSettings.globalize_path("res://"), "--port=%d" % port, "--quit-after=2"]
+	var args = ["--port=%d" % port, "--quit-after=2"]
 	if builtin:
 		args.append("--builtin")
-	demo_pid = OS.execute(OS.get_executable_path(), args, false)
-	check(demo_pid > 0, "demo process started")
+	start_demo(args)
 
 	var a = yield(join(), "completed")
 	var id_a = int(yield(next_message(a, "* "), "completed").split(" ")[1])
 	check(id_a >= 2, "A learns its id from its join message")
-	check(not _port_free(), "the demo holds its port while running")
+	check(not port_free(port), "the demo holds its port while running")
 	var b = yield(join(), "completed")
 	var joined_b = yield(next_message(b, "* "), "completed")
 	var id_b = int(joined_b.split(" ")[1])
@@ -92,8 +88,7 @@ func run():
 	a.ws.disconnect_from_host()
 	yield(wait_until("A closed", a, "is_closed"), "completed")
 	forget(a)
-	yield(wait_until("the demo to quit and free its port", self, "_port_free", [], 10.0), "completed")
-	demo_pid = -1
+	yield(wait_demo_quit(port, "the demo to quit and free its port"), "completed")
 
 
 # Connects a new chat client, retrying while the demo starts up.
@@ -124,17 +119,3 @@ func next_message(client, prefix := ""):
 func next_packet(client):
 	yield(wait_until("a chat message", client, "has_message"), "completed")
 	return client.received.pop_front()
-
-
-func _port_free() -> bool:
-	var probe := TCP_Server.new()
-	var ok = probe.listen(port, "127.0.0.1") == OK
-	probe.stop()
-	return ok
-
-
-func finish():
-	if demo_pid > 0:
-		OS.kill(demo_pid)
-		demo_pid = -1
-	.finish()

@@ -8,16 +8,13 @@ extends "res://tests/lib/test_case.gd"
 
 const LOBBY_CLIENT = "res://demo/lobby_client.gd"
 
-var demo_pid := -1
 
 
 func run():
-	var args = ["--path", ProjectSettings.globalize_path("res://"), "res://demo/lobby.tscn",
-			"--port=%d" % port, "--quit-after=3"]
+	var args = ["res://demo/lobby.tscn", "--port=%d" % port, "--quit-after=3"]
 	if builtin:
 		args.append("--builtin")
-	demo_pid = OS.execute(OS.get_executable_path(), args, false)
-	check(demo_pid > 0, "lobby process started")
+	start_demo(args)
 
 	# One after the other, so that the join order (and each player list) is known.
 	var alice = spawn_lobby_client("Alice", ["players:3", "say:hello from Alice", "wait:psst",
@@ -52,8 +49,7 @@ func run():
 	check(not "(whisper) Bob: psst" in b and not "(whisper) Bob: psst" in a2, "only Alice got it")
 	check(not "* Alice joined" in b, "Bob joined after Alice")
 
-	yield(wait_until("the lobby to quit and free its port", self, "_port_free", [], 10.0), "completed")
-	demo_pid = -1
+	yield(wait_demo_quit(port, "the lobby to quit and free its port"), "completed")
 
 
 # Starts demo/lobby_client.gd joining as `name`, with its log in a ClientProc handle.
@@ -88,17 +84,3 @@ func lines(client) -> Array:
 	while client.has_named("line"):
 		out.append(client.take_named("line")[1])
 	return out
-
-
-func _port_free() -> bool:
-	var probe := TCP_Server.new()
-	var ok = probe.listen(port, "127.0.0.1") == OK
-	probe.stop()
-	return ok
-
-
-func finish():
-	if demo_pid > 0:
-		OS.kill(demo_pid)
-		demo_pid = -1
-	.finish()

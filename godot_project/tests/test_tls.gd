@@ -9,7 +9,6 @@ extends "res://tests/lib/test_case.gd"
 const TestPki = preload("res://tests/lib/test_pki.gd")
 
 var pki
-var demo_pid := -1
 
 
 func run():
@@ -304,12 +303,10 @@ func demo_with_tls():
 	# A port that is free now (other test runs may share this machine), so that "busy" below means
 	# the demo listens.
 	var demo_port = port + 2
-	while not _port_free(demo_port) and demo_port < port + 19:
+	while not port_free(demo_port) and demo_port < port + 19:
 		demo_port += 1
-	var args = ["--path", ProjectSettings.globalize_path("res://"), "--port=%d" % demo_port,
-			"--cert=" + leaf["fullchain"], "--key=" + leaf["key"], "--quit-after=1"]
-	demo_pid = OS.execute(OS.get_executable_path(), args, false)
-	check(demo_pid > 0, "demo process started")
+	start_demo(["--port=%d" % demo_port, "--cert=" + leaf["fullchain"], "--key=" + leaf["key"],
+			"--quit-after=1"])
 	yield(wait_until("the demo to listen", self, "_port_busy", [demo_port], 10.0), "completed")
 	var client = spawn_client({"scheme": "wss", "host": "localhost", "port": demo_port,
 			"trusted_cert": pki.root_crt})
@@ -320,19 +317,11 @@ func demo_with_tls():
 	# client process.
 	OS.kill(client.pid)
 	client.pid = -1
-	yield(wait_until("the demo to quit", self, "_port_free", [demo_port], 10.0), "completed")
-	demo_pid = -1
+	yield(wait_demo_quit(demo_port, "the demo to quit"), "completed")
 
 
 func _port_busy(at: int) -> bool:
-	return not _port_free(at)
-
-
-func _port_free(at: int) -> bool:
-	var probe := TCP_Server.new()
-	var free = probe.listen(at, "127.0.0.1") == OK
-	probe.stop()
-	return free
+	return not port_free(at)
 
 
 func temp_path(name: String) -> String:
@@ -341,9 +330,6 @@ func temp_path(name: String) -> String:
 
 
 func finish():
-	if demo_pid > 0:
-		OS.kill(demo_pid)
-		demo_pid = -1
 	if pki:
 		pki.remove()
 		pki = null

@@ -26,6 +26,7 @@ var checks := 0
 var events := []
 var _pollables := []
 var _clients := []
+var _demo_pid := -1
 var _finished := false
 var _test_deadline := 0
 
@@ -116,6 +117,29 @@ func connect_client(options := {}):
 	var ev = yield(wait_event("client_connected"), "completed")
 	yield(client_event(client, "connected"), "completed")
 	return [client, ev[1]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo: this project run in another Godot process (at most one per test, killed at the end)
+
+# Starts it with `args` (a scene and the demo's options); checks that it started.
+func start_demo(args: Array):
+	var all := ["--path", ProjectSettings.globalize_path("res://")] + args
+	_demo_pid = OS.execute(OS.get_executable_path(), all, false)
+	check(_demo_pid > 0, "demo process started")
+
+
+# Waits until the demo quit on its own, which frees its port `at`.
+func wait_demo_quit(at: int, what: String):
+	yield(wait_until(what, self, "port_free", [at], 10.0), "completed")
+	_demo_pid = -1
+
+
+func port_free(at: int) -> bool:
+	var probe := TCP_Server.new()
+	var free = probe.listen(at, "127.0.0.1") == OK
+	probe.stop()
+	return free
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,6 +300,9 @@ func finish():
 	for client in _clients:
 		client.stop()
 	_clients.clear()
+	if _demo_pid > 0:
+		OS.kill(_demo_pid)
+		_demo_pid = -1
 	_pollables.clear()
 	events.clear()
 	if failures == 0:
