@@ -14,14 +14,18 @@ fn start_with_limits(limits: Limits) -> Server {
     start_with(|config| config.limits = limits)
 }
 
+/// A server whose peers may send messages of up to `in_bytes`.
+fn start_with_in_bytes(in_bytes: usize) -> Server {
+    start_with_limits(Limits {
+        in_bytes,
+        ..Limits::default()
+    })
+}
+
 #[test]
 fn a_message_over_in_bytes_gets_close_1009() {
     let clients = Clients::new();
-    let limits = Limits {
-        in_bytes: 1024,
-        ..Limits::default()
-    };
-    let mut server = start_with_limits(limits);
+    let mut server = start_with_in_bytes(1024);
     let mut ws = clients.connect(server.local_addr());
     let (id, _) = connected(&mut server);
 
@@ -43,11 +47,7 @@ fn a_message_over_in_bytes_gets_close_1009() {
 fn a_fragmented_message_over_in_bytes_gets_close_1009() {
     // Each fragment fits; the whole message does not.
     let clients = Clients::new();
-    let limits = Limits {
-        in_bytes: 1024,
-        ..Limits::default()
-    };
-    let mut server = start_with_limits(limits);
+    let mut server = start_with_in_bytes(1024);
     let mut tcp = clients.run(raw_ws(server.local_addr()));
     let (id, _) = connected(&mut server);
     let (code, _) = clients.run(async {
@@ -299,11 +299,7 @@ fn invalid_utf8_from_a_client_gets_close_1007() {
 fn a_huge_message_gets_close_1009_before_the_connection_ends() {
     // The server stops reading at the frame header, with most of the message still unread.
     let clients = Clients::new();
-    let limits = Limits {
-        in_bytes: 1024,
-        ..Limits::default()
-    };
-    let mut server = start_with_limits(limits);
+    let mut server = start_with_in_bytes(1024);
     let tcp = clients.run(raw_ws(server.local_addr()));
     let (id, _) = connected(&mut server);
     let (mut read, mut write) = tcp.into_split();
