@@ -154,11 +154,7 @@ fn a_client_that_never_answers_a_close_is_dropped_at_the_close_timeout() {
     server.peer_mut(id).unwrap().close(1000, "").unwrap();
     assert!(!disconnected(&mut server, id));
     let elapsed = started.elapsed();
-    assert!(elapsed >= timeout / 2, "dropped too early: {elapsed:?}");
-    assert!(
-        elapsed < Duration::from_secs(2),
-        "dropped too late: {elapsed:?}"
-    );
+    assert_ended_at_timeout(elapsed, timeout);
     // The close frame was sent, then the connection ended.
     assert_eq!(
         clients.run(read_close_frame(&mut tcp)),

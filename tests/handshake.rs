@@ -133,11 +133,7 @@ fn a_silent_client_is_dropped_at_the_handshake_timeout() {
     let timeout = Duration::from_millis(300);
     let mut server = start_with(|config| config.handshake_timeout = timeout);
     let (elapsed, local) = time_until_dropped(&server, &clients, |tcp| async { tcp });
-    assert!(elapsed >= timeout / 2, "dropped too early: {elapsed:?}");
-    assert!(
-        elapsed < Duration::from_secs(2),
-        "dropped too late: {elapsed:?}"
-    );
+    assert_ended_at_timeout(elapsed, timeout);
     assert_handshake_timed_out(&mut server, local);
     server.stop();
 }
@@ -154,11 +150,7 @@ fn a_slow_partial_request_is_dropped_at_the_handshake_timeout() {
             .unwrap();
         tcp
     });
-    assert!(elapsed >= timeout / 2, "dropped too early: {elapsed:?}");
-    assert!(
-        elapsed < Duration::from_secs(2),
-        "dropped too late: {elapsed:?}"
-    );
+    assert_ended_at_timeout(elapsed, timeout);
     assert_handshake_timed_out(&mut server, local);
     server.stop();
 }

@@ -442,11 +442,7 @@ fn a_client_stalling_mid_tls_is_dropped_at_the_handshake_timeout() {
         read_until_closed(&mut tcp).await;
         started.elapsed()
     });
-    assert!(elapsed >= timeout / 2, "dropped too early: {elapsed:?}");
-    assert!(
-        elapsed < Duration::from_secs(2),
-        "dropped too late: {elapsed:?}"
-    );
+    assert_ended_at_timeout(elapsed, timeout);
     let reason = handshake_failed(&mut server);
     assert!(reason.contains("handshake_timeout"), "{reason}");
     server.stop();

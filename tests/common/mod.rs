@@ -109,6 +109,16 @@ pub fn no_event(server: &mut Server, window: Duration) {
     }
 }
 
+/// Asserts that a connection the server dropped for a timeout ended when `timeout` ran out:
+/// not well before it (then something else ended it), and not long after.
+pub fn assert_ended_at_timeout(elapsed: Duration, timeout: Duration) {
+    assert!(elapsed >= timeout / 2, "dropped too early: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "dropped too late: {elapsed:?}"
+    );
+}
+
 /// Polls `condition` every few milliseconds until it holds, for state no event reports.
 #[track_caller]
 pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
