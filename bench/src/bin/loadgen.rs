@@ -363,12 +363,38 @@ async fn echo_connection(
     ws: Ws,
     inflight: usize,
     size: usize,
-    (start, end): (Instant, Instant),
+    window: (Instant, Instant),
 ) -> Tally {
-    let (mut tx, mut rx) = ws.split();
+    let (tx, rx) = ws.split();
+    let stamp_of = |data: &[u8]| {
+        data.get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    };
+    ping_pong(
+        common,
+        (tx, rx),
+        inflight,
+        window,
+        || stamped(common, size),
+        stamp_of,
+    )
+    .await
+}
+
+/// Keeps `inflight` messages from `next_message` going: sends them, then answers every message
+/// that arrives and carries a send time (`stamp_of`) with a new one. Counts those that arrive
+/// within `start..end`, with their round trip.
+async fn ping_pong(
+    common: &Common,
+    (mut tx, mut rx): (Tx, Rx),
+    inflight: usize,
+    (start, end): (Instant, Instant),
+    next_message: impl Fn() -> Message,
+    stamp_of: impl Fn(&[u8]) -> Option<u64>,
+) -> Tally {
     let mut tally = Tally::default();
     for _ in 0..inflight {
-        if tx.feed(stamped(common, size)).await.is_err() {
+        if tx.feed(next_message()).await.is_err() {
             tally.errors += 1;
             return tally;
         }
@@ -387,15 +413,15 @@ async fn echo_connection(
         let mut next = Some(message);
         // Everything already here, then one flush.
         while let Some(message) = next.take() {
-            if let Some(data) = data_of(message) {
+            let stamped_data = data_of(message).and_then(|data| Some((stamp_of(&data)?, data)));
+            if let Some((sent, data)) = stamped_data {
                 let now = Instant::now();
-                if now >= start && now < end && data.len() >= 8 {
-                    let sent = u64::from_le_bytes(data[..8].try_into().unwrap());
+                if now >= start && now < end {
                     tally.messages += 1;
                     tally.bytes += data.len() as u64;
                     tally.latency.push(common.since_ns(sent));
                 }
-                if tx.feed(stamped(common, size)).await.is_err() {
+                if tx.feed(next_message()).await.is_err() {
                     tally.errors += 1;
                     return tally;
                 }
@@ -548,59 +574,21 @@ async fn relay(common: &Common, args: &Args) -> Report {
 /// from it with a new one.
 async fn relay_client(
     common: &Common,
-    (id, mut tx, mut rx): (i32, Tx, Rx),
+    (id, tx, rx): (i32, Tx, Rx),
     partner: i32,
     inflight: usize,
     size: usize,
-    (start, end): (Instant, Instant),
+    window: (Instant, Instant),
 ) -> Tally {
-    let mut tally = Tally::default();
-    for _ in 0..inflight {
-        if tx.feed(mp_packet(common, id, partner, size)).await.is_err() {
-            tally.errors += 1;
-            return tally;
-        }
-    }
-    let _ = tx.flush().await;
-    let end_at = tokio::time::Instant::from_std(end);
-    loop {
-        let message = match timeout_at(end_at, rx.next()).await {
-            Err(_) => break,
-            Ok(Some(Ok(message))) => message,
-            Ok(_) => {
-                tally.errors += 1;
-                break;
-            }
-        };
-        let mut next = Some(message);
-        while let Some(message) = next.take() {
-            if let Some(data) = data_of(message) {
-                let from = data
-                    .get(1..5)
-                    .map(|b| i32::from_le_bytes(b.try_into().unwrap()));
-                if data.len() >= HEADER + 8 && data[0] == SYS_NONE && from == Some(partner) {
-                    let now = Instant::now();
-                    if now >= start && now < end {
-                        let sent = u64::from_le_bytes(data[HEADER..HEADER + 8].try_into().unwrap());
-                        tally.messages += 1;
-                        tally.latency.push(common.since_ns(sent));
-                    }
-                    if tx.feed(mp_packet(common, id, partner, size)).await.is_err() {
-                        tally.errors += 1;
-                        return tally;
-                    }
-                }
-            }
-            if let Some(Some(Ok(message))) = rx.next().now_or_never() {
-                next = Some(message);
-            }
-        }
-        if tx.flush().await.is_err() {
-            tally.errors += 1;
-            break;
-        }
-    }
-    tally
+    // Game packets from the partner; SYS_* and anything else are not answered.
+    let stamp_of = |data: &[u8]| {
+        let from = data.get(1..5)?;
+        let stamp = data.get(HEADER..HEADER + 8)?;
+        (data[0] == SYS_NONE && i32::from_le_bytes(from.try_into().unwrap()) == partner)
+            .then(|| u64::from_le_bytes(stamp.try_into().unwrap()))
+    };
+    let next_message = || mp_packet(common, id, partner, size);
+    ping_pong(common, (tx, rx), inflight, window, next_message, stamp_of).await
 }
 
 async fn handshakes(common: &Common, args: &Args) -> Report {
