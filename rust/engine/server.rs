@@ -35,6 +35,8 @@ pub struct Server {
     /// Multiplayer mode: packets for the server from every peer, in arrival order.
     multiplayer_inbound: VecDeque<MultiplayerPacket>,
     local_addr: SocketAddr,
+    /// The process may run on one core only, so the network thread shares it with the game.
+    one_core: bool,
 }
 
 /// See `Server::hold_wakes`; the wakes go out when this is dropped.
@@ -60,8 +62,9 @@ impl Server {
     pub fn listen(config: ServerConfig) -> Result<Self, ListenError> {
         let listener = bind(config.bind, config.port)?;
         let local_addr = listener.local_addr().map_err(ListenError::CantCreate)?;
+        let cores = available_cores();
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(worker_threads())
+            .worker_threads(cores.min(2))
             .thread_name("gdws-io")
             .enable_all()
             .build()
@@ -89,6 +92,7 @@ impl Server {
             peers: HashMap::new(),
             multiplayer_inbound: VecDeque::new(),
             local_addr,
+            one_core: cores == 1,
         })
     }
 
@@ -121,6 +125,17 @@ impl Server {
     pub fn hold_wakes(&self) -> HeldWakes {
         self.context.wakes.hold();
         HeldWakes(self.context.wakes.clone())
+    }
+
+    /// For a game loop that found no events: when the process has one core, gives the rest of
+    /// this time slice to the network thread, which may be waiting for the core with the writes
+    /// of the last batch or the input of the next. A main thread in a busy loop otherwise keeps
+    /// half the core spinning on empty polls (bench/: busy-loop echo and bulk throughput nearly
+    /// doubled). With more cores the network threads run on their own, and this does nothing.
+    pub fn lend_core_if_shared(&self) {
+        if self.one_core {
+            std::thread::yield_now();
+        }
     }
 
     /// How many events are waiting (some may be dropped on the way, e.g. input for a peer the
@@ -290,9 +305,8 @@ impl Drop for Server {
     }
 }
 
-/// One or two I/O threads: the main thread keeps a core of its own on small machines.
-fn worker_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get().clamp(1, 2))
-        .unwrap_or(1)
+/// How many cores the process may run on (its CPU affinity and quota). The runtime gets one or
+/// two I/O threads: the main thread keeps a core of its own on small machines.
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -96,6 +96,10 @@ impl ServerCore {
     pub fn poll_events(&self) {
         // What the handlers send goes out when the poll ends, each connection's all at once.
         let (mut budget, multiplayer, _held_wakes) = match self.state.borrow().server.as_ref() {
+            Some(server) if server.pending_events() == 0 => {
+                server.lend_core_if_shared();
+                return;
+            }
             Some(server) => (
                 server.pending_events(),
                 server.config().multiplayer,
