@@ -22,6 +22,7 @@ use super::connection::{Connection, Transport};
 use super::error::ListenError;
 use super::event::{Event, ServerEvent};
 use super::peer::{Peer, Route, WakeBatch};
+use super::read_ahead::ReadAhead;
 use super::registry::Registry;
 use super::tls::TlsConfig;
 use super::upgrade::{self, Upgrade};
@@ -30,7 +31,7 @@ use super::upgrade::{self, Upgrade};
 const BACKLOG: i32 = 1024;
 /// Read buffer per connection, resident for the connection's life (tungstenite's default is
 /// 128 KiB). 4 KiB instead of 8 KiB saves 4 KB per idle peer; large messages still arrive in
-/// one buffer (tungstenite reserves a whole frame), and bench/ measured no throughput change.
+/// one buffer (tungstenite reserves a whole frame) and in large reads (`ReadAhead`).
 const READ_BUFFER: usize = 4 * 1024;
 /// Output is written to the socket once this much is buffered, and on every flush.
 const WRITE_BUFFER: usize = 16 * 1024;
@@ -159,7 +160,7 @@ async fn serve(
     }
 }
 
-type Upgraded<S> = (WebSocketStream<S>, String);
+type Upgraded<S> = (WebSocketStream<ReadAhead<S>>, String);
 
 async fn finish_handshake<S: Transport>(
     result: Result<Result<Upgraded<S>, String>, Elapsed>,
@@ -324,7 +325,7 @@ fn handshake_failed(context: &ListenerContext, address: SocketAddr, reason: Stri
 async fn upgrade<S: Transport>(
     mut stream: S,
     config: &ServerConfig,
-) -> Result<(WebSocketStream<S>, String), String> {
+) -> Result<Upgraded<S>, String> {
     let mut input = Vec::with_capacity(1024);
     let mut buffer = [0u8; 4096];
     loop {
@@ -359,6 +360,7 @@ async fn upgrade<S: Transport>(
                     .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
                 let frames = input.split_off(head_len);
                 let config = Some(websocket_config(config));
+                let stream = ReadAhead::new(stream);
                 let ws = WebSocketStream::from_partially_read(stream, frames, Role::Server, config)
                     .await;
                 return Ok((ws, protocol));

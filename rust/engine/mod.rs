@@ -9,6 +9,7 @@ mod listener;
 pub mod multiplayer;
 mod peer;
 mod protocols;
+mod read_ahead;
 mod registry;
 mod server;
 mod tls;
