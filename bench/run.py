@@ -44,6 +44,7 @@ METRICS = {
     "mb_per_s": ("MB/s", "{:,.0f}", True),
     "p50_ms": ("p50 ms", "{:.2f}", False),
     "p99_ms": ("p99 ms", "{:.2f}", False),
+    "slowest_share": ("slowest connection / mean", "{:.2f}", True),
     "relays_per_s": ("relayed/s", "{:,.0f}", True),
     "handshakes_per_s": ("handshakes/s", "{:,.0f}", True),
     "deliveries_per_s": ("deliveries/s", "{:,.0f}", True),
@@ -81,9 +82,9 @@ def scenario_list():
         ["main_cpu_pct", "cpu_pct", "rss_per_conn_kb", "connect_p99_ms", "conns"],
         smoke_load=["hold", "--conns=200", "--concurrency=50"])
     add("echo", "echo, 100 conns x 8 in flight, 32 B (default pacing)", echo,
-        ["msgs_per_s", "p50_ms", "p99_ms", "main_cpu_pct"])
+        ["msgs_per_s", "p50_ms", "p99_ms", "slowest_share", "main_cpu_pct"])
     add("echo_busy", "echo, 100 x 8, 32 B, busy loop", echo,
-        ["msgs_per_s", "p50_ms", "p99_ms", "main_cpu_pct"], server=["--busy"])
+        ["msgs_per_s", "p50_ms", "p99_ms", "slowest_share", "main_cpu_pct"], server=["--busy"])
     add("echo_60fps", "echo, 100 x 8, 32 B, 60 fps", echo,
         ["msgs_per_s", "p50_ms", "p99_ms", "main_cpu_pct"], server=["--fps=60"])
     add("bulk", "bulk echo, 10 conns, 60,000 B (default pacing)", bulk,
@@ -116,7 +117,7 @@ def scenario_list():
     add("bulk_busy_wss", "wss:// bulk echo, 10 conns, 60,000 B, busy loop", bulk,
         ["mb_per_s", "p50_ms", "main_cpu_pct"], server=["--busy"], tls=True)
     add("engine_echo", "engine alone vs raw tokio-tungstenite: echo 100 x 8, 32 B", echo,
-        ["msgs_per_s", "p50_ms", "p99_ms", "cpu_pct"], kind="engine")
+        ["msgs_per_s", "p50_ms", "p99_ms", "slowest_share", "cpu_pct"], kind="engine")
     add("engine_bulk", "engine alone vs raw: bulk 10 conns, 60,000 B", bulk,
         ["mb_per_s", "p50_ms", "cpu_pct"], kind="engine")
     add("engine_hold_10k", "engine alone vs raw: 10,000 idle connections", hold,

@@ -285,6 +285,18 @@ async fn in_window<F: std::future::Future>(
     outputs
 }
 
+/// The fewest round trips one connection made, as a share of the mean: 1 when the server
+/// serves every connection alike, 0 when it starves one. Latency percentiles cannot show
+/// starvation: a connection that gets no answer adds no sample.
+fn slowest_share(tallies: &[Tally]) -> f64 {
+    let total: u64 = tallies.iter().map(|t| t.messages).sum();
+    let fewest = tallies.iter().map(|t| t.messages).min().unwrap_or(0);
+    if total == 0 {
+        return 0.0;
+    }
+    fewest as f64 * tallies.len() as f64 / total as f64
+}
+
 /// What one connection counted inside the window.
 #[derive(Default)]
 struct Tally {
@@ -345,11 +357,14 @@ async fn echo(common: &Common, args: &Args) -> Report {
         .into_iter()
         .map(|ws| echo_connection(common, ws, inflight, size, window))
         .collect();
-    let mut total = Tally::sum(in_window(window, tasks).await);
+    let tallies = in_window(window, tasks).await;
+    let slowest_share = slowest_share(&tallies);
+    let mut total = Tally::sum(tallies);
     let p = total.latency.percentiles_ms(&[0.5, 0.99]);
     let mut report = Report::default();
     report
         .set("conns", (n - failed) as f64)
+        .set("slowest_share", slowest_share)
         .set("msgs_per_s", total.messages as f64 / common.secs)
         .set("mb_per_s", total.bytes as f64 / common.secs / 1e6)
         .set("p50_ms", p[0])
