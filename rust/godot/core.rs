@@ -95,17 +95,17 @@ impl ServerCore {
     /// The object is looked up again for each signal: a handler may have freed it.
     pub fn poll_events(&self) {
         // What the handlers send goes out when the poll ends, each connection's all at once.
-        let (mut budget, multiplayer, _held_wakes) = match self.state.borrow().server.as_ref() {
-            Some(server) if server.pending_events() == 0 => {
+        let (mut budget, multiplayer, _held_wakes) = {
+            let state = self.state.borrow();
+            let Some(server) = state.server.as_ref() else {
+                return;
+            };
+            let pending = server.pending_events();
+            if pending == 0 {
                 server.lend_core_if_shared();
                 return;
             }
-            Some(server) => (
-                server.pending_events(),
-                server.config().multiplayer,
-                server.hold_wakes(),
-            ),
-            None => return,
+            (pending, server.config().multiplayer, server.hold_wakes())
         };
         while budget > 0 {
             budget -= 1;
