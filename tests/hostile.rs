@@ -411,24 +411,35 @@ fn a_peer_that_never_reads_is_refused_by_its_full_queue_and_costs_a_bounded_amou
     let mut bystander = Bystander::connect(&mut server, &clients);
     let stalled = stalled_client(&clients, &server);
     let (stalled_id, _) = connected(&mut server);
-    // The game keeps sending to it, as a game does every frame, far past what fits.
+    // The game keeps sending to it, as a game does every frame, far past what fits. The kernel's
+    // socket buffers take the first megabytes (how many depends on the machine's TCP
+    // autotuning, up to `tcp_wmem`'s maximum); once they are full, the queue must refuse
+    // every packet. The bound on rounds (64 MiB offered) only keeps a broken queue from
+    // looping forever.
+    const REFUSED_IN_A_ROW: usize = 1000;
     let mut refused = 0;
-    for round in 0..2000 {
+    let mut in_a_row = 0;
+    let mut rounds = 0;
+    while in_a_row < REFUSED_IN_A_ROW && rounds < 64 * 1024 {
         let peer = server.peer(stalled_id).unwrap();
         match peer.put_packet(binary(&[7; 1024])) {
-            Ok(()) => {}
-            Err(SendError::QueueFull { .. }) => refused += 1,
-            Err(other) => panic!("round {round}: {other:?}"),
+            Ok(()) => in_a_row = 0,
+            Err(SendError::QueueFull { .. }) => {
+                refused += 1;
+                in_a_row += 1;
+            }
+            Err(other) => panic!("round {rounds}: {other:?}"),
         }
         let queued = peer.buffered_amount();
         assert!(queued <= limits.out_bytes, "queued {queued}");
-        if round % 200 == 0 {
+        if rounds % 200 == 0 {
             bystander.exchange(&mut server, &clients);
         }
+        rounds += 1;
     }
-    assert!(
-        refused > 1000,
-        "the full queue refused ({refused} refusals)"
+    assert_eq!(
+        in_a_row, REFUSED_IN_A_ROW,
+        "the full queue kept accepting: {refused} refusals in {rounds} rounds"
     );
     let most = limits.out_bytes;
     // The stalled client goes away: its queue goes with it.
@@ -437,7 +448,7 @@ fn a_peer_that_never_reads_is_refused_by_its_full_queue_and_costs_a_bounded_amou
     assert_back_to_baseline(&server, &[&bystander]);
     server.stop();
     report(
-        "a peer that never reads, sent 2000 x 1 KiB",
+        &format!("a peer that never reads, sent {rounds} x 1 KiB (until {REFUSED_IN_A_ROW} in a row were refused)"),
         &format!("put_packet refused {refused} times (ERR_OUT_OF_MEMORY), queue <= {most} bytes"),
         "none until it leaves: Disconnected (unclean)",
     );
