@@ -21,6 +21,15 @@ fn tls_server(tls: TlsConfig) -> Server {
     start_with(|config| config.tls = Some(tls))
 }
 
+/// A wss:// server with a P-256 leaf of `pki` and the given handshake timeout.
+fn tls_server_with_timeout(pki: &Pki, handshake_timeout: Duration) -> Server {
+    let leaf = pki.leaf(KeyKind::P256, |_| {});
+    start_with(|config| {
+        config.tls = Some(pki.server_tls(&leaf));
+        config.handshake_timeout = handshake_timeout;
+    })
+}
+
 fn build(cert: &str, key: &str, ca_chain: Option<&str>) -> Result<TlsConfig, TlsError> {
     let ca_chain = ca_chain.map(|pem| Pem::new("ca_chain", pem));
     TlsConfig::from_pem(
@@ -425,12 +434,8 @@ fn not_yet_valid_and_expired_intermediates_are_warnings() {
 #[test]
 fn a_client_stalling_mid_tls_is_dropped_at_the_handshake_timeout() {
     let (pki, clients) = (Pki::new(), Clients::new());
-    let leaf = pki.leaf(KeyKind::P256, |_| {});
     let timeout = Duration::from_millis(400);
-    let mut server = start_with(|config| {
-        config.tls = Some(pki.server_tls(&leaf));
-        config.handshake_timeout = timeout;
-    });
+    let mut server = tls_server_with_timeout(&pki, timeout);
     let addr = server.local_addr();
     let elapsed = clients.run(async {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
@@ -453,12 +458,8 @@ fn the_timeout_covers_tls_and_the_upgrade_together() {
     // TLS completes at once, then the client sends no HTTP request: the same deadline, counted
     // from the TCP accept, ends it.
     let (pki, clients) = (Pki::new(), Clients::new());
-    let leaf = pki.leaf(KeyKind::P256, |_| {});
     let timeout = Duration::from_millis(400);
-    let mut server = start_with(|config| {
-        config.tls = Some(pki.server_tls(&leaf));
-        config.handshake_timeout = timeout;
-    });
+    let mut server = tls_server_with_timeout(&pki, timeout);
     let addr = server.local_addr();
     let (tls_time, total) = clients.run(async {
         let started = Instant::now();
@@ -487,12 +488,8 @@ fn the_timeout_covers_tls_and_the_upgrade_together() {
 #[test]
 fn a_plain_client_on_the_tls_port_is_told_to_use_wss() {
     let (pki, clients) = (Pki::new(), Clients::new());
-    let leaf = pki.leaf(KeyKind::P256, |_| {});
     // A long timeout: a prompt answer shows the client was refused, not timed out.
-    let mut server = start_with(|config| {
-        config.tls = Some(pki.server_tls(&leaf));
-        config.handshake_timeout = Duration::from_secs(20);
-    });
+    let mut server = tls_server_with_timeout(&pki, Duration::from_secs(20));
     let started = Instant::now();
     match clients.run(connect(server.local_addr(), &[])) {
         Err(WsError::Http(response)) => {
