@@ -248,10 +248,9 @@ func refuse_new_connections():
 	yield(client_event(client, "connection_error", 8.0), "completed")
 	check_eq(events, [], "refused client: no server signal")
 	server.refuse_new_connections = false
-	client = spawn_client()
-	var ev = yield(wait_event("client_connected"), "completed")
-	yield(client_event(client, "connected"), "completed")
-	check(server.has_peer(ev[1]), "accepts again after refuse_new_connections = false")
+	var joined = yield(connect_client(), "completed")
+	client = joined[0]
+	check(server.has_peer(joined[1]), "accepts again after refuse_new_connections = false")
 	server.stop()
 	yield(client_event(client, "closed", DEFAULT_TIMEOUT, ["server_close_request"]), "completed")
 

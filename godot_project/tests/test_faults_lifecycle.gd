@@ -65,10 +65,9 @@ func listen_stop_loops():
 	# Still a working server afterwards.
 	server = make_server()
 	check_eq(server.listen(port), OK, "listen after the loops")
-	var client = spawn_client({"echo": true})
-	var ev = yield(wait_event("client_connected"), "completed")
-	yield(client_event(client, "connected"), "completed")
-	var peer = server.get_peer(ev[1])
+	var joined = yield(connect_client({"echo": true}), "completed")
+	var client = joined[0]
+	var peer = server.get_peer(joined[1])
 	peer.put_packet("after the loops".to_utf8())
 	yield(wait_event("data_received"), "completed")
 	check_eq(peer.get_packet().get_string_from_utf8(), "after the loops", "echo after the loops")
@@ -128,15 +127,9 @@ func churn():
 	server.connect("client_disconnected", self, "_check_gone", [server])
 	check_eq(server.listen(port), OK, "listen")
 	var count := 8
-	var clients := []
-	for i in count:
-		clients.append(spawn_client())
-	var ids := []
-	for i in count:
-		var ev = yield(wait_event("client_connected"), "completed")
-		ids.append(ev[1])
-	for i in count:
-		yield(client_event(clients[i], "connected"), "completed")
+	var joined = yield(connect_clients(count), "completed")
+	var clients: Array = joined[0]
+	var ids: Array = joined[1]
 	for i in range(0, count, 2):
 		OS.kill(clients[i].pid)
 		clients[i].pid = -1

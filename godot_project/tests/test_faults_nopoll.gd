@@ -13,15 +13,9 @@ const PAUSE_SECONDS = 2.0
 func run():
 	var server = make_server()
 	check_eq(server.listen(port), OK, "listen")
-	var clients := []
-	for i in CLIENTS:
-		clients.append(spawn_client())
-	var ids := []
-	for i in CLIENTS:
-		var ev = yield(wait_event("client_connected"), "completed")
-		ids.append(ev[1])
-	for c in clients:
-		yield(client_event(c, "connected"), "completed")
+	var joined = yield(connect_clients(CLIENTS), "completed")
+	var clients: Array = joined[0]
+	var ids: Array = joined[1]
 
 	# Stop polling, then have every client send its messages.
 	forget(server)

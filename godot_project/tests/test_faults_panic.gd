@@ -24,10 +24,9 @@ func inject(callbacks: String):
 func packet_peer_callbacks():
 	var server = make_server()
 	check_eq(server.listen(port), OK, "listen")
-	var client = spawn_client({"echo": true})
-	var ev = yield(wait_event("client_connected"), "completed")
-	var id = ev[1]
-	yield(client_event(client, "connected"), "completed")
+	var joined = yield(connect_client({"echo": true}), "completed")
+	var client = joined[0]
+	var id = joined[1]
 	var peer = server.get_peer(id)
 	peer.set_write_mode(WebSocketPeer.WRITE_MODE_TEXT)
 
@@ -39,7 +38,7 @@ func packet_peer_callbacks():
 	expect_errors_end("panic in put_packet", 2)
 	inject("none")
 	check_eq(peer.put_packet("after the panic".to_utf8()), OK, "put_packet works after the panic")
-	ev = yield(client_event(client, "data"), "completed")
+	var ev = yield(client_event(client, "data"), "completed")
 	check_eq(ev, ["data", "text", "after the panic"], "the client gets only what was sent after the panic")
 
 	# get_packet panics with the echo waiting: empty result, FAILED, the packet stays queued.
@@ -57,10 +56,9 @@ func packet_peer_callbacks():
 	check_eq(peer.get_packet_error(), OK, "get_packet_error() after a good get_packet")
 
 	# The server itself goes on: a second client connects and exchanges messages.
-	var other = spawn_client({"echo": true})
-	ev = yield(wait_event("client_connected"), "completed")
-	yield(client_event(other, "connected"), "completed")
-	var other_peer = server.get_peer(ev[1])
+	joined = yield(connect_client({"echo": true}), "completed")
+	var other = joined[0]
+	var other_peer = server.get_peer(joined[1])
 	other_peer.put_packet("second client".to_utf8())
 	yield(wait_event("data_received"), "completed")
 	check_eq(other_peer.get_packet().get_string_from_utf8(), "second client", "a new client works")

@@ -54,8 +54,6 @@ func run():
 	check_eq(server.listen(port), OK, "listen a third time")
 	server.stop()
 	check_eq(server.listen(port), OK, "listen right after stop, same frame")
-	client = spawn_client()
-	ev = yield(wait_event("client_connected"), "completed")
-	yield(client_event(client, "connected"), "completed")
+	client = yield(connect_client(), "completed")[0]
 	server.stop()
 	yield(client_event(client, "closed", DEFAULT_TIMEOUT, ["server_close_request"]), "completed")

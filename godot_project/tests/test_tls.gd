@@ -104,10 +104,9 @@ func self_signed():
 	yield(wait_event("client_disconnected"), "completed")
 
 	# Without verification, by address.
-	client = spawn_client({"scheme": "wss", "insecure": true})
-	ev = yield(wait_event("client_connected"), "completed")
-	yield(client_event(client, "connected"), "completed")
-	server.disconnect_peer(ev[1])
+	var joined = yield(connect_client({"scheme": "wss", "insecure": true}), "completed")
+	client = joined[0]
+	server.disconnect_peer(joined[1])
 	yield(client_event(client, "closed", DEFAULT_TIMEOUT, ["server_close_request"]), "completed")
 	yield(wait_event("client_disconnected"), "completed")
 

@@ -113,10 +113,23 @@ func spawn_client(options := {}):
 # Starts a client (spawn_client) and waits until the server emitted client_connected for it
 # and the client saw the connection; returns [client, peer id].
 func connect_client(options := {}):
-	var client = spawn_client(options)
-	var ev = yield(wait_event("client_connected"), "completed")
-	yield(client_event(client, "connected"), "completed")
-	return [client, ev[1]]
+	var joined = yield(connect_clients(1, options), "completed")
+	return [joined[0][0], joined[1][0]]
+
+
+# Starts `count` clients at once and waits until all of them are connected on both sides.
+# Returns [clients, peer ids in the order the server announced them].
+func connect_clients(count: int, options := {}):
+	var clients := []
+	for i in count:
+		clients.append(spawn_client(options))
+	var ids := []
+	for i in count:
+		var ev = yield(wait_event("client_connected"), "completed")
+		ids.append(ev[1])
+	for client in clients:
+		yield(client_event(client, "connected"), "completed")
+	return [clients, ids]
 
 
 # ---------------------------------------------------------------------------------------------
