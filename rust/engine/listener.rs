@@ -132,7 +132,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, context: Arc<ListenerCont
 /// Upgrades one accepted connection (TLS first, on a wss:// server) and runs it as a peer.
 /// The whole handshake, TLS and HTTP, must finish within `handshake_timeout` of the accept.
 async fn serve(
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     address: SocketAddr,
     accepted_at: Instant,
     context: Arc<ListenerContext>,
@@ -143,7 +143,7 @@ async fn serve(
     match context.config.tls.as_ref() {
         None => {
             let handshake = async {
-                refuse_tls_client(&tcp).await?;
+                refuse_tls_client(&mut tcp).await?;
                 upgrade(tcp, &context.config).await
             };
             let result = timeout_at(deadline, handshake).await;
@@ -187,35 +187,25 @@ async fn finish_handshake<S: Transport>(
 
 /// On a plain ws:// server: a client that opens with a TLS record (a wss:// client) gets a TLS
 /// `handshake_failure` alert and is dropped, so it fails at once and knows why.
-async fn refuse_tls_client(tcp: &TcpStream) -> Result<(), String> {
+async fn refuse_tls_client(tcp: &mut TcpStream) -> Result<(), String> {
     if first_byte(tcp).await? != TLS_HANDSHAKE_RECORD {
         return Ok(());
     }
-    // Take the ClientHello off the socket first: closing with unread input would reset the
-    // connection and could discard the alert before the client reads it.
-    let mut hello = vec![0u8; 16 * 1024];
-    let _ = read_some(tcp, &mut hello).await;
-    let _ = write_all(tcp, &TLS_HANDSHAKE_FAILURE_ALERT).await;
+    let _ = tcp.write_all(&TLS_HANDSHAKE_FAILURE_ALERT).await;
+    finish_refusal(tcp).await;
     Err("a TLS (wss://) client on this plain ws:// server, which has no certificate".to_owned())
 }
 
 /// The TLS handshake of a wss:// server. A plain HTTP client (ws://) gets an HTTP 400 that
 /// says to use wss://.
 async fn tls_accept(
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     tls: &TlsConfig,
 ) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
     let first = first_byte(&tcp).await?;
     if first != TLS_HANDSHAKE_RECORD && first.is_ascii_alphabetic() {
-        let mut request = Vec::new();
-        let mut buffer = vec![0u8; 4096];
-        while request.len() < 4096 && !request.windows(4).any(|w| w == b"\r\n\r\n") {
-            match read_some(&tcp, &mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => request.extend_from_slice(&buffer[..n]),
-            }
-        }
-        let _ = write_all(&tcp, PLAIN_CLIENT_ON_TLS_RESPONSE).await;
+        let _ = tcp.write_all(PLAIN_CLIENT_ON_TLS_RESPONSE).await;
+        finish_refusal(&mut tcp).await;
         return Err(
             "a plain (ws://, not TLS) client on this wss:// server; it was told to use wss://"
                 .to_owned(),
@@ -246,28 +236,6 @@ async fn first_byte(tcp: &TcpStream) -> Result<u8, String> {
         Ok(_) => Ok(byte[0]),
         Err(e) => Err(format!("the connection failed before the handshake: {e}")),
     }
-}
-
-async fn read_some(tcp: &TcpStream, buffer: &mut [u8]) -> io::Result<usize> {
-    loop {
-        tcp.readable().await?;
-        match tcp.try_read(buffer) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            result => return result,
-        }
-    }
-}
-
-async fn write_all(tcp: &TcpStream, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        tcp.writable().await?;
-        match tcp.try_write(data) {
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Why a TLS handshake failed, in words a game developer can act on.
