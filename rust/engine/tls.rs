@@ -82,11 +82,7 @@ impl TlsConfig {
         let mut chain = read_certificates(certificate)?;
         let own = chain.len();
         if let Some(ca_chain) = ca_chain {
-            for cert in read_certificates(ca_chain)? {
-                if !chain.iter().any(|c| c.der == cert.der) {
-                    chain.push(cert);
-                }
-            }
+            append_new(&mut chain, read_certificates(ca_chain)?);
         }
         let leaf = &chain[0];
         check_validity(leaf, 0, certificate, now, &mut warnings)?;
@@ -408,13 +404,18 @@ fn read_certificates(input: &Pem) -> Result<Vec<Certificate>, TlsError> {
     }
     // A chain never repeats a certificate (Godot 3.2's X509Certificate.save() writes the first
     // certificate of a chain once per certificate, for one).
-    let mut unique: Vec<Certificate> = Vec::with_capacity(certificates.len());
+    let mut unique = Vec::with_capacity(certificates.len());
+    append_new(&mut unique, certificates);
+    Ok(unique)
+}
+
+/// Appends to `chain` each of `certificates` that it does not hold yet.
+fn append_new(chain: &mut Vec<Certificate>, certificates: Vec<Certificate>) {
     for cert in certificates {
-        if !unique.iter().any(|c| c.der == cert.der) {
-            unique.push(cert);
+        if !chain.iter().any(|c| c.der == cert.der) {
+            chain.push(cert);
         }
     }
-    Ok(unique)
 }
 
 fn certificate_info(der: Vec<u8>, parsed: &X509Certificate<'_>) -> Certificate {
