@@ -175,6 +175,39 @@ fn frames_sent_right_after_the_request_are_kept() {
 }
 
 #[test]
+fn a_request_with_bare_lf_line_ends_split_over_two_reads_is_answered() {
+    // HTTP parsers (httparse, so tungstenite's) accept "\n" line ends; the server must notice
+    // the end of such a head when it arrives in a later read, not only "\r\n\r\n".
+    let clients = Clients::new();
+    let mut server = patient_server();
+    let request = format!("{UPGRADE_HEAD}\r\n").replace("\r\n", "\n");
+    let (last, first) = request.as_bytes().split_last().unwrap();
+    let addr = server.local_addr();
+    let head = clients.run(async {
+        use tokio::io::AsyncReadExt;
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(first).await.unwrap();
+        // The client's own pacing: the final "\n" comes in a later segment.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tcp.write_all(&[*last]).await.unwrap();
+        // Bounded by `clients.run`'s 5 s, far below the 20 s handshake_timeout.
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(tcp.read_u8().await.unwrap());
+        }
+        String::from_utf8(head).unwrap()
+    });
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    connected(&mut server);
+    server.stop();
+    report(
+        "a request with bare LF line ends, its last byte in a later read",
+        "HTTP 101",
+        "Connected",
+    );
+}
+
+#[test]
 fn a_slowloris_trickling_its_request_is_dropped_at_the_handshake_timeout() {
     let clients = Clients::new();
     let timeout = Duration::from_millis(500);

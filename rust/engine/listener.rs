@@ -306,9 +306,9 @@ async fn upgrade<S: Transport>(
         // refuse garbage at once), the end of the head, or the size limit. Parsing on every
         // read would let a client trickling one byte at a time cost quadratic work.
         let first_read = input.is_empty();
-        let searched_from = input.len().saturating_sub(3);
+        let searched_from = input.len().saturating_sub(2);
         input.extend_from_slice(&buffer[..read]);
-        let head_may_end = input[searched_from..].windows(4).any(|w| w == b"\r\n\r\n");
+        let head_may_end = ends_a_head(&input[searched_from..]);
         if !(first_read || head_may_end || input.len() > upgrade::MAX_REQUEST_HEAD) {
             continue;
         }
@@ -342,6 +342,12 @@ async fn upgrade<S: Transport>(
             }
         }
     }
+}
+
+/// Whether `bytes` hold the empty line that ends a request head: "\r\n\r\n", or the bare
+/// "\n" line ends that HTTP parsers (httparse, so tungstenite's) accept as well.
+fn ends_a_head(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
 
 /// Ends a refused connection so the client reads the answer: FIN, then what it still sends is
