@@ -101,13 +101,22 @@ func split_top_level(text: String) -> Array:
 	return parts
 
 
-func compare_with_godot(name: String, doc: Dictionary, script: NativeScript):
-	# Methods: the Methods table plus the properties' setters and getters.
-	var documented = doc.methods.keys()
+# The setters and getters the properties' descriptions name: {method name: property}.
+func accessor_methods(doc: Dictionary) -> Dictionary:
+	var accessors = {}
 	for property in doc.property_docs:
 		for accessor in ["Setter", "Getter"]:
 			if doc.property_docs[property].has(accessor):
-				documented.append(split_signature(doc.property_docs[property][accessor])[0])
+				var method = split_signature(doc.property_docs[property][accessor])[0]
+				if accessors.has(method):
+					check(false, "%s is named by %s and %s" % [method, accessors[method], property])
+				accessors[method] = property
+	return accessors
+
+
+func compare_with_godot(name: String, doc: Dictionary, script: NativeScript):
+	# Methods: the Methods table plus the properties' setters and getters.
+	var documented = doc.methods.keys() + accessor_methods(doc).keys()
 	var registered = []
 	for method in script.get_script_method_list():
 		registered.append(method.name)
@@ -149,11 +158,7 @@ func compare_with_godot(name: String, doc: Dictionary, script: NativeScript):
 # the property's description). Plain string scanning: Godot 3.2.3's RegEx prints spurious
 # free_static errors.
 func compare_with_rust(name: String, doc: Dictionary, source: String):
-	var accessors = {}
-	for property in doc.property_docs:
-		for accessor in ["Setter", "Getter"]:
-			if doc.property_docs[property].has(accessor):
-				accessors[split_signature(doc.property_docs[property][accessor])[0]] = property
+	var accessors = accessor_methods(doc)
 	var found = 0
 	var at = source.find("#[method]")
 	while at >= 0:

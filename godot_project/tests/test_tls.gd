@@ -122,9 +122,7 @@ func self_signed():
 	if builtin:
 		# Stock: a private key alone does not turn TLS on; a plain client connects.
 		check_eq(server.listen(port), OK, "listen with a key and no certificate")
-		client = spawn_client()
-		ev = yield(wait_event("client_connected"), "completed")
-		yield(client_event(client, "connected"), "completed")
+		client = yield(connect_client(), "completed")[0]
 		server.stop()
 		yield(client_event(client, "closed", DEFAULT_TIMEOUT, ["server_close_request"]), "completed")
 	else:
