@@ -8,6 +8,8 @@
 #   scripts/addon.sh --debug    the debug build (what scripts/addon_test.sh packages: no release
 #                               build needed): target/addon/debug/..., ...-debug.zip
 #
+# The last line printed is the zip's path (scripts/addon_test.sh reads it from there).
+#
 # Install: unzip the zip in the project's folder (it holds addons/gdws/...), then
 #   const WebSocketServer = preload("res://addons/gdws/websocket_server.gdns")
 set -euo pipefail
@@ -41,4 +43,5 @@ if find "$addon" -type l | grep -q .; then
     echo "addon: $addon holds symlinks" >&2; exit 1
 fi
 (cd "$stage" && python3 -m zipfile -c "$zip" addons)
-echo "addon: $addon ($(du -sh "$addon" | cut -f1)), $zip ($(du -h "$zip" | cut -f1))"
+echo "addon: $addon ($(du -sh "$addon" | cut -f1)), zip $(du -h "$zip" | cut -f1):"
+echo "$zip"

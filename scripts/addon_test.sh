@@ -11,13 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
 if [ "${1:-}" = "--release" ]; then
-    bash scripts/addon.sh >/dev/null
-    zip="$PWD/target/addon/gdws-$version-linux-x86_64.zip"
+    zip=$(bash scripts/addon.sh | tail -n1)
 else
-    bash scripts/addon.sh --debug >/dev/null
-    zip="$PWD/target/addon/gdws-$version-linux-x86_64-debug.zip"
+    zip=$(bash scripts/addon.sh --debug | tail -n1)
 fi
 
 project=$(mktemp -d "${TMPDIR:-/tmp}/gdws_addon_project.XXXXXX")
