@@ -97,11 +97,9 @@ def load(name):
     (cases,) = index.values()
     return {case: result["behavior"] for case, result in cases.items()}
 
-def section_key(section):
-    return int(section)
-
 runs = {name: load(name) for name in ("godot", "engine")}
 ours = []
+overall = collections.Counter()
 for name, cases in runs.items():
     totals = collections.Counter()
     sections = collections.defaultdict(collections.Counter)
@@ -109,9 +107,10 @@ for name, cases in runs.items():
         kind = behavior if behavior in KINDS else "FAILED"
         totals[kind] += 1
         sections[case.split(".")[0]][kind] += 1
+    overall += totals
     print(f"{name}: {len(cases)} cases: {totals['OK']} passed, {totals['NON-STRICT']} non-strict, "
           f"{totals['INFORMATIONAL']} informational, {totals['FAILED']} failed")
-    for section in sorted(sections, key=section_key):
+    for section in sorted(sections, key=int):
         counts = " | ".join(str(sections[section][k]) for k in KINDS)
         print(f"conformance: {name} | {section} | {counts}")
     for case, behavior in sorted(cases.items()):
@@ -123,8 +122,8 @@ for name, cases in runs.items():
         print(f"  {name} {case}: {behavior} ({why})")
         if not godot_limit:
             ours.append(f"{name} {case}")
-passed = sum(1 for cases in runs.values() for b in cases.values() if b != "FAILED")
-failed = sum(1 for cases in runs.values() for b in cases.values() if b == "FAILED")
+failed = overall["FAILED"]
+passed = sum(overall.values()) - failed
 print(f"conformance: {passed} cases passed, {failed} failed, "
       + (f"{len(ours)} of them ours" if ours else "none of them ours"))
 sys.exit(1 if ours else 0)
