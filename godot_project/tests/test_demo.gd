@@ -2,52 +2,7 @@ extends "res://tests/lib/test_case.gd"
 # Runs the demo chat server (res://demo/demo.tscn) in its own headless Godot process and chats
 # with it through two stock WebSocketClients in this process.
 
-
-class ChatClient:
-	extends Reference
-	var ws := WebSocketClient.new()
-	var received := []  # text messages, in order
-	var connected := false
-	var failed := false
-	var closed := false
-
-	func _init(url: String):
-		ws.connect("connection_established", self, "_on_established")
-		ws.connect("connection_error", self, "_on_error")
-		ws.connect("connection_closed", self, "_on_closed")
-		ws.connect("data_received", self, "_on_data")
-		ws.connect_to_url(url)
-
-	func poll():
-		ws.poll()
-
-	func say(text: String):
-		ws.get_peer(1).set_write_mode(WebSocketPeer.WRITE_MODE_TEXT)
-		ws.get_peer(1).put_packet(text.to_utf8())
-
-	func has_message() -> bool:
-		return not received.empty()
-
-	func done() -> bool:
-		return connected or failed
-
-	func is_closed() -> bool:
-		return closed
-
-	func _on_established(_protocol):
-		connected = true
-
-	func _on_error():
-		failed = true
-
-	func _on_closed(_clean):
-		closed = true
-
-	func _on_data():
-		var peer = ws.get_peer(1)
-		while peer.get_available_packet_count() > 0:
-			var packet = peer.get_packet()
-			received.append(packet.get_string_from_utf8() if peer.was_string_packet() else packet)
+const StockClient = preload("res://tests/lib/stock_client.gd")
 
 
 func run():
@@ -66,16 +21,15 @@ func run():
 	check_eq(yield(next_message(a), "completed"), joined_b, "A sees B join")
 	check(id_b != id_a, "different ids")
 
-	a.say("hello from A")
+	a.send("hello from A")
 	check_eq(yield(next_message(a), "completed"), "[%d] hello from A" % id_a, "A gets its own message back")
 	check_eq(yield(next_message(b), "completed"), "[%d] hello from A" % id_a, "B gets A's message")
 
 	# Binary messages go to everyone unchanged, as binary.
-	b.ws.get_peer(1).set_write_mode(WebSocketPeer.WRITE_MODE_BINARY)
-	b.ws.get_peer(1).put_packet(PoolByteArray([1, 2, 0, 255]))
+	b.send(PoolByteArray([1, 2, 0, 255]), WebSocketPeer.WRITE_MODE_BINARY)
 	check_eq(yield(next_packet(a), "completed"), PoolByteArray([1, 2, 0, 255]), "A gets B's binary")
 	check_eq(yield(next_packet(b), "completed"), PoolByteArray([1, 2, 0, 255]), "B gets its binary back")
-	b.say("ünïcode ✓")
+	b.send("ünïcode ✓")
 	check_eq(yield(next_message(a), "completed"), "[%d] ünïcode ✓" % id_b, "A gets B's text")
 	check_eq(yield(next_message(b), "completed"), "[%d] ünïcode ✓" % id_b, "B gets its text back")
 
@@ -95,7 +49,7 @@ func run():
 func join():
 	var end = OS.get_ticks_msec() + 10000
 	while true:
-		var client = ChatClient.new("ws://127.0.0.1:%d/" % port)
+		var client = StockClient.new("ws://127.0.0.1:%d/" % port)
 		_pollables.append(client)
 		yield(wait_until("a connection result", client, "done"), "completed")
 		if client.connected:

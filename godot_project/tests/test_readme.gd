@@ -3,38 +3,7 @@ extends "res://tests/lib/test_case.gd"
 # of 9080) echoes a stock WebSocketClient's text as text and binary as binary, and the
 # multiplayer server example compiles.
 
-
-# A stock WebSocketClient in this process; records what it receives as [kind, data].
-class EchoClient:
-	extends Reference
-	var ws := WebSocketClient.new()
-	var received := []
-
-	func _init(url: String):
-		ws.connect("data_received", self, "_on_data")
-		ws.connect_to_url(url)
-
-	func poll():
-		ws.poll()
-
-	func is_open() -> bool:
-		return ws.get_connection_status() == NetworkedMultiplayerPeer.CONNECTION_CONNECTED
-
-	func has_received(count: int) -> bool:
-		return received.size() >= count
-
-	func send(data, mode: int):
-		ws.get_peer(1).set_write_mode(mode)
-		ws.get_peer(1).put_packet(data.to_utf8() if data is String else data)
-
-	func _on_data():
-		var peer = ws.get_peer(1)
-		while peer.get_available_packet_count() > 0:
-			var packet = peer.get_packet()
-			if peer.was_string_packet():
-				received.append(["text", packet.get_string_from_utf8()])
-			else:
-				received.append(["binary", packet])
+const StockClient = preload("res://tests/lib/stock_client.gd")
 
 
 func run():
@@ -53,14 +22,15 @@ func run():
 	var echo_node = echo_script.new()
 	root.add_child(echo_node)  # _ready() listens; the tree calls _process(), which polls
 
-	var client = EchoClient.new("ws://127.0.0.1:%d/" % port)
+	var client = StockClient.new("ws://127.0.0.1:%d/" % port)
 	_pollables.append(client)
-	yield(wait_until("the client to connect", client, "is_open"), "completed")
+	yield(wait_until("the client to connect", client, "done"), "completed")
+	check(client.connected, "the client connects to the echo example")
 	client.send("héllo", WebSocketPeer.WRITE_MODE_TEXT)
 	client.send(PoolByteArray([0, 1, 254, 255]), WebSocketPeer.WRITE_MODE_BINARY)
 	yield(wait_until("two echoes", client, "has_received", [2]), "completed")
-	check_eq(client.received[0], ["text", "héllo"], "text comes back as text")
-	check_eq(client.received[1], ["binary", PoolByteArray([0, 1, 254, 255])], "binary comes back as binary")
+	check_eq(client.received[0], "héllo", "text comes back as text")
+	check_eq(client.received[1], PoolByteArray([0, 1, 254, 255]), "binary comes back as binary")
 	client.ws.disconnect_from_host()
 	forget(client)
 
