@@ -281,13 +281,19 @@ fn read_path_quiet(path: &str) -> Result<Vec<u8>, (GodotError, String)> {
 /// The whole file, refusing anything larger than a certificate chain could be.
 fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
     let size = fs::metadata(path)?.len();
+    check_pem_size(size)
+        .map_err(|reason| std::io::Error::new(std::io::ErrorKind::InvalidData, reason))?;
+    fs::read(path)
+}
+
+/// Refuses a file larger than a certificate chain could be.
+fn check_pem_size(size: u64) -> Result<(), String> {
     if size > MAX_PEM_BYTES as u64 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("it has {size} bytes: too large for a PEM certificate or key"),
+        return Err(format!(
+            "it has {size} bytes: too large for a PEM certificate or key"
         ));
     }
-    fs::read(path)
+    Ok(())
 }
 
 fn read_godot_file(path: &str) -> Result<Vec<u8>, (GodotError, String)> {
@@ -300,12 +306,10 @@ fn read_godot_file(path: &str) -> Result<Vec<u8>, (GodotError, String)> {
         return Err((e, reason));
     }
     let len = file.get_len();
-    if len < 0 || len as u64 > MAX_PEM_BYTES as u64 {
+    // A negative length (a failed query) counts as too large.
+    if let Err(reason) = check_pem_size(u64::try_from(len).unwrap_or(u64::MAX)) {
         file.close();
-        return Err((
-            GodotError::InvalidData,
-            format!("it has {len} bytes: too large for a PEM certificate or key"),
-        ));
+        return Err((GodotError::InvalidData, reason));
     }
     let data = file.get_buffer(len).to_vec();
     file.close();
