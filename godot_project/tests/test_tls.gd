@@ -229,6 +229,17 @@ func setup_errors():
 			{"ssl_certificate": cert, "private_key_path": pki.path("missing.key")})
 	_expect_listen(server, ERR_FILE_NOT_FOUND, "a missing res:// file",
 			{"ssl_certificate_path": "res://missing.crt", "private_key": key})
+	# Larger than any certificate chain could be (over 1 MiB): refused without reading it, from
+	# an OS path and through Godot's File (user://).
+	var huge := PoolByteArray()
+	huge.resize(1024 * 1024 + 1)
+	for at in [pki.path("huge.pem"), "user://huge.pem"]:
+		var file := File.new()
+		check_eq(file.open(at, File.WRITE), OK, "write " + at)
+		file.store_buffer(huge)
+		file.close()
+		_expect_listen(server, ERR_INVALID_DATA, "a certificate file over 1 MiB at " + at,
+				{"ssl_certificate_path": at, "private_key": key})
 
 	# Expired: Godot's Crypto makes a certificate whose validity ended in 2020.
 	var crypto := Crypto.new()
