@@ -2,7 +2,7 @@
 
 use gdnative::core_types::GodotError;
 
-use crate::engine::{ListenError, SendError};
+use crate::engine::{ListenError, SendError, TlsError};
 
 pub(crate) fn listen_error_code(error: &ListenError) -> GodotError {
     match error {
@@ -16,6 +16,17 @@ pub(crate) fn send_error_code(error: &SendError) -> GodotError {
         SendError::NotConnected => GodotError::Failed,
         SendError::QueueFull { .. } => GodotError::OutOfMemory,
         SendError::InvalidUtf8 => GodotError::InvalidParameter,
+    }
+}
+
+/// The Godot `Error` for material that does not work: ERR_INVALID_DATA when it cannot be read
+/// as a certificate or key at all, ERR_INVALID_PARAMETER when it reads but does not work (the
+/// key does not match, the certificate expired).
+pub(crate) fn tls_error_code(error: &TlsError) -> GodotError {
+    if error.is_unreadable() {
+        GodotError::InvalidData
+    } else {
+        GodotError::InvalidParameter
     }
 }
 

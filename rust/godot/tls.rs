@@ -20,10 +20,11 @@ use gdnative::prelude::*;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
+use super::errors::tls_error_code;
 use super::ffi::resource_path;
 use super::log;
 use super::server::LISTEN;
-use crate::engine::{Pem, TlsConfig, TlsError, MAX_PEM_BYTES};
+use crate::engine::{Pem, TlsConfig, MAX_PEM_BYTES};
 
 /// Where each piece of the TLS material comes from: a resource or a file path (empty: unset).
 pub(crate) struct TlsSources<'a> {
@@ -120,17 +121,6 @@ impl TlsSources<'_> {
             return Err(GodotError::InvalidParameter);
         }
         Ok(resource || !path.is_empty())
-    }
-}
-
-/// The Godot `Error` for material that does not work: ERR_INVALID_DATA when it cannot be read
-/// as a certificate or key at all, ERR_INVALID_PARAMETER when it reads but does not work (the
-/// key does not match, the certificate expired).
-pub(crate) fn tls_error_code(error: &TlsError) -> GodotError {
-    if error.is_unreadable() {
-        GodotError::InvalidData
-    } else {
-        GodotError::InvalidParameter
     }
 }
 
