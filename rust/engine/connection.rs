@@ -104,10 +104,13 @@ impl<S: Transport> Connection<S> {
     }
 
     /// Runs until the connection ends; returns whether a close handshake completed. Then
-    /// shuts the stream down, so a TLS client gets its close_notify before the TCP FIN.
+    /// shuts the stream down (unless the drain did already), so a TLS client gets its
+    /// close_notify before the TCP FIN.
     pub async fn run(mut self) -> bool {
         let was_clean = poll_fn(|cx| self.poll_run(cx)).await;
-        let _ = timeout(SHUTDOWN_TIMEOUT, self.ws.get_mut().shutdown()).await;
+        if !self.write_shut_down {
+            let _ = timeout(SHUTDOWN_TIMEOUT, self.ws.get_mut().shutdown()).await;
+        }
         was_clean
     }
 
