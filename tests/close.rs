@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::SinkExt;
-use gdws::engine::{CloseError, Limits, SendError, ServerEvent};
+use gdws_engine::{CloseError, Limits, SendError, ServerEvent};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use gdws::engine::{Limits, SendError, Server, ServerEvent};
+use gdws_engine::{Limits, SendError, Server, ServerEvent};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;

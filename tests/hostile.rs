@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::hostile::*;
 use common::*;
-use gdws::engine::{Limits, SendError, Server, ServerEvent};
+use gdws_engine::{Limits, SendError, Server, ServerEvent};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use gdws::engine::{Limits, PeerId, SendError, Server, ServerEvent};
+use gdws_engine::{Limits, PeerId, SendError, Server, ServerEvent};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -246,7 +246,7 @@ fn a_text_packet_must_be_utf8() {
     let (id, _) = connected(&mut server);
     let peer = server.peer(id).unwrap();
 
-    let bad = gdws::engine::Packet {
+    let bad = gdws_engine::Packet {
         data: vec![b'o', b'k', 0xff, 0xfe].into(),
         is_text: true,
     };

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use common::*;
 use futures_util::SinkExt;
-use gdws::engine::{BindAddress, ListenError, Server, ServerConfig, ServerEvent};
+use gdws_engine::{BindAddress, ListenError, Server, ServerConfig, ServerEvent};
 use tokio_tungstenite::tungstenite::Message;
 
 fn config(bind: &str, port: u16) -> ServerConfig {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use gdws::engine::ServerEvent;
+use gdws_engine::ServerEvent;
 use tokio_tungstenite::tungstenite::Message;
 
 #[test]

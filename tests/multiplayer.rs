@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::*;
 use futures_util::future::join_all;
 use futures_util::StreamExt;
-use gdws::engine::{Limits, PeerId, SendError, Server, ServerEvent};
+use gdws_engine::{Limits, PeerId, SendError, Server, ServerEvent};
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
 

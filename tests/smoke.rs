@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use gdws::engine::{BindAddress, Packet, Server, ServerConfig, ServerEvent};
+use gdws_engine::{BindAddress, Packet, Server, ServerConfig, ServerEvent};
 use tokio_tungstenite::tungstenite::Message;
 
 #[test]

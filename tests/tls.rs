@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::tls::*;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use gdws::engine::{Pem, Server, ServerEvent, TlsConfig, TlsError};
+use gdws_engine::{Pem, Server, ServerEvent, TlsConfig, TlsError};
 use rcgen::date_time_ymd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -9,7 +9,7 @@
 
 use std::io::{self, Cursor, Read, Write};
 
-use gdws::engine::upgrade::{answer, Upgrade, MAX_REQUEST_HEAD};
+use gdws_engine::proto::upgrade::{answer, Upgrade, MAX_REQUEST_HEAD};
 use libfuzzer_sys::fuzz_target;
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::WebSocket;

@@ -6,7 +6,7 @@
 
 #![no_main]
 
-use gdws::engine::multiplayer::{
+use gdws_engine::proto::multiplayer::{
     encode_data, encode_system, route, Header, PacketType, Relay, HEADER_SIZE, SERVER_ID,
 };
 use libfuzzer_sys::fuzz_target;

@@ -10,12 +10,12 @@ use bytes::Bytes;
 use gdnative::core_types::GodotError;
 use gdnative::prelude::*;
 
-use super::errors::send_error_code;
+use super::errors::{describe_send_error, send_error_code};
 use super::ffi::{object_from_instance_id, MultiplayerPeerImpl, PacketPeerImpl};
 use super::log;
 use super::peer::WebSocketPeer;
-use crate::engine::multiplayer::HEADER_SIZE;
-use crate::engine::{ListenError, Peer, PeerId, SendError, Server, ServerConfig, ServerEvent};
+use gdws_engine::proto::multiplayer::HEADER_SIZE;
+use gdws_engine::{ListenError, Peer, PeerId, SendError, Server, ServerConfig, ServerEvent};
 
 /// NetworkedMultiplayerPeer.ConnectionStatus
 const CONNECTION_DISCONNECTED: i64 = 0;
@@ -248,10 +248,10 @@ impl MultiplayerPeerImpl for ServerCore {
     }
 
     fn packet_peer(&self) -> i64 {
-        let state = self.state.borrow();
+        let mut state = self.state.borrow_mut();
         state
             .server
-            .as_ref()
+            .as_mut()
             .and_then(Server::multiplayer_packet_peer)
             .map_or(0, i64::from)
     }
@@ -348,7 +348,10 @@ fn multiplayer_send_result(target: i64, refused: &[(PeerId, SendError)]) -> Resu
     };
     log::error(
         "WebSocketServer.put_packet",
-        format!("target {target}: peer {id}: {error}{more}"),
+        format!(
+            "target {target}: peer {id}: {}{more}",
+            describe_send_error(error)
+        ),
     );
     Err(match error {
         SendError::NotConnected if target > 1 => GodotError::InvalidParameter,

@@ -2,12 +2,21 @@
 
 use gdnative::core_types::GodotError;
 
-use crate::engine::{ListenError, SendError, TlsError};
+use gdws_engine::{ListenError, SendError, TlsError};
 
 pub(crate) fn listen_error_code(error: &ListenError) -> GodotError {
     match error {
         ListenError::Bind(_) => GodotError::AlreadyInUse,
         ListenError::CantCreate(_) | ListenError::Runtime(_) => GodotError::CantCreate,
+    }
+}
+
+/// A refused send in words for the game's log: the engine's, with what to do about a full
+/// queue.
+pub(crate) fn describe_send_error(error: &SendError) -> String {
+    match error {
+        SendError::QueueFull { .. } => format!("{error}; raise the limit with set_buffers()"),
+        other => other.to_string(),
     }
 }
 

@@ -14,10 +14,10 @@ use gdnative::sys;
 
 use super::args::Int;
 use super::core::ServerCore;
-use super::errors::send_error_code;
+use super::errors::{describe_send_error, send_error_code};
 use super::ffi::{Binding, PacketPeerImpl};
 use super::log;
-use crate::engine::{Packet, Peer, PeerId};
+use gdws_engine::{Packet, Peer, PeerId};
 
 /// WebSocketPeer.WriteMode
 const WRITE_MODE_TEXT: i64 = 0;
@@ -89,7 +89,10 @@ impl PacketPeerImpl for PeerLink {
         self.with_peer("put_packet", |peer| peer.put_packet(packet))
             .ok_or(GodotError::Failed)?
             .map_err(|e| {
-                log::error("WebSocketPeer.put_packet", format!("peer {id}: {e}"));
+                log::error(
+                    "WebSocketPeer.put_packet",
+                    format!("peer {id}: {}", describe_send_error(&e)),
+                );
                 send_error_code(&e)
             })
     }

@@ -19,7 +19,7 @@ use super::ffi::Binding;
 use super::log;
 use super::peer::WebSocketPeer;
 use super::tls::TlsSources;
-use crate::engine::{BindAddress, Limits, ServerConfig};
+use gdws_engine::{BindAddress, Limits, ServerConfig};
 
 /// The call named by `listen()`'s messages.
 pub(super) const LISTEN: &str = "WebSocketServer.listen";
@@ -281,7 +281,7 @@ impl WebSocketServer {
         if !self.can_configure("set_buffers") {
             return GodotError::Failed as i64;
         }
-        match Limits::from_godot(
+        match limits_from_buffers(
             input_buffer_size_kb,
             input_max_packets,
             output_buffer_size_kb,
@@ -413,4 +413,40 @@ fn strings(list: &PoolArray<GodotString>) -> Vec<String> {
         return Vec::new();
     }
     list.read().iter().map(GodotString::to_string).collect()
+}
+
+/// `set_buffers(in_kb, in_packets, out_kb, out_packets)` as engine limits: like the stock class,
+/// each value is rounded up to a power of two. `None` when a value is not positive.
+fn limits_from_buffers(
+    in_kb: i64,
+    in_packets: i64,
+    out_kb: i64,
+    out_packets: i64,
+) -> Option<Limits> {
+    let round = |value: i64| -> Option<usize> {
+        let value = usize::try_from(value).ok().filter(|v| *v > 0)?;
+        value.checked_next_power_of_two()
+    };
+    Some(Limits {
+        in_bytes: round(in_kb)?.checked_mul(1024)?,
+        in_packets: round(in_packets)?,
+        out_bytes: round(out_kb)?.checked_mul(1024)?,
+        out_packets: round(out_packets)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_round_up_to_powers_of_two() {
+        let limits = limits_from_buffers(100, 1000, 64, 3).unwrap();
+        assert_eq!(limits.in_bytes, 128 * 1024);
+        assert_eq!(limits.in_packets, 1024);
+        assert_eq!(limits.out_bytes, 64 * 1024);
+        assert_eq!(limits.out_packets, 4);
+        assert_eq!(limits_from_buffers(0, 1, 1, 1), None);
+        assert_eq!(limits_from_buffers(1, 1, -4, 1), None);
+    }
 }

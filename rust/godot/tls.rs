@@ -24,7 +24,7 @@ use super::errors::tls_error_code;
 use super::ffi::resource_path;
 use super::log;
 use super::server::LISTEN;
-use crate::engine::{Pem, TlsConfig, MAX_PEM_BYTES};
+use gdws_engine::{Pem, TlsConfig, MAX_PEM_BYTES};
 
 /// Where each piece of the TLS material comes from: a resource or a file path (empty: unset).
 pub(crate) struct TlsSources<'a> {

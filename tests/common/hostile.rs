@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use gdws::engine::{PeerId, Server, ServerEvent};
+use gdws_engine::{PeerId, Server, ServerEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;

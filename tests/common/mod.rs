@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use gdws::engine::{BindAddress, Packet, PeerId, SendError, Server, ServerConfig, ServerEvent};
+use gdws_engine::{BindAddress, Packet, PeerId, SendError, Server, ServerConfig, ServerEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;

@@ -3,7 +3,7 @@
 //!     engine_echo --mode=engine --port=P [--max-secs=300] [--buffer-kb=N]
 //!     engine_echo --mode=raw    --port=P [--max-secs=300]
 //!
-//! - engine: gdws's engine (`gdws::engine::Server`, default limits), with this process's main
+//! - engine: gdws's engine (`gdws_engine::Server`, default limits), with this process's main
 //!   thread in place of Godot's: it blocks for the next event and echoes each message through
 //!   the peer's queue, as the GDScript echo does through `poll()`. --buffer-kb sets the input
 //!   and output byte limits (`set_buffers`; default 64), e.g. for the conformance suite's 16 MiB
@@ -17,8 +17,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::{future, StreamExt, TryStreamExt};
-use gdws::engine::{BindAddress, Server, ServerConfig, ServerEvent};
 use gdws_bench::{mark, Args};
+use gdws_engine::{BindAddress, Server, ServerConfig, ServerEvent};
 use tokio::net::TcpListener;
 
 fn main() {

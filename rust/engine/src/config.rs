@@ -3,12 +3,13 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::tls::TlsConfig;
+use crate::proto::limits::Limits;
+use crate::tls::TlsConfig;
 
 /// Where the server listens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BindAddress {
-    /// Every interface: an IPv6 socket that also takes IPv4 (`"*"` in Godot), or IPv4 alone
+    /// Every interface: an IPv6 socket that also takes IPv4 (`"*"`), or IPv4 alone
     /// where the machine has no IPv6.
     Any,
     /// One address, and only its family.
@@ -16,53 +17,12 @@ pub enum BindAddress {
 }
 
 impl BindAddress {
-    /// Parses Godot's `bind_ip`: `"*"` or an IPv4/IPv6 address. `None` for anything else.
+    /// Parses `"*"` (every interface) or an IPv4/IPv6 address. `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
         if text == "*" {
             return Some(Self::Any);
         }
         text.parse().ok().map(Self::Ip)
-    }
-}
-
-/// Per-peer buffer limits, in bytes and messages, each way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest inbound message, and most unread bytes held for one peer. Default 64 KiB.
-    pub in_bytes: usize,
-    /// Most unread messages held for one peer. Default 1024.
-    pub in_packets: usize,
-    /// Most bytes queued for sending to one peer. Default 64 KiB.
-    pub out_bytes: usize,
-    /// Most messages queued for sending to one peer. Default 1024.
-    pub out_packets: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            in_bytes: 64 * 1024,
-            in_packets: 1024,
-            out_bytes: 64 * 1024,
-            out_packets: 1024,
-        }
-    }
-}
-
-impl Limits {
-    /// Godot's `set_buffers(in_kb, in_packets, out_kb, out_packets)`: like the stock class, each
-    /// value is rounded up to a power of two. `None` when a value is not positive.
-    pub fn from_godot(in_kb: i64, in_packets: i64, out_kb: i64, out_packets: i64) -> Option<Self> {
-        let round = |value: i64| -> Option<usize> {
-            let value = usize::try_from(value).ok().filter(|v| *v > 0)?;
-            value.checked_next_power_of_two()
-        };
-        Some(Self {
-            in_bytes: round(in_kb)?.checked_mul(1024)?,
-            in_packets: round(in_packets)?,
-            out_bytes: round(out_kb)?.checked_mul(1024)?,
-            out_packets: round(out_packets)?,
-        })
     }
 }
 
@@ -118,16 +78,5 @@ mod tests {
         );
         assert_eq!(BindAddress::parse("localhost"), None);
         assert_eq!(BindAddress::parse("300.1.1.1"), None);
-    }
-
-    #[test]
-    fn godot_buffers_round_up_to_powers_of_two() {
-        let limits = Limits::from_godot(100, 1000, 64, 3).unwrap();
-        assert_eq!(limits.in_bytes, 128 * 1024);
-        assert_eq!(limits.in_packets, 1024);
-        assert_eq!(limits.out_bytes, 64 * 1024);
-        assert_eq!(limits.out_packets, 4);
-        assert_eq!(Limits::from_godot(0, 1, 1, 1), None);
-        assert_eq!(Limits::from_godot(1, 1, -4, 1), None);
     }
 }

@@ -13,14 +13,15 @@ use crossbeam_channel::{unbounded, Receiver, TryRecvError};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
-use super::config::ServerConfig;
-use super::error::ListenError;
-use super::error::SendError;
-use super::event::{Event, ServerEvent};
-use super::listener::{accept_loop, bind, ListenerContext};
-use super::multiplayer::{encode_data, HEADER_SIZE, SERVER_ID};
-use super::peer::{Packet, Peer, PeerId, PeerShared, WakeBatch};
-use super::registry::Registry;
+use super::context::{Event, ServerContext};
+use super::listener::{accept_loop, bind};
+use super::peer::Peer;
+use super::wake_batch::WakeBatch;
+use crate::config::ServerConfig;
+use crate::error::{ListenError, SendError};
+use crate::event::ServerEvent;
+use crate::packet::{Packet, PeerId};
+use crate::proto::multiplayer::{encode_data, Relay, HEADER_SIZE, SERVER_ID};
 
 /// How long `stop()` lets connections send their close frames, and then lets the runtime's
 /// threads finish.
@@ -28,12 +29,15 @@ const STOP_GRACE: Duration = Duration::from_millis(500);
 
 pub struct Server {
     runtime: Option<Runtime>,
-    context: Arc<ListenerContext>,
+    context: Arc<ServerContext>,
     accept_task: JoinHandle<()>,
     events: Receiver<Event>,
     peers: HashMap<PeerId, Peer>,
-    /// Multiplayer mode: packets for the server from every peer, in arrival order.
-    multiplayer_inbound: VecDeque<MultiplayerPacket>,
+    /// Multiplayer mode: the senders of the packets filed in the peers' unread queues, in
+    /// arrival order across peers (the MultiplayerAPI reads them in that order). A peer that
+    /// closes drops its unread packets and never files more, so its entries left here are
+    /// skipped (see `skip_dropped_arrivals`).
+    arrivals: VecDeque<PeerId>,
     local_addr: SocketAddr,
     /// The process may run on one core only, so the network thread shares it with the game.
     one_core: bool,
@@ -46,15 +50,6 @@ impl Drop for HeldWakes {
     fn drop(&mut self) {
         self.0.release();
     }
-}
-
-/// A multiplayer packet addressed to the server, header removed.
-struct MultiplayerPacket {
-    from: PeerId,
-    payload: Bytes,
-    /// The sender's unread counters, given back when the game takes the packet.
-    shared: Arc<PeerShared>,
-    counted_len: usize,
 }
 
 impl Server {
@@ -70,15 +65,7 @@ impl Server {
             .build()
             .map_err(ListenError::Runtime)?;
         let (events_tx, events) = unbounded();
-        let registry = Registry::new(config.multiplayer);
-        let context = Arc::new(ListenerContext {
-            config,
-            events: events_tx,
-            registry,
-            refuse_new_connections: Default::default(),
-            wakes: Default::default(),
-            open_sockets: Default::default(),
-        });
+        let context = Arc::new(ServerContext::new(config, events_tx));
         let listener = {
             let _entered = runtime.enter();
             tokio::net::TcpListener::from_std(listener).map_err(ListenError::CantCreate)?
@@ -90,7 +77,7 @@ impl Server {
             accept_task,
             events,
             peers: HashMap::new(),
-            multiplayer_inbound: VecDeque::new(),
+            arrivals: VecDeque::new(),
             local_addr,
             one_core: cores == 1,
         })
@@ -164,28 +151,22 @@ impl Server {
                 self.peers.insert(id, peer);
                 Some(ServerEvent::Connected { id, protocol })
             }
-            Event::Message { id, packet } if self.context.config.multiplayer => {
-                let peer = self.peers.get(&id)?;
-                let counted_len = packet.data.len();
-                // The connection checked the header (`multiplayer::route`).
-                let payload = packet.data.slice(HEADER_SIZE.min(counted_len)..);
-                self.multiplayer_inbound.push_back(MultiplayerPacket {
-                    from: id,
-                    payload,
-                    shared: peer.route().shared.clone(),
-                    counted_len,
-                });
-                Some(ServerEvent::Message { id })
-            }
             Event::Message { id, packet } => {
                 let peer = self.peers.get_mut(&id)?;
-                peer.receive(packet).then_some(ServerEvent::Message { id })
+                if !peer.receive(packet) {
+                    return None;
+                }
+                if peer.is_multiplayer() {
+                    self.arrivals.push_back(id);
+                }
+                Some(ServerEvent::Message { id })
             }
             Event::Report(event @ ServerEvent::CloseRequest { id, .. }) => {
                 self.peers.contains_key(&id).then_some(event)
             }
             Event::Report(event @ ServerEvent::Disconnected { id, .. }) => {
-                self.peers.remove(&id).map(|_| event)
+                self.peers.remove(&id)?.drop_unread();
+                Some(event)
             }
             Event::Report(event) => Some(event),
         }
@@ -211,19 +192,37 @@ impl Server {
 
     /// Multiplayer mode: how many packets for the server wait.
     pub fn multiplayer_packet_count(&self) -> usize {
-        self.multiplayer_inbound.len()
+        self.context.multiplayer_unread.load(Ordering::Relaxed)
     }
 
     /// Multiplayer mode: the sender of the next packet (`get_packet_peer`).
-    pub fn multiplayer_packet_peer(&self) -> Option<PeerId> {
-        self.multiplayer_inbound.front().map(|packet| packet.from)
+    pub fn multiplayer_packet_peer(&mut self) -> Option<PeerId> {
+        self.skip_dropped_arrivals();
+        self.arrivals.front().copied()
     }
 
     /// Multiplayer mode: takes the next packet for the server, without its header.
     pub fn take_multiplayer_packet(&mut self) -> Option<(PeerId, Bytes)> {
-        let packet = self.multiplayer_inbound.pop_front()?;
-        packet.shared.remove_unread(packet.counted_len);
-        Some((packet.from, packet.payload))
+        self.skip_dropped_arrivals();
+        let from = self.arrivals.pop_front()?;
+        let packet = self.peers.get_mut(&from)?.take_multiplayer_packet()?;
+        // The connection checked the header (`multiplayer::route`).
+        let payload = packet.data.slice(HEADER_SIZE.min(packet.data.len())..);
+        Some((from, payload))
+    }
+
+    /// Drops the arrivals at the front whose packets their peer no longer holds (it closed
+    /// or is gone): a peer's packets are taken in order, so its entry at the front is its
+    /// oldest packet exactly when it holds any.
+    fn skip_dropped_arrivals(&mut self) {
+        while let Some(from) = self.arrivals.front() {
+            match self.peers.get(from) {
+                Some(peer) if peer.holds_unread() => return,
+                _ => {
+                    self.arrivals.pop_front();
+                }
+            }
+        }
     }
 
     /// Multiplayer mode: sends `payload` from the server (id 1) to `target`: 0 every peer,
@@ -233,23 +232,18 @@ impl Server {
         let to = i32::try_from(target).unwrap_or(i32::MIN);
         let data = encode_data(SERVER_ID, to, payload);
         let send = |peer: &Peer| {
-            let packet = Packet {
-                data: data.clone(),
-                is_text: false,
-            };
+            let packet = Packet::binary(data.clone());
             peer.put_packet(packet).err().map(|e| (peer.id(), e))
         };
-        match to {
-            0 => self.peers.values().filter_map(send).collect(),
-            to if to < 0 => {
-                let excluded = to.checked_neg().unwrap_or(0);
-                let others = self.peers.values().filter(|peer| peer.id() != excluded);
-                others.filter_map(send).collect()
-            }
-            to => match self.peers.get(&to) {
+        match Relay::from_server(to) {
+            Relay::One(to) => match self.peers.get(&to) {
                 Some(peer) => send(peer).into_iter().collect(),
                 None => vec![(to, SendError::NotConnected)],
             },
+            relay => {
+                let targets = self.peers.values().filter(|peer| relay.includes(peer.id()));
+                targets.filter_map(send).collect()
+            }
         }
     }
 
@@ -294,8 +288,10 @@ impl Server {
             });
             runtime.shutdown_timeout(STOP_GRACE);
         }
-        self.peers.clear();
-        self.multiplayer_inbound.clear();
+        for (_, mut peer) in self.peers.drain() {
+            peer.drop_unread();
+        }
+        self.arrivals.clear();
     }
 }
 

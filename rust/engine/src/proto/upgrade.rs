@@ -9,12 +9,32 @@ use tokio_tungstenite::tungstenite::handshake::server::{
     create_response, write_response, Request, Response,
 };
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::protocols::{choose_protocol, parse_offered};
+use super::limits::Limits;
+use super::subprotocol::{choose_protocol, parse_offered};
 
 /// The largest request head taken (request line and headers). Browsers send under 2 KiB; the
 /// stock server allows about 4 KiB.
 pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+/// Read buffer per connection, resident for the connection's life (tungstenite's default is
+/// 128 KiB). 4 KiB instead of 8 KiB saves 4 KB per idle peer; large messages still arrive in
+/// one buffer (tungstenite reserves a whole frame) and in large reads (the runtime's
+/// `ReadAhead`).
+const READ_BUFFER: usize = 4 * 1024;
+/// Output is written to the socket once this much is buffered, and on every flush.
+const WRITE_BUFFER: usize = 16 * 1024;
+
+/// How tungstenite runs an upgraded connection under `limits`: no message or frame over the
+/// input limit (a bigger one is closed with 1009), small buffers.
+pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(Some(limits.in_bytes))
+        .max_frame_size(Some(limits.in_bytes))
+}
 
 /// What to do with the bytes a client sent before its upgrade.
 #[derive(Debug, PartialEq, Eq)]
@@ -83,6 +103,50 @@ pub fn answer(input: &[u8], accepted: &[String]) -> Upgrade {
             ),
         ),
     }
+}
+
+/// A request head arriving in reads. It is parsed again only when a read can have changed the
+/// answer: the first bytes (to refuse garbage at once), the end of the head, or the size limit.
+/// Parsing on every read would let a client trickling one byte at a time cost quadratic work.
+pub struct RequestHead {
+    input: Vec<u8>,
+}
+
+impl Default for RequestHead {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RequestHead {
+    pub fn new() -> Self {
+        Self {
+            input: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Adds the bytes of one read and decides on everything read so far, as `answer` does.
+    pub fn push(&mut self, read: &[u8], accepted: &[String]) -> Upgrade {
+        let first_read = self.input.is_empty();
+        let searched_from = self.input.len().saturating_sub(2);
+        self.input.extend_from_slice(read);
+        let head_may_end = ends_a_head(&self.input[searched_from..]);
+        if !(first_read || head_may_end || self.input.len() > MAX_REQUEST_HEAD) {
+            return Upgrade::Incomplete;
+        }
+        answer(&self.input, accepted)
+    }
+
+    /// The bytes read past a head of `head_len` bytes: the first frames.
+    pub fn into_frames(mut self, head_len: usize) -> Vec<u8> {
+        self.input.split_off(head_len)
+    }
+}
+
+/// Whether `bytes` hold the empty line that ends a request head: "\r\n\r\n", or the bare
+/// "\n" line ends that HTTP parsers (httparse, so tungstenite's) accept as well.
+fn ends_a_head(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
 
 fn switching_protocols(mut response: Response, protocol: &str) -> Vec<u8> {
@@ -263,5 +327,78 @@ mod tests {
             .contains("sec-websocket-protocol: chat\r\n"));
         let upgrade = answer(input.as_bytes(), &["json".to_owned()]);
         assert_eq!(status_of(&upgrade), StatusCode::BAD_REQUEST);
+    }
+
+    /// Feeds `input` to a `RequestHead` `chunk` bytes at a time; the first decision that is not
+    /// `Incomplete`, with the number of reads it took.
+    fn push_in_chunks(input: &[u8], chunk: usize) -> (Upgrade, usize, RequestHead) {
+        let mut head = RequestHead::new();
+        for (reads, piece) in input.chunks(chunk).enumerate() {
+            let decision = head.push(piece, &[]);
+            if decision != Upgrade::Incomplete {
+                return (decision, reads + 1, head);
+            }
+        }
+        (Upgrade::Incomplete, input.len().div_ceil(chunk), head)
+    }
+
+    #[test]
+    fn a_head_trickling_in_byte_by_byte_is_answered_at_its_end_and_keeps_the_frames() {
+        for line_end in ["\r\n", "\n"] {
+            let head = UPGRADE.replace("\r\n", line_end) + line_end;
+            let mut input = head.clone().into_bytes();
+            input.extend([0x81, 0x80]);
+            let (decision, reads, collected) = push_in_chunks(&input, 1);
+            let Upgrade::Accept { head_len, .. } = decision else {
+                panic!("{line_end:?} line ends: {decision:?}");
+            };
+            assert_eq!(head_len, head.len(), "{line_end:?} line ends");
+            assert_eq!(reads, head.len(), "{line_end:?}: answered late");
+            // The last read ended the head; a later read would carry the frames.
+            assert!(collected.into_frames(head_len).is_empty());
+        }
+    }
+
+    #[test]
+    fn frames_read_with_the_head_are_kept_for_the_connection() {
+        let mut input = format!("{UPGRADE}\r\n").into_bytes();
+        input.extend([0x81, 0x80, 1, 2, 3, 4]);
+        let (decision, reads, collected) = push_in_chunks(&input, input.len());
+        let Upgrade::Accept { head_len, .. } = decision else {
+            panic!("{decision:?}");
+        };
+        assert_eq!(reads, 1);
+        assert_eq!(collected.into_frames(head_len), [0x81, 0x80, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn garbage_is_refused_on_the_first_read_and_an_endless_head_at_the_limit() {
+        let (decision, reads, _) = push_in_chunks(b"\x16\x03\x01 not http at all", 4);
+        assert_eq!((status_of(&decision), reads), (StatusCode::BAD_REQUEST, 1));
+
+        let endless = format!("{UPGRADE}X-Pad: {}\r\n", "a".repeat(2 * MAX_REQUEST_HEAD));
+        let (decision, reads, _) = push_in_chunks(endless.as_bytes(), 1000);
+        assert_eq!(
+            status_of(&decision),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        );
+        assert_eq!(
+            reads,
+            MAX_REQUEST_HEAD / 1000 + 1,
+            "not refused at the limit"
+        );
+    }
+
+    #[test]
+    fn the_connection_s_config_holds_messages_and_frames_to_the_input_limit() {
+        let limits = Limits {
+            in_bytes: 1234,
+            ..Limits::default()
+        };
+        let config = websocket_config(&limits);
+        assert_eq!(config.max_message_size, Some(1234));
+        assert_eq!(config.max_frame_size, Some(1234));
+        assert_eq!(config.read_buffer_size, READ_BUFFER);
+        assert!(config.max_write_buffer_size > config.write_buffer_size);
     }
 }

@@ -8,9 +8,6 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-
-use super::connection::Transport;
 
 /// How much one read takes while the input comes in bulk.
 const BULK_READ: usize = 64 * 1024;
@@ -35,6 +32,10 @@ impl<S> ReadAhead<S> {
             start: 0,
             end: 0,
         }
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.inner
     }
 
     /// Whether the read-ahead buffer is held (for the tests).
@@ -120,17 +121,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ReadAhead<S> {
     }
 }
 
-impl<S: Transport> Transport for ReadAhead<S> {
-    fn tcp(&self) -> &TcpStream {
-        self.inner.tcp()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     /// A connected pair of real sockets: (ours, wrapped; the client's).
     async fn pair() -> (ReadAhead<TcpStream>, TcpStream) {

@@ -1,78 +1,162 @@
 //! Drives one established WebSocket connection: feeds queued packets to the socket, reads
 //! messages while the peer's unread limits allow (TCP backpressure otherwise), and runs the
 //! close handshake with a deadline. One task per connection, no locks on the data path.
+//!
+//! Its life is a `Phase`:
+//!
+//! ```text
+//! Open ──Close command──────────► Closing { by: Server } ──client's close, end of stream──► clean
+//! Open ──client's close frame───► Closing { by: Client } ──our reply out, end of stream───► clean
+//! Open, Closing ──server stop, broken protocol──► Ending ──close frame flushed, FIN──► Draining
+//! Draining ──client's FIN──► not clean
+//! Closing, Ending, Draining ──deadline──► not clean
+//! ```
 
 use std::future::{poll_fn, Future};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::{Sink, Stream};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
-use tokio::time::{sleep, timeout, Instant, Sleep};
+use tokio::io::{AsyncWriteExt, ReadBuf};
+use tokio::time::{sleep_until, timeout, Instant, Sleep};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use bytes::Bytes;
-
-use super::event::{Event, ServerEvent};
-use super::listener::ListenerContext;
-use super::multiplayer;
-use super::peer::{Command, Commands, Packet, PeerId, PeerShared};
+use super::context::{Event, ServerContext};
+use super::handshake::OpenSocket;
+use super::queue::{Command, Commands, PeerCounters, Route};
+use super::transport::Transport;
+use crate::event::ServerEvent;
+use crate::packet::{Packet, PeerId};
+use crate::proto::close::strip_nul;
+use crate::proto::multiplayer;
 
 /// How many steps one poll may take before yielding to other connections.
 const POLL_BUDGET: usize = 64;
 /// At most one warning per connection in this interval; the rest are counted.
 const WARNING_INTERVAL: Duration = Duration::from_secs(1);
-
-/// A byte stream a connection runs on, with the TCP socket underneath it.
-pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
-    fn tcp(&self) -> &TcpStream;
-}
-
-impl Transport for TcpStream {
-    fn tcp(&self) -> &TcpStream {
-        self
-    }
-}
-
-impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        self.get_ref().0
-    }
-}
-
 /// How long the end of a connection may wait to tell the client (TLS close_notify, then FIN).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Runs an upgraded connection as a peer: registers it (a new id; in multiplayer mode the
+/// join is announced), tells the main thread, drives it to its end, then unregisters it and
+/// reports the disconnection. `_open` counts its socket until then.
+pub(crate) async fn run_peer<S: Transport>(
+    mut ws: WebSocketStream<S>,
+    address: SocketAddr,
+    protocol: String,
+    _open: OpenSocket,
+    context: Arc<ServerContext>,
+) {
+    let (route, commands) = Route::new(context.config.limits);
+    let counters = route.counters.clone();
+    let Some(id) = context.registry.register(route.clone()) else {
+        // The server is stopping. This client finished its handshake just too late to become a
+        // peer; it still gets the close 1001 the others get, not a bare end of stream.
+        let away = CloseFrame {
+            code: CloseCode::Away,
+            reason: "".into(),
+        };
+        let _ = timeout(context.config.close_timeout, ws.close(Some(away))).await;
+        return;
+    };
+    let peer = context.new_peer(id, address, protocol, route);
+    context.send_event(Event::Connected(peer));
+    let connection = Connection::new(id, ws, commands, counters, context.clone());
+    let was_clean = connection.run().await;
+    context.registry.unregister(id);
+    context.report(ServerEvent::Disconnected { id, was_clean });
+}
+
+/// Where a connection is in its life (see the module's header).
+enum Phase {
+    /// Messages flow both ways.
+    Open,
+    /// A close frame went one way; the connection waits for the end of the handshake. Input is
+    /// dropped, output refused.
+    Closing { by: Initiator, deadline: Deadline },
+    /// Ending without waiting for the client (server stop, broken protocol): once the output,
+    /// our close frame last, is flushed, our FIN goes out.
+    Ending { deadline: Deadline },
+    /// Our FIN is out: what the client still sends is read and dropped until it closes too.
+    /// Closing a socket with unread input makes the kernel send a reset, which can destroy the
+    /// close frame before the client reads it.
+    Draining { deadline: Deadline },
+}
+
+/// Who started a close handshake.
+enum Initiator {
+    /// The server (the game's `close`), and whether the client's reply has come.
+    Server { replied: bool },
+    /// The client; tungstenite queued our reply.
+    Client,
+}
+
+impl Phase {
+    fn is_open(&self) -> bool {
+        matches!(self, Phase::Open)
+    }
+
+    /// Ending or draining: the close frame is out or on its way, no frame is read.
+    fn is_ending(&self) -> bool {
+        matches!(self, Phase::Ending { .. } | Phase::Draining { .. })
+    }
+
+    /// Whether a close handshake completed, were the stream to end now.
+    fn handshake_completed(&self) -> bool {
+        matches!(
+            self,
+            Phase::Closing {
+                by: Initiator::Client | Initiator::Server { replied: true },
+                ..
+            }
+        )
+    }
+
+    fn deadline(&mut self) -> Option<&mut Deadline> {
+        match self {
+            Phase::Open => None,
+            Phase::Closing { deadline, .. }
+            | Phase::Ending { deadline }
+            | Phase::Draining { deadline } => Some(deadline),
+        }
+    }
+}
+
+/// The one timer of a connection that is closing: when it gives up on the client.
+struct Deadline(Pin<Box<Sleep>>);
+
+impl Deadline {
+    fn after(now: Instant, timeout: Duration) -> Self {
+        Self(Box::pin(sleep_until(now + timeout)))
+    }
+
+    fn poll_passed(&mut self, cx: &mut Context<'_>) -> bool {
+        self.0.as_mut().poll(cx).is_ready()
+    }
+}
 
 pub(crate) struct Connection<S> {
     id: PeerId,
     ws: WebSocketStream<S>,
     commands: Commands,
-    shared: Arc<PeerShared>,
-    context: Arc<ListenerContext>,
+    counters: Arc<PeerCounters>,
+    context: Arc<ServerContext>,
     warnings: WarningLimiter,
+    phase: Phase,
     /// A message read from the socket that waits for room in the unread limits.
     held: Option<Packet>,
     /// Fed to the socket, not yet flushed: given back to the queue counters on flush.
     unflushed_bytes: usize,
     unflushed_packets: usize,
     needs_flush: bool,
-    /// False once no more frames may be written (close sent or connection closed).
-    writable: bool,
-    /// The server started the close: input is dropped from then on.
-    closed_by_us: bool,
-    close_frame_received: bool,
-    close_deadline: Option<Pin<Box<Sleep>>>,
-    /// End as soon as the output is flushed, clean or not (server stop, protocol error).
-    end_after_flush: Option<bool>,
-    /// Sent our FIN after the last frame (on the way out, see `poll_drain`).
-    write_shut_down: bool,
 }
 
 impl<S: Transport> Connection<S> {
@@ -80,26 +164,21 @@ impl<S: Transport> Connection<S> {
         id: PeerId,
         ws: WebSocketStream<S>,
         commands: Commands,
-        shared: Arc<PeerShared>,
-        context: Arc<ListenerContext>,
+        counters: Arc<PeerCounters>,
+        context: Arc<ServerContext>,
     ) -> Self {
         Self {
             id,
             ws,
             commands,
-            shared,
+            counters,
             context,
             warnings: WarningLimiter::default(),
+            phase: Phase::Open,
             held: None,
             unflushed_bytes: 0,
             unflushed_packets: 0,
             needs_flush: false,
-            writable: true,
-            closed_by_us: false,
-            close_frame_received: false,
-            close_deadline: None,
-            end_after_flush: None,
-            write_shut_down: false,
         }
     }
 
@@ -108,7 +187,7 @@ impl<S: Transport> Connection<S> {
     /// close_notify before the TCP FIN.
     pub async fn run(mut self) -> bool {
         let was_clean = poll_fn(|cx| self.poll_run(cx)).await;
-        if !self.write_shut_down {
+        if !matches!(self.phase, Phase::Draining { .. }) {
             let _ = timeout(SHUTDOWN_TIMEOUT, self.ws.get_mut().shutdown()).await;
         }
         was_clean
@@ -116,24 +195,28 @@ impl<S: Transport> Connection<S> {
 
     fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
         for _ in 0..POLL_BUDGET {
-            if let Some(deadline) = self.close_deadline.as_mut() {
-                if deadline.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(false);
-                }
-            }
             let mut progressed = match self.poll_write(cx) {
                 Ok(progressed) => progressed,
                 Err(()) => return Poll::Ready(false),
             };
-            if let Some(clean) = self.end_after_flush {
-                if !self.needs_flush {
-                    return self.poll_drain(cx).map(|()| clean);
+            if self.phase.is_ending() {
+                // Only the close frame matters now; a failed stream may end before it is out.
+                if !self.needs_flush && self.poll_drain(cx).is_ready() {
+                    return Poll::Ready(false);
+                }
+            } else {
+                match self.poll_read(cx) {
+                    ReadStep::Progress => progressed = true,
+                    ReadStep::Idle => {}
+                    ReadStep::Ended(clean) => return Poll::Ready(clean),
                 }
             }
-            match self.poll_read(cx) {
-                ReadStep::Progress => progressed = true,
-                ReadStep::Idle => {}
-                ReadStep::Ended(clean) => return Poll::Ready(clean),
+            // After the steps that may have set it, so a new deadline is registered before the
+            // task waits.
+            if let Some(deadline) = self.phase.deadline() {
+                if deadline.poll_passed(cx) {
+                    return Poll::Ready(false);
+                }
             }
             if !progressed {
                 return Poll::Pending;
@@ -148,7 +231,7 @@ impl<S: Transport> Connection<S> {
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
         let mut progressed = false;
         loop {
-            if self.writable {
+            if self.phase.is_open() {
                 match Pin::new(&mut self.ws).poll_ready(cx) {
                     Poll::Ready(Ok(())) => {}
                     Poll::Ready(Err(e)) => self.on_write_error(e)?,
@@ -158,17 +241,17 @@ impl<S: Transport> Connection<S> {
             let command = match self.commands.poll_next(cx) {
                 Poll::Ready(Some(command)) => command,
                 // The main thread dropped the peer: the server is going away.
-                Poll::Ready(None) if self.end_after_flush.is_none() => Command::Shutdown,
+                Poll::Ready(None) if !self.phase.is_ending() => Command::Shutdown,
                 Poll::Ready(None) | Poll::Pending => break,
             };
             progressed = true;
-            self.apply(command)?;
+            self.apply(command, Instant::now())?;
         }
         if self.needs_flush {
             match Pin::new(&mut self.ws).poll_flush(cx) {
                 Poll::Ready(Ok(())) => {
                     self.needs_flush = false;
-                    self.shared
+                    self.counters
                         .remove_queued(self.unflushed_bytes, self.unflushed_packets);
                     self.unflushed_bytes = 0;
                     self.unflushed_packets = 0;
@@ -181,12 +264,12 @@ impl<S: Transport> Connection<S> {
         Ok(progressed)
     }
 
-    fn apply(&mut self, command: Command) -> Result<(), ()> {
+    fn apply(&mut self, command: Command, now: Instant) -> Result<(), ()> {
         match command {
             Command::Send(packet) => {
                 let len = packet.data.len();
-                if !self.writable {
-                    self.shared.remove_queued(len, 1);
+                if !self.phase.is_open() {
+                    self.counters.remove_queued(len, 1);
                     return Ok(());
                 }
                 let message = if packet.is_text {
@@ -194,7 +277,7 @@ impl<S: Transport> Connection<S> {
                     match packet.data.try_into() {
                         Ok(text) => Message::Text(text),
                         Err(_) => {
-                            self.shared.remove_queued(len, 1);
+                            self.counters.remove_queued(len, 1);
                             return Ok(());
                         }
                     }
@@ -209,33 +292,57 @@ impl<S: Transport> Connection<S> {
                 }
             }
             Command::Close { code, reason } => {
-                self.start_close(CloseCode::from(code), reason);
-                self.close_deadline = Some(Box::pin(sleep(self.context.config.close_timeout)));
+                // Later than a close of the client's or a server stop, it has nothing to add.
+                if self.phase.is_open() {
+                    self.send_close(CloseCode::from(code), reason);
+                    self.phase = Phase::Closing {
+                        by: Initiator::Server { replied: false },
+                        deadline: self.close_deadline(now),
+                    };
+                }
             }
-            Command::Shutdown => {
-                self.start_close(CloseCode::Away, String::new());
-                self.end_after_flush = Some(false);
-                self.close_deadline
-                    .get_or_insert_with(|| Box::pin(sleep(self.context.config.close_timeout)));
-            }
+            Command::Shutdown => self.end(CloseCode::Away, now),
             Command::SetNoDelay(enabled) => {
                 // Best effort, like the stock class: a failure leaves the old setting.
-                let _ = self.ws.get_ref().tcp().set_nodelay(enabled);
+                let _ = self.ws.get_ref().set_nodelay(enabled);
             }
         }
         Ok(())
     }
 
-    /// Ends a connection we are closing without a handshake: FIN after our close frame, then
-    /// discard input until the client closes too. Closing a socket with unread input makes the
-    /// kernel send a reset, which can destroy the close frame before the client reads it.
+    /// The deadline of a close that starts at `now`.
+    fn close_deadline(&self, now: Instant) -> Deadline {
+        Deadline::after(now, self.context.config.close_timeout)
+    }
+
+    /// Ends without waiting for the client: a close frame with `code` where one may still be
+    /// sent, then the drain. A close handshake under way keeps its deadline.
+    fn end(&mut self, code: CloseCode, now: Instant) {
+        let deadline = match std::mem::replace(&mut self.phase, Phase::Open) {
+            Phase::Open => {
+                self.send_close(code, String::new());
+                self.close_deadline(now)
+            }
+            Phase::Closing { deadline, .. } => deadline,
+            ending @ (Phase::Ending { .. } | Phase::Draining { .. }) => {
+                self.phase = ending;
+                return;
+            }
+        };
+        self.phase = Phase::Ending { deadline };
+    }
+
+    /// Ends a connection that is ending: FIN after our close frame, then discards input
+    /// until the client closes too (see `Phase::Draining`).
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let stream = self.ws.get_mut();
-        if !self.write_shut_down {
+        if let Phase::Ending { .. } = self.phase {
             if Pin::new(&mut *stream).poll_shutdown(cx).is_pending() {
                 return Poll::Pending;
             }
-            self.write_shut_down = true;
+            if let Phase::Ending { deadline } = std::mem::replace(&mut self.phase, Phase::Open) {
+                self.phase = Phase::Draining { deadline };
+            }
         }
         let mut scratch = [0u8; 4096];
         for _ in 0..POLL_BUDGET {
@@ -251,14 +358,9 @@ impl<S: Transport> Connection<S> {
         Poll::Pending
     }
 
-    /// Queues a close frame (once) and stops taking input and output.
-    fn start_close(&mut self, code: CloseCode, reason: String) {
-        self.closed_by_us = true;
+    /// Queues a close frame, on an open connection; from then on it takes no input.
+    fn send_close(&mut self, code: CloseCode, reason: String) {
         self.held = None;
-        if !self.writable {
-            return;
-        }
-        self.writable = false;
         self.needs_flush = true;
         let frame = CloseFrame {
             code,
@@ -270,11 +372,11 @@ impl<S: Transport> Connection<S> {
         }
     }
 
-    /// A closed connection only stops the writing; any other failure ends the connection.
+    /// A connection closed by the close handshake only stops the writing (reading on finds
+    /// out how it ends); any other failure ends the connection.
     fn on_write_error(&mut self, error: WsError) -> Result<(), ()> {
-        self.writable = false;
         match error {
-            WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            WsError::ConnectionClosed | WsError::AlreadyClosed if !self.phase.is_open() => {
                 self.needs_flush = false;
                 Ok(())
             }
@@ -283,10 +385,6 @@ impl<S: Transport> Connection<S> {
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> ReadStep {
-        if self.end_after_flush.is_some() {
-            // Only the close frame matters now; a failed stream may end before it is out.
-            return ReadStep::Idle;
-        }
         if let Some(packet) = self.held.take() {
             if !self.deliver(packet, cx) {
                 return ReadStep::Idle;
@@ -294,54 +392,60 @@ impl<S: Transport> Connection<S> {
         }
         let message = match Pin::new(&mut self.ws).poll_next(cx) {
             Poll::Pending => return ReadStep::Idle,
-            Poll::Ready(None) => return ReadStep::Ended(self.close_frame_received),
+            Poll::Ready(None) => return ReadStep::Ended(self.phase.handshake_completed()),
             Poll::Ready(Some(Ok(message))) => message,
-            Poll::Ready(Some(Err(error))) => return self.on_read_error(error),
+            Poll::Ready(Some(Err(error))) => return self.on_read_error(error, Instant::now()),
         };
+        let open = self.phase.is_open();
         match message {
-            Message::Text(_) if !self.closed_by_us && self.context.config.multiplayer => {
+            Message::Text(_) if open && self.context.config.multiplayer => {
                 self.warn("sent a text message, which the multiplayer protocol does not use");
             }
-            Message::Binary(data) if !self.closed_by_us && self.context.config.multiplayer => {
+            Message::Binary(data) if open && self.context.config.multiplayer => {
                 self.route_multiplayer(data, cx);
             }
-            Message::Text(text) if !self.closed_by_us => {
+            Message::Text(text) if open => {
                 let packet = Packet {
                     data: text.into(),
                     is_text: true,
                 };
                 self.deliver(packet, cx);
             }
-            Message::Binary(data) if !self.closed_by_us => {
-                self.deliver(
-                    Packet {
-                        data,
-                        is_text: false,
-                    },
-                    cx,
-                );
+            Message::Binary(data) if open => {
+                self.deliver(Packet::binary(data), cx);
             }
-            Message::Close(frame) => {
-                self.close_frame_received = true;
-                if !self.closed_by_us {
-                    let (code, reason) = match frame {
-                        Some(frame) => (u16::from(frame.code), strip_nul(frame.reason.as_str())),
-                        None => (0, String::new()),
-                    };
-                    self.send_event(Event::Report(ServerEvent::CloseRequest {
-                        id: self.id,
-                        code,
-                        reason,
-                    }));
-                    // tungstenite queued the reply; reading on flushes it and ends the stream.
-                    self.writable = false;
-                    self.close_deadline = Some(Box::pin(sleep(self.context.config.close_timeout)));
-                }
-            }
+            Message::Close(frame) => self.on_close_frame(frame, Instant::now()),
             // Pings are answered by tungstenite; pongs and input after our close are dropped.
             _ => {}
         }
         ReadStep::Progress
+    }
+
+    /// The client's close frame: the reply to ours, or a close request the game hears of
+    /// (tungstenite queued the reply; reading on flushes it and ends the stream).
+    fn on_close_frame(&mut self, frame: Option<CloseFrame>, now: Instant) {
+        match &mut self.phase {
+            Phase::Open => {
+                let (code, reason) = match frame {
+                    Some(frame) => (u16::from(frame.code), strip_nul(frame.reason.as_str())),
+                    None => (0, String::new()),
+                };
+                self.context.report(ServerEvent::CloseRequest {
+                    id: self.id,
+                    code,
+                    reason,
+                });
+                self.phase = Phase::Closing {
+                    by: Initiator::Client,
+                    deadline: self.close_deadline(now),
+                };
+            }
+            Phase::Closing {
+                by: Initiator::Server { replied },
+                ..
+            } => *replied = true,
+            _ => {}
+        }
     }
 
     /// A multiplayer packet: relayed to the other clients it names right here, on the I/O
@@ -359,11 +463,7 @@ impl<S: Transport> Connection<S> {
             ));
         }
         if delivery.to_server {
-            let packet = Packet {
-                data,
-                is_text: false,
-            };
-            self.deliver(packet, cx);
+            self.deliver(Packet::binary(data), cx);
         }
     }
 
@@ -375,10 +475,10 @@ impl<S: Transport> Connection<S> {
                 0 => String::new(),
                 n => format!(" ({n} similar warnings suppressed)"),
             };
-            self.send_event(Event::Report(ServerEvent::Warning {
+            self.context.report(ServerEvent::Warning {
                 id: self.id,
                 message: format!("peer {} {what}{also}", self.id),
-            }));
+            });
         }
     }
 
@@ -387,16 +487,12 @@ impl<S: Transport> Connection<S> {
     fn deliver(&mut self, packet: Packet, cx: &mut Context<'_>) -> bool {
         let len = packet.data.len();
         let limits = &self.context.config.limits;
-        if !self.shared.has_inbound_room(len, limits) {
-            self.shared.reader_waker.register(cx.waker());
-            // Checked again after registering, so a packet taken in between still wakes us.
-            if !self.shared.has_inbound_room(len, limits) {
-                self.held = Some(packet);
-                return false;
-            }
+        if !self.counters.poll_inbound_room(len, limits, cx) {
+            self.held = Some(packet);
+            return false;
         }
-        self.shared.add_unread(len);
-        self.send_event(Event::Message {
+        self.counters.add_unread(len);
+        self.context.send_event(Event::Message {
             id: self.id,
             packet,
         });
@@ -404,7 +500,7 @@ impl<S: Transport> Connection<S> {
     }
 
     /// A broken frame or message: tell the client why with the matching close code, then end.
-    fn on_read_error(&mut self, error: WsError) -> ReadStep {
+    fn on_read_error(&mut self, error: WsError, now: Instant) -> ReadStep {
         let (code, what) = match &error {
             WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
                 CloseCode::Size,
@@ -424,15 +520,16 @@ impl<S: Transport> Connection<S> {
             _ => return ReadStep::Ended(false),
         };
         self.warn(&format!("{what}; closing with {}", u16::from(code)));
-        self.start_close(code, String::new());
-        self.end_after_flush = Some(false);
-        self.close_deadline = Some(Box::pin(sleep(self.context.config.close_timeout)));
+        // Frames are read only while open or closing; a broken one ends the connection with a
+        // deadline of its own, even in a close handshake.
+        if self.phase.is_open() {
+            self.send_close(code, String::new());
+        }
+        self.held = None;
+        self.phase = Phase::Ending {
+            deadline: self.close_deadline(now),
+        };
         ReadStep::Progress
-    }
-
-    fn send_event(&self, event: Event) {
-        // The receiver is gone only when the server stopped, which wants no more events.
-        let _ = self.context.events.send(event);
     }
 }
 
@@ -465,7 +562,6 @@ impl WarningLimiter {
     }
 }
 
-/// Stock Godot 3 clients send close reasons with a trailing NUL byte.
-fn strip_nul(reason: &str) -> String {
-    reason.strip_suffix('\0').unwrap_or(reason).to_owned()
-}
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;

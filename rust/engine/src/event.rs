@@ -1,23 +1,9 @@
-//! What the network threads tell the main thread, and what the game hears of, in order per peer.
+//! What the game hears of, in the order it happened for each peer.
 
 use std::net::SocketAddr;
 
-use super::peer::{Packet, Peer, PeerId};
+use crate::packet::PeerId;
 
-#[derive(Debug)]
-pub(crate) enum Event {
-    /// The handshake finished; the main thread takes ownership of the peer's view.
-    Connected(Peer),
-    Message {
-        id: PeerId,
-        packet: Packet,
-    },
-    /// An event for the game as it is (a close request, a disconnection, a warning, a failed
-    /// handshake); the main thread drops those of peers it no longer knows.
-    Report(ServerEvent),
-}
-
-/// What the game hears of, in the order it happened for each peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerEvent {
     Connected {

@@ -1,61 +1,38 @@
-//! The listening socket and what happens to each accepted connection until it is a peer:
-//! refuse or accept, TCP_NODELAY, TLS (wss://) and the HTTP upgrade under `handshake_timeout`.
+//! What happens to an accepted connection until it is a peer: refused or not, TCP_NODELAY,
+//! TLS (wss://) and the HTTP upgrade, all within `handshake_timeout` of the accept. A client of
+//! the wrong kind (TLS on ws://, plain on wss://) is told so in words it understands.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::error::Elapsed;
 use tokio::time::{timeout_at, Instant};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
-use super::config::{BindAddress, ServerConfig};
-use super::connection::{Connection, Transport};
-use super::error::ListenError;
-use super::event::{Event, ServerEvent};
-use super::peer::{Peer, Route, WakeBatch};
+use super::connection::run_peer;
+use super::context::ServerContext;
 use super::read_ahead::ReadAhead;
-use super::registry::Registry;
-use super::tls::TlsConfig;
-use super::upgrade::{self, Upgrade};
+use super::transport::Transport;
+use crate::config::ServerConfig;
+use crate::event::ServerEvent;
+use crate::proto::upgrade::{websocket_config, RequestHead, Upgrade};
+use crate::tls::TlsConfig;
 
-/// Pending connections the kernel may hold (the stock server allows 8).
-const BACKLOG: i32 = 1024;
-/// Read buffer per connection, resident for the connection's life (tungstenite's default is
-/// 128 KiB). 4 KiB instead of 8 KiB saves 4 KB per idle peer; large messages still arrive in
-/// one buffer (tungstenite reserves a whole frame) and in large reads (`ReadAhead`).
-const READ_BUFFER: usize = 4 * 1024;
-/// Output is written to the socket once this much is buffered, and on every flush.
-const WRITE_BUFFER: usize = 16 * 1024;
 /// How long, and how much, a refused client's further input is read before the close.
 const REFUSAL_DRAIN_TIME: Duration = Duration::from_millis(500);
 const REFUSAL_DRAIN_BYTES: usize = 64 * 1024;
 
-/// What every connection of one server shares.
-pub(crate) struct ListenerContext {
-    pub config: ServerConfig,
-    pub events: Sender<Event>,
-    pub registry: Registry,
-    pub refuse_new_connections: AtomicBool,
-    /// The main thread's held wakes of connection tasks (see `WakeBatch`).
-    pub wakes: Arc<WakeBatch>,
-    /// Accepted sockets not yet closed: handshaking, peers, and peers closing.
-    pub open_sockets: AtomicUsize,
-}
-
 /// Counts one accepted socket in `open_sockets` for as long as it lives.
-struct OpenSocket(Arc<ListenerContext>);
+pub(crate) struct OpenSocket(Arc<ServerContext>);
 
 impl OpenSocket {
-    fn new(context: &Arc<ListenerContext>) -> Self {
+    fn new(context: &Arc<ServerContext>) -> Self {
         context.open_sockets.fetch_add(1, Ordering::AcqRel);
         Self(context.clone())
     }
@@ -67,75 +44,13 @@ impl Drop for OpenSocket {
     }
 }
 
-/// Binds the listening socket synchronously, so the caller gets bind errors at once.
-pub(crate) fn bind(bind: BindAddress, port: u16) -> Result<std::net::TcpListener, ListenError> {
-    let socket = match bind {
-        BindAddress::Any => {
-            match bound_socket(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)), Some(false)) {
-                Ok(socket) => socket,
-                Err(ListenError::Bind(e)) if e.kind() == io::ErrorKind::AddrInUse => {
-                    return Err(ListenError::Bind(e))
-                }
-                // No usable IPv6 on this machine: IPv4 only.
-                Err(_) => bound_socket(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)), None)?,
-            }
-        }
-        BindAddress::Ip(ip) => {
-            let address = SocketAddr::new(ip, port);
-            bound_socket(address, address.is_ipv6().then_some(true))?
-        }
-    };
-    socket.listen(BACKLOG).map_err(ListenError::Bind)?;
-    socket
-        .set_nonblocking(true)
-        .map_err(ListenError::CantCreate)?;
-    Ok(socket.into())
-}
-
-fn bound_socket(address: SocketAddr, only_v6: Option<bool>) -> Result<Socket, ListenError> {
-    let socket = Socket::new(
-        Domain::for_address(address),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )
-    .map_err(ListenError::CantCreate)?;
-    socket
-        .set_reuse_address(true)
-        .map_err(ListenError::CantCreate)?;
-    if let Some(only_v6) = only_v6 {
-        socket
-            .set_only_v6(only_v6)
-            .map_err(ListenError::CantCreate)?;
-    }
-    socket.bind(&address.into()).map_err(ListenError::Bind)?;
-    Ok(socket)
-}
-
-/// Accepts connections until the task is dropped.
-pub(crate) async fn accept_loop(listener: TcpListener, context: Arc<ListenerContext>) {
-    loop {
-        match listener.accept().await {
-            Ok((tcp, address)) => {
-                let accepted_at = Instant::now();
-                if context.refuse_new_connections.load(Ordering::Acquire) {
-                    continue;
-                }
-                let address = SocketAddr::new(address.ip().to_canonical(), address.port());
-                tokio::spawn(serve(tcp, address, accepted_at, context.clone()));
-            }
-            // Out of file descriptors and the like: back off instead of spinning.
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-        }
-    }
-}
-
 /// Upgrades one accepted connection (TLS first, on a wss:// server) and runs it as a peer.
 /// The whole handshake, TLS and HTTP, must finish within `handshake_timeout` of the accept.
-async fn serve(
+pub(crate) async fn serve(
     mut tcp: TcpStream,
     address: SocketAddr,
     accepted_at: Instant,
-    context: Arc<ListenerContext>,
+    context: Arc<ServerContext>,
 ) {
     let open = OpenSocket::new(&context);
     let _ = tcp.set_nodelay(true);
@@ -166,7 +81,7 @@ async fn finish_handshake<S: Transport>(
     result: Result<Result<Upgraded<S>, String>, Elapsed>,
     address: SocketAddr,
     open: OpenSocket,
-    context: Arc<ListenerContext>,
+    context: Arc<ServerContext>,
 ) {
     match result {
         // A task of its own: the handshake's state (buffers, TLS setup) is freed now instead of
@@ -278,13 +193,8 @@ fn tls_failure(error: &io::Error) -> String {
     }
 }
 
-fn handshake_failed(context: &ListenerContext, address: SocketAddr, reason: String) {
-    let _ = context
-        .events
-        .send(Event::Report(ServerEvent::HandshakeFailed {
-            address,
-            reason,
-        }));
+fn handshake_failed(context: &ServerContext, address: SocketAddr, reason: String) {
+    context.report(ServerEvent::HandshakeFailed { address, reason });
 }
 
 /// The HTTP upgrade: reads the request head (at most `MAX_REQUEST_HEAD` bytes), answers it as
@@ -294,7 +204,7 @@ async fn upgrade<S: Transport>(
     mut stream: S,
     config: &ServerConfig,
 ) -> Result<Upgraded<S>, String> {
-    let mut input = Vec::with_capacity(1024);
+    let mut head = RequestHead::new();
     let mut buffer = [0u8; 4096];
     loop {
         let read = match stream.read(&mut buffer).await {
@@ -302,17 +212,7 @@ async fn upgrade<S: Transport>(
             Ok(read) => read,
             Err(e) => return Err(format!("the connection failed during the handshake: {e}")),
         };
-        // Parsed again only when this read can have changed the answer: the first bytes (to
-        // refuse garbage at once), the end of the head, or the size limit. Parsing on every
-        // read would let a client trickling one byte at a time cost quadratic work.
-        let first_read = input.is_empty();
-        let searched_from = input.len().saturating_sub(2);
-        input.extend_from_slice(&buffer[..read]);
-        let head_may_end = ends_a_head(&input[searched_from..]);
-        if !(first_read || head_may_end || input.len() > upgrade::MAX_REQUEST_HEAD) {
-            continue;
-        }
-        match upgrade::answer(&input, &config.protocols) {
+        match head.push(&buffer[..read], &config.protocols) {
             Upgrade::Incomplete => {}
             Upgrade::Accept {
                 response,
@@ -326,11 +226,12 @@ async fn upgrade<S: Transport>(
                 written
                     .await
                     .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
-                let frames = input.split_off(head_len);
-                let config = Some(websocket_config(config));
+                let frames = head.into_frames(head_len);
+                let ws_config = Some(websocket_config(&config.limits));
                 let stream = ReadAhead::new(stream);
-                let ws = WebSocketStream::from_partially_read(stream, frames, Role::Server, config)
-                    .await;
+                let ws =
+                    WebSocketStream::from_partially_read(stream, frames, Role::Server, ws_config)
+                        .await;
                 return Ok((ws, protocol));
             }
             Upgrade::Reject {
@@ -342,12 +243,6 @@ async fn upgrade<S: Transport>(
             }
         }
     }
-}
-
-/// Whether `bytes` hold the empty line that ends a request head: "\r\n\r\n", or the bare
-/// "\n" line ends that HTTP parsers (httparse, so tungstenite's) accept as well.
-fn ends_a_head(bytes: &[u8]) -> bool {
-    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
 
 /// Ends a refused connection so the client reads the answer: FIN, then what it still sends is
@@ -366,43 +261,4 @@ async fn finish_refusal<S: Transport>(stream: &mut S) {
         }
     };
     let _ = tokio::time::timeout(REFUSAL_DRAIN_TIME, drain).await;
-}
-
-fn websocket_config(config: &ServerConfig) -> WebSocketConfig {
-    let max_message = config.limits.in_bytes;
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_message_size(Some(max_message))
-        .max_frame_size(Some(max_message))
-}
-
-/// Runs a connection as a peer; `_open` counts its socket until the connection ends.
-async fn run_peer<S: Transport>(
-    mut ws: WebSocketStream<S>,
-    address: SocketAddr,
-    protocol: String,
-    _open: OpenSocket,
-    context: Arc<ListenerContext>,
-) {
-    let (route, commands) = Route::new(context.config.limits);
-    let shared = route.shared.clone();
-    let Some(id) = context.registry.register(route.clone()) else {
-        // The server is stopping. This client finished its handshake just too late to become a
-        // peer; it still gets the close 1001 the others get, not a bare end of stream.
-        let away = CloseFrame {
-            code: CloseCode::Away,
-            reason: "".into(),
-        };
-        let _ = tokio::time::timeout(context.config.close_timeout, ws.close(Some(away))).await;
-        return;
-    };
-    let peer = Peer::new(id, address, protocol, route, context.wakes.clone());
-    let _ = context.events.send(Event::Connected(peer));
-    let connection = Connection::new(id, ws, commands, shared, context.clone());
-    let was_clean = connection.run().await;
-    context.registry.unregister(id);
-    let _ = context
-        .events
-        .send(Event::Report(ServerEvent::Disconnected { id, was_clean }));
 }

@@ -1,17 +1,19 @@
-//! The ways a server call can fail. Each maps to the Godot `Error` the stock class returns.
+//! The ways a server call can fail. Each variant says what the caller can do about it.
 
 use std::fmt;
 use std::io;
 
+use crate::proto::close::MAX_REASON_BYTES;
+
 /// Why `Server::listen` failed.
 #[derive(Debug)]
 pub enum ListenError {
-    /// The socket could not be created (stock: ERR_CANT_CREATE).
+    /// The socket could not be created or set up (out of descriptors, no such family).
     CantCreate(io::Error),
-    /// The address could not be bound or listened on, usually a port in use (stock:
-    /// ERR_ALREADY_IN_USE).
+    /// The address could not be bound or listened on: usually a port in use, or one the
+    /// process may not use.
     Bind(io::Error),
-    /// The background runtime could not start (ERR_CANT_CREATE).
+    /// The background runtime (its threads) could not start.
     Runtime(io::Error),
 }
 
@@ -21,6 +23,14 @@ impl fmt::Display for ListenError {
             Self::CantCreate(e) => write!(f, "cannot create the listening socket: {e}"),
             Self::Bind(e) => write!(f, "cannot bind the address: {e}"),
             Self::Runtime(e) => write!(f, "cannot start the network threads: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ListenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::CantCreate(e) | Self::Bind(e) | Self::Runtime(e) => Some(e),
         }
     }
 }
@@ -51,12 +61,14 @@ impl fmt::Display for SendError {
             } => write!(
                 f,
                 "the outbound queue is full ({queued_bytes} bytes in {queued_packets} packets \
-                 queued, {packet} more bytes do not fit; raise the limit with set_buffers())"
+                 queued, {packet} more bytes do not fit)"
             ),
             Self::InvalidUtf8 => write!(f, "a text packet must be valid UTF-8"),
         }
     }
 }
+
+impl std::error::Error for SendError {}
 
 /// Why a close was not started.
 #[derive(Debug, PartialEq, Eq)]
@@ -65,7 +77,7 @@ pub enum CloseError {
     NotConnected,
     /// Codes 1004-1006, 1015 and anything outside 1000-4999 may not be sent.
     InvalidCode(i64),
-    /// A close reason has at most 123 bytes.
+    /// A close reason has at most `MAX_REASON_BYTES` (123) bytes.
     ReasonTooLong(usize),
 }
 
@@ -80,9 +92,11 @@ impl fmt::Display for CloseError {
             Self::ReasonTooLong(len) => {
                 write!(
                     f,
-                    "the close reason has {len} bytes, at most 123 are allowed"
+                    "the close reason has {len} bytes, at most {MAX_REASON_BYTES} are allowed"
                 )
             }
         }
     }
 }
+
+impl std::error::Error for CloseError {}

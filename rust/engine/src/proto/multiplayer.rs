@@ -4,7 +4,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::peer::PeerId;
+use crate::packet::PeerId;
 
 /// Header size: type (1) + from (4) + to (4).
 pub const HEADER_SIZE: usize = 9;
@@ -103,6 +103,21 @@ impl Relay {
     }
 }
 
+impl Relay {
+    /// The clients a packet from the server to `to` reaches: 0 every client, < 0 every client
+    /// but `-to`, > 0 that client (1, the server itself, is no client: an unknown target).
+    pub fn from_server(to: PeerId) -> Self {
+        match to {
+            0 => Relay::AllBut { sender: SERVER_ID },
+            to if to < 0 => Relay::AllButTwo {
+                sender: SERVER_ID,
+                excluded: to.checked_neg().unwrap_or(0),
+            },
+            to => Relay::One(to),
+        }
+    }
+}
+
 /// Why a client's packet was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
@@ -130,6 +145,8 @@ impl std::fmt::Display for Rejection {
         }
     }
 }
+
+impl std::error::Error for Rejection {}
 
 /// The delivery rules for a packet that client `sender` sent, as the stock server applies
 /// them: only game packets with the sender's own id pass; `to` = 1 goes to the server, 0 to the
@@ -250,6 +267,17 @@ mod tests {
             Err(Rejection::SystemFromClient(1))
         );
         assert_eq!(route(5, &encode_data(5, 5, b"x")), Err(Rejection::ToSelf));
+    }
+
+    #[test]
+    fn the_server_s_targets_reach_all_all_but_one_or_one_client() {
+        let all = Relay::from_server(0);
+        assert!(all.includes(2) && all.includes(i32::MAX) && !all.includes(SERVER_ID));
+        let all_but_5 = Relay::from_server(-5);
+        assert!(all_but_5.includes(2) && !all_but_5.includes(5) && !all_but_5.includes(SERVER_ID));
+        assert_eq!(Relay::from_server(7), Relay::One(7));
+        assert_eq!(Relay::from_server(SERVER_ID), Relay::One(SERVER_ID));
+        assert!(Relay::from_server(i32::MIN).includes(2));
     }
 
     #[test]

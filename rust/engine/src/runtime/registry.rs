@@ -9,9 +9,10 @@ use parking_lot::RwLock;
 use rand::Rng;
 use tokio::sync::Notify;
 
-use super::error::SendError;
-use super::multiplayer::{encode_system, PacketType, Relay, SERVER_ID};
-use super::peer::{Command, Packet, PeerId, Route};
+use super::queue::{Bound, Command, Route, Wake};
+use crate::error::SendError;
+use crate::packet::{Packet, PeerId};
+use crate::proto::multiplayer::{encode_system, PacketType, Relay, SERVER_ID};
 
 pub(crate) struct Registry {
     state: RwLock<RegistryState>,
@@ -86,11 +87,8 @@ impl Registry {
         let state = self.state.read();
         let mut refused = Vec::new();
         let mut send = |id: PeerId, route: &Route| {
-            let packet = Packet {
-                data: packet.clone(),
-                is_text: false,
-            };
-            if let Err(e) = route.send(packet) {
+            let packet = Packet::binary(packet.clone());
+            if let Err(e) = route.enqueue(packet, Bound::Limited, Wake::Now) {
                 refused.push((id, e));
             }
         };
@@ -142,8 +140,5 @@ fn announce(route: &Route, kind: PacketType, id: PeerId) {
 /// System messages bypass the outbound limits: losing one would leave a client with a wrong
 /// peer list. A closed connection is fine to miss.
 fn system_send(route: &Route, data: Bytes) {
-    let _ = route.send_unchecked(Packet {
-        data,
-        is_text: false,
-    });
+    let _ = route.enqueue(Packet::binary(data), Bound::Unlimited, Wake::Now);
 }

@@ -1,0 +1,24 @@
+//! A tokio WebSocket server with events out and commands in. It knows nothing of Godot: the
+//! gdws library drives it from Godot's main thread through [`Server`].
+//!
+//! Two rooms: [`proto`] is the protocol as pure code on bytes (no socket, no clock), `runtime`
+//! runs it on tokio (the listener, one task per connection, the per-peer queues and the
+//! main thread's handle). The files beside them are the vocabulary both share.
+
+mod config;
+mod error;
+mod event;
+mod packet;
+pub mod proto;
+mod runtime;
+mod tls;
+
+pub use config::{BindAddress, ServerConfig};
+pub use error::{CloseError, ListenError, SendError};
+pub use event::ServerEvent;
+pub use packet::{Packet, PeerId};
+pub use proto::limits::Limits;
+pub use proto::subprotocol::choose_protocol;
+pub use runtime::peer::Peer;
+pub use runtime::server::{HeldWakes, Server};
+pub use tls::{Pem, TlsConfig, TlsError, MAX_PEM_BYTES};

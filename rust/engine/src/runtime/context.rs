@@ -1,0 +1,91 @@
+//! What the connection tasks of one server share with each other and with the main thread's
+//! handle, and the events they send it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+
+use super::peer::Peer;
+use super::queue::Route;
+use super::registry::Registry;
+use super::wake_batch::WakeBatch;
+use crate::config::ServerConfig;
+use crate::event::ServerEvent;
+use crate::packet::{Packet, PeerId};
+
+/// What the network threads tell the main thread, in order per peer.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// The handshake finished; the main thread takes ownership of the peer's view.
+    Connected(Peer),
+    Message {
+        id: PeerId,
+        packet: Packet,
+    },
+    /// An event for the game as it is (a close request, a disconnection, a warning, a failed
+    /// handshake); the main thread drops those of peers it no longer knows.
+    Report(ServerEvent),
+}
+
+pub(crate) struct ServerContext {
+    pub config: ServerConfig,
+    pub events: Sender<Event>,
+    pub registry: Registry,
+    pub refuse_new_connections: AtomicBool,
+    /// The main thread's held wakes of connection tasks (see `WakeBatch`).
+    pub wakes: Arc<WakeBatch>,
+    /// Accepted sockets not yet closed: handshaking, peers, and peers closing.
+    pub open_sockets: AtomicUsize,
+    /// Multiplayer mode: the packets for the server that the peers hold unread, all peers
+    /// together. Kept by the peers on the main thread (see `Peer`).
+    pub multiplayer_unread: Arc<AtomicUsize>,
+}
+
+impl ServerContext {
+    pub fn new(config: ServerConfig, events: Sender<Event>) -> Self {
+        let registry = Registry::new(config.multiplayer);
+        Self {
+            config,
+            events,
+            registry,
+            refuse_new_connections: AtomicBool::new(false),
+            wakes: Arc::default(),
+            open_sockets: AtomicUsize::new(0),
+            multiplayer_unread: Arc::default(),
+        }
+    }
+
+    /// The main thread's view of a peer that just finished its handshake.
+    pub fn new_peer(
+        &self,
+        id: PeerId,
+        address: SocketAddr,
+        protocol: String,
+        route: Route,
+    ) -> Peer {
+        let multiplayer_unread = self
+            .config
+            .multiplayer
+            .then(|| self.multiplayer_unread.clone());
+        Peer::new(
+            id,
+            address,
+            protocol,
+            route,
+            self.wakes.clone(),
+            multiplayer_unread,
+        )
+    }
+
+    /// Tells the main thread. The receiver is gone only when the server stopped, which wants
+    /// no more events.
+    pub fn send_event(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    pub fn report(&self, event: ServerEvent) {
+        self.send_event(Event::Report(event));
+    }
+}

@@ -1,0 +1,208 @@
+//! A peer's queues between the main thread and its connection task: the commands going out
+//! (packets, close, socket options) and the counters that bound both directions.
+//!
+//! Who moves each counter of `PeerCounters`:
+//!
+//! | counter          | incremented by                                   | decremented by                                      |
+//! |------------------|--------------------------------------------------|-----------------------------------------------------|
+//! | `unread_bytes`,  | the connection task, when it hands a message to  | the main thread, when the game takes the message or |
+//! | `unread_packets` | the main thread (`add_unread`)                   | it is dropped (`remove_unread`, which wakes reader) |
+//! | `queued_bytes`,  | whoever enqueues a packet (`Route::enqueue`: the | the connection task, once the packet is flushed to  |
+//! | `queued_packets` | main thread, or another peer's task relaying)    | the socket or dropped unsent (`remove_queued`)      |
+//!
+//! The connection stops reading its socket while the unread counters are at the inbound limit
+//! (TCP backpressure), and `enqueue` refuses while the queued ones are at the outbound limit.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use futures_util::task::AtomicWaker;
+
+use super::wake_batch::WakeBatch;
+use crate::error::SendError;
+use crate::packet::Packet;
+use crate::proto::limits::Limits;
+
+/// What the main thread (or the registry) asks of a connection task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Send(Packet),
+    /// Start the close handshake; drop unread and further input.
+    Close {
+        code: u16,
+        reason: String,
+    },
+    SetNoDelay(bool),
+    /// The server stops: send a close frame and end without waiting for the reply.
+    Shutdown,
+}
+
+/// Counters shared by the main thread and the connection task (see the table above).
+#[derive(Default, Debug)]
+pub(crate) struct PeerCounters {
+    unread_bytes: AtomicUsize,
+    unread_packets: AtomicUsize,
+    /// Woken when the game takes a packet, so a paused reader resumes.
+    reader_waker: AtomicWaker,
+    queued_bytes: AtomicUsize,
+    queued_packets: AtomicUsize,
+    /// Woken when a command is queued, so the connection task writes it.
+    pub(super) writer_waker: AtomicWaker,
+    /// In the held wakes of a `WakeBatch`.
+    pub(super) wake_held: AtomicBool,
+}
+
+impl PeerCounters {
+    /// Whether one more inbound message of `len` bytes fits in the unread limits.
+    pub fn has_inbound_room(&self, len: usize, limits: &Limits) -> bool {
+        limits.inbound_fits(
+            self.unread_bytes.load(Ordering::Acquire),
+            self.unread_packets.load(Ordering::Acquire),
+            len,
+        )
+    }
+
+    /// Like `has_inbound_room`, but when there is none, `cx` is woken once the game makes
+    /// some. Checked again after registering, so room made in between is not missed.
+    pub fn poll_inbound_room(&self, len: usize, limits: &Limits, cx: &mut Context<'_>) -> bool {
+        if self.has_inbound_room(len, limits) {
+            return true;
+        }
+        self.reader_waker.register(cx.waker());
+        self.has_inbound_room(len, limits)
+    }
+
+    pub fn add_unread(&self, len: usize) {
+        self.unread_bytes.fetch_add(len, Ordering::AcqRel);
+        self.unread_packets.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The game took (or dropped) an unread message: make room and wake the reader.
+    pub fn remove_unread(&self, len: usize) {
+        self.unread_bytes.fetch_sub(len, Ordering::AcqRel);
+        self.unread_packets.fetch_sub(1, Ordering::AcqRel);
+        self.reader_waker.wake();
+    }
+
+    /// Bytes queued for sending and not yet flushed to the socket.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Acquire)
+    }
+
+    pub fn remove_queued(&self, bytes: usize, packets: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        self.queued_packets.fetch_sub(packets, Ordering::AcqRel);
+    }
+}
+
+/// Whether an enqueued packet must fit in the peer's outbound limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bound {
+    /// Refused with `SendError::QueueFull` past the limits: game data.
+    Limited,
+    /// Queued whatever the limits: the few protocol messages that must not be lost
+    /// (multiplayer joins and leaves, one per peer).
+    Unlimited,
+}
+
+/// When the connection task hears of an enqueued packet.
+#[derive(Clone, Copy)]
+pub(crate) enum Wake<'a> {
+    /// At once.
+    Now,
+    /// At the end of the main thread's batch, if one is on (see `WakeBatch`).
+    Batched(&'a WakeBatch),
+}
+
+/// A connection task's end of its command queue.
+pub(crate) struct Commands {
+    receiver: Receiver<Command>,
+    counters: Arc<PeerCounters>,
+}
+
+impl Commands {
+    /// The next command; `Ready(None)` once every sender is gone (the server went away).
+    pub fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Command>> {
+        for attempt in 0..2 {
+            match self.receiver.try_recv() {
+                Ok(command) => return Poll::Ready(Some(command)),
+                Err(TryRecvError::Disconnected) => return Poll::Ready(None),
+                // Checked again after registering, so a command queued in between still wakes us.
+                Err(TryRecvError::Empty) if attempt == 0 => {
+                    self.counters.writer_waker.register(cx.waker())
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// The way to a peer's connection task: its command queue and the counters that bound it.
+/// Cloned into the registry, so other connections can relay to the peer without the main
+/// thread.
+#[derive(Clone, Debug)]
+pub(crate) struct Route {
+    commands: Sender<Command>,
+    pub counters: Arc<PeerCounters>,
+    pub limits: Limits,
+}
+
+impl Route {
+    /// A new peer's route and its connection task's end of the command queue.
+    pub fn new(limits: Limits) -> (Self, Commands) {
+        let (commands, receiver) = crossbeam_channel::unbounded();
+        let counters = Arc::new(PeerCounters::default());
+        let receiver = Commands {
+            receiver,
+            counters: counters.clone(),
+        };
+        let route = Self {
+            commands,
+            counters,
+            limits,
+        };
+        (route, receiver)
+    }
+
+    /// Queues a command other than a packet and wakes the connection task. Fails once the task
+    /// has ended.
+    pub fn command(&self, command: Command) -> Result<(), SendError> {
+        self.commands
+            .send(command)
+            .map_err(|_| SendError::NotConnected)?;
+        self.counters.writer_waker.wake();
+        Ok(())
+    }
+
+    /// Queues a packet, within the outbound limits or not (`bound`), and wakes the connection
+    /// task as `wake` says. Refused, sending nothing, past the limits or once the task ended.
+    pub fn enqueue(&self, packet: Packet, bound: Bound, wake: Wake<'_>) -> Result<(), SendError> {
+        let len = packet.data.len();
+        let counters = &self.counters;
+        if bound == Bound::Limited {
+            let queued_bytes = counters.queued_bytes.load(Ordering::Acquire);
+            let queued_packets = counters.queued_packets.load(Ordering::Acquire);
+            if !self.limits.outbound_fits(queued_bytes, queued_packets, len) {
+                return Err(SendError::QueueFull {
+                    queued_bytes,
+                    queued_packets,
+                    packet: len,
+                });
+            }
+        }
+        counters.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        counters.queued_packets.fetch_add(1, Ordering::AcqRel);
+        if self.commands.send(Command::Send(packet)).is_err() {
+            counters.remove_queued(len, 1);
+            return Err(SendError::NotConnected);
+        }
+        match wake {
+            Wake::Now => counters.writer_waker.wake(),
+            Wake::Batched(batch) => batch.wake(counters),
+        }
+        Ok(())
+    }
+}
