@@ -505,6 +505,41 @@ fn message_events_come_one_per_packet_for_the_server() {
     server.stop();
 }
 
+#[test]
+fn closing_a_peer_drops_its_packets_for_the_server_filed_or_on_the_way() {
+    let clients = Clients::new();
+    let mut server = start_mp();
+    let mut all = join_many(&clients, &mut server, 2);
+    let [a, b] = [all[0].id, all[1].id];
+
+    // Filed: a's packets are in its unread queue when the game closes it.
+    send(
+        &clients,
+        &mut all[0],
+        [data(a, SERVER, b"filed 1"), data(a, SERVER, b"filed 2")],
+    );
+    for count in 1..=2 {
+        assert_eq!(event(&mut server), ServerEvent::Message { id: a });
+        assert_eq!(server.multiplayer_packet_count(), count);
+    }
+    // On the way: sent before the close, not yet taken from the network threads.
+    send(&clients, &mut all[0], [data(a, SERVER, b"on the way")]);
+    wait_until("a's third packet reaches the event queue", || {
+        server.pending_events() == 1
+    });
+    server.peer_mut(a).unwrap().close(1000, "").unwrap();
+    assert_eq!(server.multiplayer_packet_count(), 0);
+    assert_eq!(server.multiplayer_packet_peer(), None);
+
+    // The other peer's packets still flow, and a's never come.
+    send(&clients, &mut all[1], [data(b, SERVER, b"from b")]);
+    server_gets(&mut server, b, b"from b");
+    assert_eq!(server.multiplayer_packet_count(), 0);
+    assert_eq!(server.take_multiplayer_packet(), None);
+    no_event(&mut server, Duration::from_millis(100));
+    server.stop();
+}
+
 // ---- bad input ----
 
 #[test]

@@ -1,32 +1,49 @@
-//! What the listener does with the bytes a client sends before and right after its upgrade:
-//! `upgrade::answer` (tungstenite's request parsing and checks, our subprotocol choice, the
-//! exact response), then, for an accepted request, tungstenite reading the bytes after the head
-//! as frames under the input limit the listener sets.
+//! What the server does with the bytes a client sends before and right after its upgrade, with
+//! the engine's own code: `RequestHead` collecting reads as the handshake does (the input in
+//! pieces of the size the second byte picks) and `answer` deciding (tungstenite's request
+//! parsing and checks, our subprotocol choice, the exact response), then, for an accepted
+//! request, tungstenite reading the bytes after the head as frames under `websocket_config`,
+//! the connection's own configuration.
 //!
-//! Input: the first byte picks the server's subprotocol list, the rest is what the client sent.
+//! Input: the first byte picks the server's subprotocol list, the second the read size, the
+//! rest is what the client sent.
 
 #![no_main]
 
 use std::io::{self, Cursor, Read, Write};
 
-use gdws_engine::proto::upgrade::{answer, Upgrade, MAX_REQUEST_HEAD};
+use gdws_engine::proto::upgrade::{
+    answer, websocket_config, RequestHead, Upgrade, MAX_REQUEST_HEAD,
+};
+use gdws_engine::Limits;
 use libfuzzer_sys::fuzz_target;
-use tungstenite::protocol::{Role, WebSocketConfig};
+use tungstenite::protocol::Role;
 use tungstenite::WebSocket;
 
-/// The default input limit (`set_buffers`' 64 KiB).
-const IN_BYTES: usize = 64 * 1024;
-
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, input)) = data.split_first() else {
+    let [pick, read_size, input @ ..] = data else {
         return;
     };
-    let accepted: Vec<String> = match pick % 3 {
+    let read_size = usize::from(*read_size).max(1);
+    let accepted: Vec<String> = match *pick % 3 {
         0 => vec![],
         1 => vec!["chat".into()],
         _ => vec!["chat".into(), "json".into(), "binary".into()],
     };
-    match answer(input, &accepted) {
+    let decision = answer(input, &accepted);
+    // Read in pieces, the head is answered the same way as soon as it is whole.
+    let mut head = RequestHead::new();
+    let in_pieces = input
+        .chunks(read_size)
+        .map(|piece| head.push(piece, &accepted))
+        .find(|decision| *decision != Upgrade::Incomplete);
+    match &decision {
+        Upgrade::Accept { head_len, .. } => assert!(in_pieces
+            .is_some_and(|d| matches!(d, Upgrade::Accept { head_len: h, .. } if h == *head_len))),
+        Upgrade::Reject { .. } => assert!(in_pieces.is_some()),
+        Upgrade::Incomplete => assert!(in_pieces.is_none()),
+    }
+    match decision {
         Upgrade::Incomplete => assert!(input.len() <= MAX_REQUEST_HEAD),
         Upgrade::Accept {
             response,
@@ -60,14 +77,12 @@ fuzz_target!(|data: &[u8]| {
 /// Reads the bytes after an accepted head as a server would, until they run out or break the
 /// protocol: no message may exceed the input limit.
 fn read_frames(frames: &[u8]) {
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(IN_BYTES))
-        .max_frame_size(Some(IN_BYTES));
+    let limits = Limits::default();
     let stream = ReadOnly(Cursor::new(frames.to_vec()));
-    let mut ws = WebSocket::from_raw_socket(stream, Role::Server, Some(config));
+    let mut ws = WebSocket::from_raw_socket(stream, Role::Server, Some(websocket_config(&limits)));
     for _ in 0..1024 {
         match ws.read() {
-            Ok(message) => assert!(message.len() <= IN_BYTES),
+            Ok(message) => assert!(message.len() <= limits.in_bytes),
             Err(_) => return,
         }
     }

@@ -206,3 +206,167 @@ impl Route {
         Ok(())
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    pub struct CountingWaker(AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    impl CountingWaker {
+        /// Registers a new counting waker as the connection task's, as its poll would.
+        pub fn register(counters: &PeerCounters) -> Arc<Self> {
+            let waker = Arc::new(Self::default());
+            counters.writer_waker.register(&waker.clone().into());
+            waker
+        }
+
+        pub fn wakes(&self) -> usize {
+            self.0.load(Ordering::Acquire)
+        }
+    }
+
+    /// Every command queued so far, as the connection task would take them.
+    pub fn drain(commands: &Commands) -> Vec<Command> {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        std::iter::from_fn(|| match commands.poll_next(&mut cx) {
+            Poll::Ready(Some(command)) => Some(command),
+            _ => None,
+        })
+        .collect()
+    }
+
+    const LIMITS: Limits = Limits {
+        in_bytes: 1024,
+        in_packets: 4,
+        out_bytes: 100,
+        out_packets: 3,
+    };
+
+    fn packet(len: usize) -> Packet {
+        Packet::binary(vec![0; len].into())
+    }
+
+    #[test]
+    fn a_limited_packet_is_refused_past_either_outbound_limit_with_what_was_queued() {
+        let (route, _commands) = Route::new(LIMITS);
+        route
+            .enqueue(packet(60), Bound::Limited, Wake::Now)
+            .unwrap();
+        assert_eq!(
+            route.enqueue(packet(41), Bound::Limited, Wake::Now),
+            Err(SendError::QueueFull {
+                queued_bytes: 60,
+                queued_packets: 1,
+                packet: 41
+            })
+        );
+        route
+            .enqueue(packet(40), Bound::Limited, Wake::Now)
+            .unwrap();
+        route.enqueue(packet(0), Bound::Limited, Wake::Now).unwrap();
+        assert_eq!(
+            route.enqueue(packet(0), Bound::Limited, Wake::Now),
+            Err(SendError::QueueFull {
+                queued_bytes: 100,
+                queued_packets: 3,
+                packet: 0
+            })
+        );
+        assert_eq!(route.counters.queued_bytes(), 100);
+    }
+
+    #[test]
+    fn an_unlimited_packet_passes_a_full_queue_and_counts_in_it() {
+        let (route, commands) = Route::new(LIMITS);
+        route
+            .enqueue(packet(100), Bound::Limited, Wake::Now)
+            .unwrap();
+        route
+            .enqueue(packet(500), Bound::Unlimited, Wake::Now)
+            .unwrap();
+        assert_eq!(route.counters.queued_bytes(), 600);
+        let lens: Vec<_> = drain(&commands)
+            .into_iter()
+            .map(|command| match command {
+                Command::Send(packet) => packet.data.len(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(lens, [100, 500]);
+    }
+
+    #[test]
+    fn a_packet_for_an_ended_task_is_refused_and_its_count_given_back() {
+        let (route, commands) = Route::new(LIMITS);
+        drop(commands);
+        assert_eq!(
+            route.enqueue(packet(10), Bound::Limited, Wake::Now),
+            Err(SendError::NotConnected)
+        );
+        assert_eq!(route.counters.queued_bytes(), 0);
+        assert!(route.enqueue(packet(0), Bound::Limited, Wake::Now).is_err());
+        assert_eq!(
+            route.command(Command::Shutdown),
+            Err(SendError::NotConnected)
+        );
+    }
+
+    #[test]
+    fn a_packet_wakes_the_task_now_or_at_the_end_of_the_batch() {
+        let (route, _commands) = Route::new(LIMITS);
+        let waker = CountingWaker::register(&route.counters);
+        route.enqueue(packet(1), Bound::Limited, Wake::Now).unwrap();
+        assert_eq!(waker.wakes(), 1);
+
+        let batch = WakeBatch::default();
+        let waker = CountingWaker::register(&route.counters);
+        route
+            .enqueue(packet(1), Bound::Limited, Wake::Batched(&batch))
+            .unwrap();
+        assert_eq!(waker.wakes(), 1, "no batch is held: at once");
+        let waker = CountingWaker::register(&route.counters);
+        batch.hold();
+        route
+            .enqueue(packet(1), Bound::Limited, Wake::Batched(&batch))
+            .unwrap();
+        assert_eq!(waker.wakes(), 0);
+        batch.release();
+        assert_eq!(waker.wakes(), 1);
+    }
+
+    #[test]
+    fn the_reader_is_woken_when_the_game_makes_room() {
+        let counters = PeerCounters::default();
+        let limits = Limits {
+            in_packets: 1,
+            ..LIMITS
+        };
+        let waker = Arc::new(CountingWaker::default());
+        let waker_handle = waker.clone().into();
+        let mut cx = Context::from_waker(&waker_handle);
+        assert!(counters.poll_inbound_room(10, &limits, &mut cx));
+        counters.add_unread(10);
+        assert!(!counters.poll_inbound_room(10, &limits, &mut cx));
+        assert_eq!(waker.wakes(), 0);
+        counters.remove_unread(10);
+        assert_eq!(waker.wakes(), 1);
+        assert!(counters.has_inbound_room(limits.in_bytes, &limits));
+        assert!(!counters.has_inbound_room(limits.in_bytes + 1, &limits));
+    }
+}

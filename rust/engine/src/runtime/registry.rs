@@ -142,3 +142,126 @@ fn announce(route: &Route, kind: PacketType, id: PeerId) {
 fn system_send(route: &Route, data: Bytes) {
     let _ = route.enqueue(Packet::binary(data), Bound::Unlimited, Wake::Now);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::limits::Limits;
+    use crate::proto::multiplayer::Header;
+    use crate::runtime::queue::tests::drain;
+    use crate::runtime::queue::Commands;
+
+    /// The system messages a peer was sent, as (type, peer id).
+    fn announcements(commands: &Commands) -> Vec<(u8, PeerId)> {
+        drain(commands)
+            .into_iter()
+            .map(|command| match command {
+                Command::Send(packet) => {
+                    let header = Header::parse(&packet.data).unwrap();
+                    assert_eq!(
+                        (header.from, header.to, packet.data.len()),
+                        (SERVER_ID, 0, 13)
+                    );
+                    let id = i32::from_le_bytes(packet.data[9..13].try_into().unwrap());
+                    (header.kind, id)
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn join(registry: &Registry) -> (PeerId, Commands) {
+        let (route, commands) = Route::new(Limits::default());
+        (registry.register(route).unwrap(), commands)
+    }
+
+    const ID: u8 = PacketType::SysId as u8;
+    const ADD: u8 = PacketType::SysAdd as u8;
+    const DEL: u8 = PacketType::SysDel as u8;
+
+    #[test]
+    fn a_join_is_announced_to_the_new_peer_and_to_every_other_in_id_order() {
+        let registry = Registry::new(true);
+        let (a, a_commands) = join(&registry);
+        assert_eq!(announcements(&a_commands), [(ID, a), (ADD, SERVER_ID)]);
+        let (b, b_commands) = join(&registry);
+        let (c, c_commands) = join(&registry);
+        assert_eq!(announcements(&a_commands), [(ADD, b), (ADD, c)]);
+        let mut before_c = [a, b];
+        before_c.sort();
+        assert_eq!(
+            announcements(&c_commands),
+            [
+                (ID, c),
+                (ADD, SERVER_ID),
+                (ADD, before_c[0]),
+                (ADD, before_c[1])
+            ]
+        );
+        assert_eq!(announcements(&b_commands).len(), 2 + 1 + 1);
+        assert_eq!(registry.len(), 3);
+
+        registry.unregister(b);
+        assert_eq!(announcements(&a_commands), [(DEL, b)]);
+        assert_eq!(announcements(&c_commands), [(DEL, b)]);
+        assert_eq!(registry.len(), 2);
+    }
+
+    #[test]
+    fn plain_mode_announces_nothing_and_ids_are_unique_and_in_range() {
+        let registry = Registry::new(false);
+        let joined: Vec<_> = (0..200).map(|_| join(&registry)).collect();
+        let mut ids: Vec<_> = joined.iter().map(|(id, _)| *id).collect();
+        assert!(ids.iter().all(|id| *id >= 2));
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 200);
+        assert!(joined
+            .iter()
+            .all(|(_, commands)| drain(commands).is_empty()));
+        registry.unregister(ids[0]);
+        assert!(joined
+            .iter()
+            .all(|(_, commands)| drain(commands).is_empty()));
+    }
+
+    #[test]
+    fn a_relay_reports_each_destination_that_refused() {
+        let registry = Registry::new(false);
+        let (a, _a_commands) = join(&registry);
+        let full = Limits {
+            out_packets: 1,
+            ..Limits::default()
+        };
+        let (route, b_commands) = Route::new(full);
+        let b = registry.register(route).unwrap();
+        let packet = Bytes::from_static(b"relayed");
+        assert!(registry.relay(Relay::One(b), &packet).is_empty());
+        let refused = registry.relay(Relay::AllBut { sender: SERVER_ID }, &packet);
+        assert!(
+            matches!(&refused[..], [(id, SendError::QueueFull { .. })] if *id == b),
+            "{refused:?}"
+        );
+        let unknown = (2..).find(|id| ![a, b].contains(id)).unwrap();
+        assert_eq!(
+            registry.relay(Relay::One(unknown), &packet),
+            [(unknown, SendError::NotConnected)]
+        );
+        assert!(registry.relay(Relay::None, &packet).is_empty());
+        assert_eq!(drain(&b_commands).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_tells_every_peer_and_refuses_new_ones_until_empty() {
+        let registry = Registry::new(true);
+        let (a, a_commands) = join(&registry);
+        announcements(&a_commands);
+        registry.shutdown_all();
+        assert!(matches!(&drain(&a_commands)[..], [Command::Shutdown]));
+        assert!(registry.register(Route::new(Limits::default()).0).is_none());
+        let emptied = registry.wait_empty();
+        registry.unregister(a);
+        emptied.await;
+        assert_eq!(registry.len(), 0);
+    }
+}

@@ -44,3 +44,49 @@ impl WakeBatch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::queue::tests::CountingWaker;
+
+    #[test]
+    fn nested_holds_wake_each_held_task_once_at_the_last_release() {
+        let batch = WakeBatch::default();
+        let (a, b) = (
+            Arc::new(PeerCounters::default()),
+            Arc::new(PeerCounters::default()),
+        );
+        let (wakes_a, wakes_b) = (CountingWaker::register(&a), CountingWaker::register(&b));
+        batch.hold();
+        batch.wake(&a);
+        batch.hold();
+        batch.wake(&a);
+        batch.wake(&b);
+        batch.release();
+        assert_eq!(
+            (wakes_a.wakes(), wakes_b.wakes()),
+            (0, 0),
+            "woken inside the batch"
+        );
+        batch.release();
+        assert_eq!((wakes_a.wakes(), wakes_b.wakes()), (1, 1));
+
+        // The next batch holds them afresh.
+        let wakes_a = CountingWaker::register(&a);
+        batch.hold();
+        batch.wake(&a);
+        assert_eq!(wakes_a.wakes(), 0);
+        batch.release();
+        assert_eq!(wakes_a.wakes(), 1);
+    }
+
+    #[test]
+    fn without_a_hold_a_wake_is_immediate() {
+        let batch = WakeBatch::default();
+        let counters = Arc::new(PeerCounters::default());
+        let wakes = CountingWaker::register(&counters);
+        batch.wake(&counters);
+        assert_eq!(wakes.wakes(), 1);
+    }
+}
