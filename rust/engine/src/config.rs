@@ -39,8 +39,9 @@ pub struct ServerConfig {
     /// How long a close handshake may take before the connection is dropped. Default 3 s.
     pub close_timeout: Duration,
     pub limits: Limits,
-    /// Speak Godot's high-level multiplayer protocol (`gd_mp_api`): announce joins and leaves,
-    /// relay client-to-client packets, hand the game only what is addressed to the server.
+    /// Speak Godot's high-level multiplayer protocol (`proto::multiplayer`): announce joins and
+    /// leaves, relay client-to-client packets, hand the game only what is addressed to the
+    /// server.
     pub multiplayer: bool,
     /// Serve wss:// with this certificate and key; `None` serves plain ws://.
     pub tls: Option<TlsConfig>,

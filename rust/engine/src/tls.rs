@@ -97,7 +97,7 @@ impl TlsConfig {
         if leaf.is_ca && chain.len() == 1 && leaf.self_signed {
             warnings.push(format!(
                 "{}: the server certificate ({}) is a self-signed CA certificate: clients told \
-                 to trust it (e.g. Godot's trusted_ssl_certificate) accept it, browsers do not",
+                 to trust it accept it, browsers do not",
                 certificate.label, leaf.subject
             ));
         }

@@ -29,8 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::context::{Event, ServerContext};
-use super::handshake::OpenSocket;
+use super::context::{Event, OpenSocket, ServerContext};
 use super::queue::{Command, Commands, PeerCounters, Route};
 use super::transport::Transport;
 use crate::event::ServerEvent;

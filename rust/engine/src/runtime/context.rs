@@ -2,15 +2,14 @@
 //! handle, and the events they send it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
 use super::peer::Peer;
-use super::queue::Route;
+use super::queue::{Route, WakeBatch};
 use super::registry::Registry;
-use super::wake_batch::WakeBatch;
 use crate::config::ServerConfig;
 use crate::event::ServerEvent;
 use crate::packet::{Packet, PeerId};
@@ -87,5 +86,21 @@ impl ServerContext {
 
     pub fn report(&self, event: ServerEvent) {
         self.send_event(Event::Report(event));
+    }
+}
+
+/// Counts one accepted socket in `open_sockets` for as long as it lives.
+pub(crate) struct OpenSocket(Arc<ServerContext>);
+
+impl OpenSocket {
+    pub fn new(context: &Arc<ServerContext>) -> Self {
+        context.open_sockets.fetch_add(1, Ordering::AcqRel);
+        Self(context.clone())
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.open_sockets.fetch_sub(1, Ordering::AcqRel);
     }
 }

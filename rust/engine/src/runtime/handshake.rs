@@ -4,7 +4,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
 use super::connection::run_peer;
-use super::context::ServerContext;
+use super::context::{OpenSocket, ServerContext};
 use super::read_ahead::ReadAhead;
 use super::transport::Transport;
 use crate::config::ServerConfig;
@@ -27,22 +26,6 @@ use crate::tls::TlsConfig;
 /// How long, and how much, a refused client's further input is read before the close.
 const REFUSAL_DRAIN_TIME: Duration = Duration::from_millis(500);
 const REFUSAL_DRAIN_BYTES: usize = 64 * 1024;
-
-/// Counts one accepted socket in `open_sockets` for as long as it lives.
-pub(crate) struct OpenSocket(Arc<ServerContext>);
-
-impl OpenSocket {
-    fn new(context: &Arc<ServerContext>) -> Self {
-        context.open_sockets.fetch_add(1, Ordering::AcqRel);
-        Self(context.clone())
-    }
-}
-
-impl Drop for OpenSocket {
-    fn drop(&mut self) {
-        self.0.open_sockets.fetch_sub(1, Ordering::AcqRel);
-    }
-}
 
 /// Upgrades one accepted connection (TLS first, on a wss:// server) and runs it as a peer.
 /// The whole handshake, TLS and HTTP, must finish within `handshake_timeout` of the accept.

@@ -11,4 +11,3 @@ pub(crate) mod read_ahead;
 pub(crate) mod registry;
 pub(crate) mod server;
 pub(crate) mod transport;
-pub(crate) mod wake_batch;

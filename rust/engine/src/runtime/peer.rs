@@ -12,8 +12,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::queue::{Bound, Command, Route, Wake};
-use super::wake_batch::WakeBatch;
+use super::queue::{Bound, Command, Route, Wake, WakeBatch};
 use crate::error::{CloseError, SendError};
 use crate::packet::{Packet, PeerId};
 use crate::proto::close::{sendable_close_code, MAX_REASON_BYTES};

@@ -1,5 +1,6 @@
 //! A peer's queues between the main thread and its connection task: the commands going out
-//! (packets, close, socket options) and the counters that bound both directions.
+//! (packets, close, socket options), the counters that bound both directions, and the wakes
+//! of the connection task (now, or batched for the length of one `poll()`).
 //!
 //! Who moves each counter of `PeerCounters`:
 //!
@@ -19,8 +20,8 @@ use std::task::{Context, Poll};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use futures_util::task::AtomicWaker;
+use parking_lot::Mutex;
 
-use super::wake_batch::WakeBatch;
 use crate::error::SendError;
 use crate::packet::Packet;
 use crate::proto::limits::Limits;
@@ -49,9 +50,9 @@ pub(crate) struct PeerCounters {
     queued_bytes: AtomicUsize,
     queued_packets: AtomicUsize,
     /// Woken when a command is queued, so the connection task writes it.
-    pub(super) writer_waker: AtomicWaker,
+    writer_waker: AtomicWaker,
     /// In the held wakes of a `WakeBatch`.
-    pub(super) wake_held: AtomicBool,
+    wake_held: AtomicBool,
 }
 
 impl PeerCounters {
@@ -114,6 +115,45 @@ pub(crate) enum Wake<'a> {
     Now,
     /// At the end of the main thread's batch, if one is on (see `WakeBatch`).
     Batched(&'a WakeBatch),
+}
+
+/// Holds back the main thread's wakes of connection tasks while it handles a batch of events
+/// (one `poll()`): every packet the game sends in the batch is queued at once, and each task
+/// with new output is woken once at the end, to write all of it in one go. Woken one packet at
+/// a time, a task on the same core preempts the main thread for every packet.
+#[derive(Default, Debug)]
+pub(crate) struct WakeBatch {
+    /// Holds open (they nest: a signal handler may poll again).
+    holding: AtomicUsize,
+    held: Mutex<Vec<Arc<PeerCounters>>>,
+}
+
+impl WakeBatch {
+    /// From now on, wakes asked for by `wake` wait for the matching `release`.
+    pub fn hold(&self) {
+        self.holding.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Ends a `hold`; the last one wakes every connection task held back.
+    pub fn release(&self) {
+        if self.holding.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let held = std::mem::take(&mut *self.held.lock());
+        for counters in held {
+            counters.wake_held.store(false, Ordering::Release);
+            counters.writer_waker.wake();
+        }
+    }
+
+    /// Wakes the connection task of `counters` now, or at `release` while holding.
+    pub fn wake(&self, counters: &Arc<PeerCounters>) {
+        if self.holding.load(Ordering::Acquire) == 0 {
+            counters.writer_waker.wake();
+        } else if !counters.wake_held.swap(true, Ordering::AcqRel) {
+            self.held.lock().push(counters.clone());
+        }
+    }
 }
 
 /// A connection task's end of its command queue.
@@ -368,5 +408,45 @@ pub(crate) mod tests {
         assert_eq!(waker.wakes(), 1);
         assert!(counters.has_inbound_room(limits.in_bytes, &limits));
         assert!(!counters.has_inbound_room(limits.in_bytes + 1, &limits));
+    }
+
+    #[test]
+    fn nested_holds_wake_each_held_task_once_at_the_last_release() {
+        let batch = WakeBatch::default();
+        let (a, b) = (
+            Arc::new(PeerCounters::default()),
+            Arc::new(PeerCounters::default()),
+        );
+        let (wakes_a, wakes_b) = (CountingWaker::register(&a), CountingWaker::register(&b));
+        batch.hold();
+        batch.wake(&a);
+        batch.hold();
+        batch.wake(&a);
+        batch.wake(&b);
+        batch.release();
+        assert_eq!(
+            (wakes_a.wakes(), wakes_b.wakes()),
+            (0, 0),
+            "woken inside the batch"
+        );
+        batch.release();
+        assert_eq!((wakes_a.wakes(), wakes_b.wakes()), (1, 1));
+
+        // The next batch holds them afresh.
+        let wakes_a = CountingWaker::register(&a);
+        batch.hold();
+        batch.wake(&a);
+        assert_eq!(wakes_a.wakes(), 0);
+        batch.release();
+        assert_eq!(wakes_a.wakes(), 1);
+    }
+
+    #[test]
+    fn without_a_hold_a_wake_is_immediate() {
+        let batch = WakeBatch::default();
+        let counters = Arc::new(PeerCounters::default());
+        let wakes = CountingWaker::register(&counters);
+        batch.wake(&counters);
+        assert_eq!(wakes.wakes(), 1);
     }
 }

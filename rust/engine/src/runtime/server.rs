@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::context::{Event, ServerContext};
 use super::listener::{accept_loop, bind};
 use super::peer::Peer;
-use super::wake_batch::WakeBatch;
+use super::queue::WakeBatch;
 use crate::config::ServerConfig;
 use crate::error::{ListenError, SendError};
 use crate::event::ServerEvent;
