@@ -165,7 +165,12 @@ impl Server {
                 self.peers.contains_key(&id).then_some(event)
             }
             Event::Report(event @ ServerEvent::Disconnected { id, .. }) => {
-                self.peers.remove(&id)?.drop_unread();
+                let mut peer = self.peers.remove(&id)?;
+                if peer.is_multiplayer() {
+                    // The id may be given to a new peer now: its packets are not these.
+                    self.arrivals.retain(|from| *from != id);
+                }
+                peer.drop_unread();
                 Some(event)
             }
             Event::Report(event) => Some(event),
