@@ -1,7 +1,7 @@
-//! gdws: a threaded WebSocket server for Godot 3, as a GDNative library.
-//!
-//! The engine (crate `gdws_engine`, `rust/engine/`) is a plain tokio WebSocket server; `godot`
-//! exposes it as Godot classes. This file registers them and nothing else.
+//! gdws: a threaded WebSocket server for Godot 3, as a GDNative library of two classes.
+
+// The engine (crate `gdws_engine`, `rust/engine/`) is a plain tokio WebSocket server; `godot`
+// exposes it as Godot classes. This file registers them and nothing else.
 
 mod godot;
 

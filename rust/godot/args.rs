@@ -1,10 +1,11 @@
-//! Number arguments converted the way Godot converts them for its own classes. gdnative's
-//! `i64`/`f64` accept only a Variant of exactly that type, so `listen(9080.0)` or
-//! `get_peer(id)` with an id parsed from JSON (JSON numbers are floats) would fail with a
-//! conversion error, where the built-in class accepts any number.
+//! Number arguments (`Int`, `Real`) converted the way Godot converts them for its own classes.
 
 use gdnative::core_types::{CoerceFromVariant, FromVariantError};
 use gdnative::prelude::*;
+
+// gdnative's `i64`/`f64` accept only a Variant of exactly that type, so `listen(9080.0)` or
+// `get_peer(id)` with an id parsed from JSON (JSON numbers are floats) would fail with a
+// conversion error, where the built-in class accepts any number.
 
 /// An `int` argument: an int, a float (truncated, as Godot does) or a bool.
 pub(crate) struct Int(pub i64);

@@ -1,12 +1,12 @@
-//! Fault injection for the panic-safety test (godot_project/tests/test_faults_panic.gd): proves
-//! that a panic inside a net callback is caught, printed, and leaves the game running.
-//!
-//! When the project setting `gdws/testing/inject_panic` exists as the first WebSocketServer or
-//! WebSocketPeer of the process is made, the objects bind variants of the `get_packet` and
-//! `put_packet` net callbacks that panic, inside their panic guard, while the setting names
-//! them (`get_packet`, `put_packet`, or both with a comma): a test switches the fault on and
-//! off with `ProjectSettings.set_setting`. In any other process (a normal game) the plain
-//! callbacks are bound: the hook costs nothing per call, and nothing a client sends reaches it.
+//! Fault injection for the panic-safety test (godot_project/tests/test_faults_panic.gd).
+
+// It proves that a panic inside a net callback is caught, printed, and leaves the game running.
+// When the project setting `gdws/testing/inject_panic` exists as the first WebSocketServer or
+// WebSocketPeer of the process is made, the objects bind variants of the `get_packet` and
+// `put_packet` net callbacks that panic, inside their panic guard, while the setting names
+// them (`get_packet`, `put_packet`, or both with a comma): a test switches the fault on and
+// off with `ProjectSettings.set_setting`. In any other process (a normal game) the plain
+// callbacks are bound: the hook costs nothing per call, and nothing a client sends reaches it.
 
 use std::sync::OnceLock;
 

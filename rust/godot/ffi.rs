@@ -1,9 +1,11 @@
-//! The one module with `unsafe`: binds our state to Godot's GDNative "net" interfaces, so the
-//! engine's `PacketPeerGDNative` / `MultiplayerPeerGDNative` methods (and so `put_var`,
-//! `get_var`, MultiplayerAPI...) call into Rust. Each callback forwards to a safe trait method
-//! through `call`, which refuses calls from a thread other than the object's, keeps the state
-//! alive for the whole call, and catches panics: a panic unwinding into Godot would abort the
-//! game. Also the few calls on shared Godot objects that gdnative marks `unsafe`.
+//! The one module with `unsafe`: the GDNative net interfaces bound to our state, panics caught.
+
+// Binds our state to Godot's GDNative "net" interfaces, so the engine's `PacketPeerGDNative` /
+// `MultiplayerPeerGDNative` methods (and so `put_var`, `get_var`, MultiplayerAPI...) call into
+// Rust. Each callback forwards to a safe trait method through `call`, which refuses calls from
+// a thread other than the object's, keeps the state alive for the whole call, and catches
+// panics: a panic unwinding into Godot would abort the game. Also the few calls on shared Godot
+// objects that gdnative marks `unsafe`.
 
 use std::ffi::c_void;
 use std::os::raw::c_int;

@@ -1,11 +1,13 @@
-//! Errors and warnings printed the way Godot prints its own: `ERROR: <call>: <message>` with
-//! the Rust file and line under it. (gdnative's `godot_error!` names no function: `<unset>`.)
+//! Errors and warnings printed the way Godot prints its own: `ERROR: <call>: <message>`.
 
 use std::ffi::CString;
 use std::fmt::Display;
 use std::panic::Location;
 
 use gdnative::log::Site;
+
+/// The call named by `listen()`'s messages, printed by the server class and its TLS setup.
+pub(crate) const LISTEN: &str = "WebSocketServer.listen";
 
 /// Prints a Godot error for `call` (e.g. `"WebSocketServer.listen"`).
 #[track_caller]
@@ -19,6 +21,8 @@ pub(crate) fn warn(call: &str, message: impl Display) {
     print(call, message, Location::caller(), gdnative::log::warn);
 }
 
+/// Prints with the Rust file and line under the message, as Godot does for its own. (gdnative's
+/// `godot_error!` names no function: `<unset>`.)
 fn print(call: &str, message: impl Display, caller: &Location<'_>, printer: fn(Site<'_>, String)) {
     // Neither a call name nor a Rust path has NUL bytes; an empty name would do if one did.
     let file = CString::new(caller.file()).unwrap_or_default();

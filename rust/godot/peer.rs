@@ -1,6 +1,4 @@
-//! `WebSocketPeer`: what `WebSocketServer.get_peer(id)` returns. A PacketPeer (put_packet,
-//! get_packet, put_var, get_var... through the net interface) plus the stock WebSocketPeer
-//! methods. It outlives its connection harmlessly: then it reports "not connected".
+//! `WebSocketPeer`: the NativeScript class `WebSocketServer.get_peer(id)` returns.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -13,7 +11,7 @@ use gdnative::prelude::*;
 use gdnative::sys;
 
 use super::args::Int;
-use super::core::ServerCore;
+use super::engine_server::EngineServer;
 use super::errors::{describe_send_error, send_error_code};
 use super::ffi::{Binding, PacketPeerImpl};
 use super::log;
@@ -23,6 +21,9 @@ use gdws_engine::{Packet, Peer, PeerId};
 const WRITE_MODE_TEXT: i64 = 0;
 const WRITE_MODE_BINARY: i64 = 1;
 
+/// A PacketPeer (put_packet, get_packet, put_var, get_var... through the net interface) plus
+/// the stock WebSocketPeer methods. It outlives its connection harmlessly: then it reports
+/// "not connected".
 #[derive(NativeClass)]
 #[inherit(PacketPeerGDNative)]
 #[user_data(LocalCellData<WebSocketPeer>)]
@@ -33,7 +34,7 @@ pub struct WebSocketPeer {
 /// Which server peer this object speaks for, and its PacketPeer state.
 #[derive(Default)]
 pub(crate) struct PeerLink {
-    server: RefCell<Weak<ServerCore>>,
+    server: RefCell<Weak<EngineServer>>,
     id: Cell<PeerId>,
     write_mode: Cell<i64>,
     was_string: Cell<bool>,
@@ -123,7 +124,7 @@ impl WebSocketPeer {
     }
 
     /// A new object speaking for peer `id` of `server`.
-    pub(crate) fn attached(server: Weak<ServerCore>, id: PeerId) -> Instance<Self, Shared> {
+    pub(crate) fn attached(server: Weak<EngineServer>, id: PeerId) -> Instance<Self, Shared> {
         let instance = Self::new_instance();
         let _ = instance.map(|peer, _| {
             let link = peer.binding.state();

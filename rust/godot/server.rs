@@ -1,6 +1,4 @@
-//! `WebSocketServer`: the NativeScript class games use, with the stock class's properties,
-//! methods and signals. Thin: settings and argument checks here, the work in `ServerCore` and
-//! the engine.
+//! `WebSocketServer`: the NativeScript class games use, with the stock class's API.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -13,23 +11,24 @@ use gdnative::prelude::*;
 use gdnative::sys;
 
 use super::args::{Int, Real};
-use super::core::ServerCore;
 use super::errors::{listen_error_code, to_code};
 use super::ffi::Binding;
-use super::log;
+use super::log::{self, LISTEN};
 use super::peer::WebSocketPeer;
-use super::tls::TlsSources;
+use super::pump;
+use super::signals;
+use super::state::ServerState;
+use super::tls::TlsSettings;
 use gdws_engine::{BindAddress, Limits, ServerConfig};
 
-/// The call named by `listen()`'s messages.
-pub(super) const LISTEN: &str = "WebSocketServer.listen";
-
+/// The stock class's properties, methods and signals. Thin: settings and argument checks here,
+/// the work in `ServerState` and the engine.
 #[derive(NativeClass)]
 #[inherit(MultiplayerPeerGDNative)]
 #[user_data(LocalCellData<WebSocketServer>)]
 #[register_with(Self::register)]
 pub struct WebSocketServer {
-    binding: Binding<sys::godot_net_multiplayer_peer, ServerCore>,
+    binding: Binding<sys::godot_net_multiplayer_peer, ServerState>,
     settings: RefCell<Settings>,
 }
 
@@ -38,26 +37,18 @@ struct Settings {
     bind_ip: String,
     handshake_timeout: f64,
     limits: Limits,
-    private_key: Option<Ref<CryptoKey>>,
-    ssl_certificate: Option<Ref<X509Certificate>>,
-    ca_chain: Option<Ref<X509Certificate>>,
-    ssl_certificate_path: String,
-    private_key_path: String,
-    ca_chain_path: String,
+    tls: TlsSettings,
 }
 
 impl Default for Settings {
+    /// The engine's defaults (`ServerConfig::new`): the properties' defaults are these.
     fn default() -> Self {
+        let engine = ServerConfig::new(0);
         Self {
-            bind_ip: "*".to_owned(),
-            handshake_timeout: 3.0,
-            limits: Limits::default(),
-            private_key: None,
-            ssl_certificate: None,
-            ca_chain: None,
-            ssl_certificate_path: String::new(),
-            private_key_path: String::new(),
-            ca_chain_path: String::new(),
+            bind_ip: bind_ip_text(engine.bind),
+            handshake_timeout: engine.handshake_timeout.as_secs_f64(),
+            limits: engine.limits,
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -65,46 +56,26 @@ impl Default for Settings {
 #[methods]
 impl WebSocketServer {
     fn new(base: &MultiplayerPeerGDNative) -> Self {
-        let core = Rc::new(ServerCore::new(base.get_instance_id()));
+        let state = Rc::new(ServerState::new(base.get_instance_id()));
         Self {
-            binding: Binding::bind_multiplayer(base, core),
+            binding: Binding::bind_multiplayer(base, state),
             settings: RefCell::new(Settings::default()),
         }
     }
 
     fn register(builder: &ClassBuilder<Self>) {
-        let int = VariantType::I64;
-        builder
-            .signal("client_connected")
-            .with_param("id", int)
-            .with_param("protocol", VariantType::GodotString)
-            .done();
-        builder
-            .signal("client_disconnected")
-            .with_param("id", int)
-            .with_param("was_clean_close", VariantType::Bool)
-            .done();
-        builder
-            .signal("client_close_request")
-            .with_param("id", int)
-            .with_param("code", int)
-            .with_param("reason", VariantType::GodotString)
-            .done();
-        builder.signal("data_received").with_param("id", int).done();
-        builder
-            .signal("peer_packet")
-            .with_param("peer_source", int)
-            .done();
+        signals::declare(builder);
 
+        let defaults = Settings::default();
         builder
             .property::<String>("bind_ip")
-            .with_default("*".to_owned())
+            .with_default(defaults.bind_ip)
             .with_getter(|this, _| this.get_bind_ip())
             .with_shr_setter(|this, _, value| this.set_bind_ip(value))
             .done();
         builder
             .property::<f64>("handshake_timeout")
-            .with_default(3.0)
+            .with_default(defaults.handshake_timeout)
             .with_getter(|this, _| this.get_handshake_timeout())
             .with_shr_setter(|this, _, value| this.set_handshake_timeout(Real(value)))
             .done();
@@ -124,23 +95,42 @@ impl WebSocketServer {
             .with_shr_setter(|this, _, value| this.set_ca_chain(value))
             .done();
         // Our addition: PEM files instead of resources (res://, user:// or any file path).
-        for name in ["ssl_certificate_path", "private_key_path", "ca_chain_path"] {
-            builder
-                .property::<String>(name)
-                .with_default(String::new())
-                .with_getter(move |this, _| this.path_setting(name))
-                .with_shr_setter(move |this, _, value| this.set_path_setting(name, value))
-                .done();
-        }
+        let tls = defaults.tls;
+        builder
+            .property::<String>("ssl_certificate_path")
+            .with_default(tls.ssl_certificate_path)
+            .with_getter(|this, _| this.settings.borrow().tls.ssl_certificate_path.clone())
+            .with_shr_setter(|this, _, value| {
+                this.configure("set_ssl_certificate_path", |s| {
+                    s.tls.ssl_certificate_path = value;
+                });
+            })
+            .done();
+        builder
+            .property::<String>("private_key_path")
+            .with_default(tls.private_key_path)
+            .with_getter(|this, _| this.settings.borrow().tls.private_key_path.clone())
+            .with_shr_setter(|this, _, value| {
+                this.configure("set_private_key_path", |s| s.tls.private_key_path = value);
+            })
+            .done();
+        builder
+            .property::<String>("ca_chain_path")
+            .with_default(tls.ca_chain_path)
+            .with_getter(|this, _| this.settings.borrow().tls.ca_chain_path.clone())
+            .with_shr_setter(|this, _, value| {
+                this.configure("set_ca_chain_path", |s| s.tls.ca_chain_path = value);
+            })
+            .done();
     }
 
-    fn core(&self) -> &Rc<ServerCore> {
+    fn state(&self) -> &ServerState {
         self.binding.state()
     }
 
     /// Prints why a setting cannot change now; true when it can.
     fn can_configure(&self, call: &str) -> bool {
-        if self.core().is_listening() {
+        if self.state().is_listening() {
             log::error(
                 &format!("WebSocketServer.{call}"),
                 "cannot change while listening; call stop() first",
@@ -148,6 +138,14 @@ impl WebSocketServer {
             return false;
         }
         true
+    }
+
+    /// Applies `change` to the settings, or prints why a setting cannot change now (naming
+    /// `call`).
+    fn configure(&self, call: &str, change: impl FnOnce(&mut Settings)) {
+        if self.can_configure(call) {
+            change(&mut self.settings.borrow_mut());
+        }
     }
 
     #[method]
@@ -166,7 +164,7 @@ impl WebSocketServer {
         protocols: Option<PoolArray<GodotString>>,
         gd_mp_api: bool,
     ) -> Result<(), GodotError> {
-        if self.core().is_listening() {
+        if self.state().is_listening() {
             log::error(LISTEN, "already listening; call stop() first");
             return Err(GodotError::AlreadyInUse);
         }
@@ -175,15 +173,7 @@ impl WebSocketServer {
             return Err(GodotError::InvalidParameter);
         };
         let settings = self.settings.borrow();
-        let tls = TlsSources {
-            ssl_certificate: settings.ssl_certificate.as_ref(),
-            ssl_certificate_path: &settings.ssl_certificate_path,
-            private_key: settings.private_key.as_ref(),
-            private_key_path: &settings.private_key_path,
-            ca_chain: settings.ca_chain.as_ref(),
-            ca_chain_path: &settings.ca_chain_path,
-        }
-        .load()?;
+        let tls = settings.tls.load()?;
         let Some(bind) = BindAddress::parse(&settings.bind_ip) else {
             log::error(
                 LISTEN,
@@ -201,7 +191,7 @@ impl WebSocketServer {
         config.limits = settings.limits;
         config.multiplayer = gd_mp_api;
         config.tls = tls;
-        self.core().listen(config).map_err(|e| {
+        self.state().listen(config).map_err(|e| {
             log::error(
                 LISTEN,
                 format!("cannot listen on {}:{port}: {e}", settings.bind_ip),
@@ -212,32 +202,33 @@ impl WebSocketServer {
 
     #[method]
     fn stop(&self) {
-        self.core().stop();
+        self.state().stop();
     }
 
     #[method]
     fn is_listening(&self) -> bool {
-        self.core().is_listening()
+        self.state().is_listening()
     }
 
     #[method]
     fn poll(&self) {
-        self.core().poll_events();
+        pump::poll(self.state());
     }
 
     #[method]
     fn has_peer(&self, id: Int) -> bool {
-        self.core().has_peer(id.0)
+        self.state().engine().has_peer(id.0)
     }
 
     #[method]
     fn get_peer(&self, id: Int) -> Option<Instance<WebSocketPeer, Shared>> {
-        self.core().peer_object(id.0)
+        self.state().peer_object(id.0)
     }
 
     #[method]
     fn get_peer_address(&self, id: Int) -> String {
-        self.core()
+        self.state()
+            .engine()
             .with_peer("get_peer_address", id.0, |peer| {
                 peer.address().ip().to_string()
             })
@@ -246,7 +237,8 @@ impl WebSocketServer {
 
     #[method]
     fn get_peer_port(&self, id: Int) -> i64 {
-        self.core()
+        self.state()
+            .engine()
             .with_peer("get_peer_port", id.0, |peer| peer.address().port().into())
             .unwrap_or(0)
     }
@@ -259,7 +251,8 @@ impl WebSocketServer {
             reason.unwrap_or_default(),
         );
         if let Some(Err(e)) = self
-            .core()
+            .state()
+            .engine()
             .with_peer("disconnect_peer", id, |peer| peer.close(code, &reason))
         {
             log::error("WebSocketServer.disconnect_peer", format!("peer {id}: {e}"));
@@ -312,9 +305,7 @@ impl WebSocketServer {
 
     #[method]
     fn set_bind_ip(&self, bind_ip: String) {
-        if self.can_configure("set_bind_ip") {
-            self.settings.borrow_mut().bind_ip = bind_ip;
-        }
+        self.configure("set_bind_ip", |s| s.bind_ip = bind_ip);
     }
 
     #[method]
@@ -341,68 +332,50 @@ impl WebSocketServer {
 
     #[method]
     fn get_private_key(&self) -> Option<Ref<CryptoKey>> {
-        self.settings.borrow().private_key.clone()
+        self.settings.borrow().tls.private_key.clone()
     }
 
     #[method]
     fn set_private_key(&self, key: Option<Ref<CryptoKey>>) {
-        if self.can_configure("set_private_key") {
-            self.settings.borrow_mut().private_key = key;
-        }
+        self.configure("set_private_key", |s| s.tls.private_key = key);
     }
 
     #[method]
     fn get_ssl_certificate(&self) -> Option<Ref<X509Certificate>> {
-        self.settings.borrow().ssl_certificate.clone()
+        self.settings.borrow().tls.ssl_certificate.clone()
     }
 
     #[method]
     fn set_ssl_certificate(&self, certificate: Option<Ref<X509Certificate>>) {
-        if self.can_configure("set_ssl_certificate") {
-            self.settings.borrow_mut().ssl_certificate = certificate;
-        }
+        self.configure("set_ssl_certificate", |s| {
+            s.tls.ssl_certificate = certificate
+        });
     }
 
     #[method]
     fn get_ca_chain(&self) -> Option<Ref<X509Certificate>> {
-        self.settings.borrow().ca_chain.clone()
+        self.settings.borrow().tls.ca_chain.clone()
     }
 
     #[method]
     fn set_ca_chain(&self, chain: Option<Ref<X509Certificate>>) {
-        if self.can_configure("set_ca_chain") {
-            self.settings.borrow_mut().ca_chain = chain;
-        }
-    }
-}
-
-impl WebSocketServer {
-    fn path_setting(&self, name: &str) -> String {
-        let settings = self.settings.borrow();
-        match name {
-            "ssl_certificate_path" => settings.ssl_certificate_path.clone(),
-            "private_key_path" => settings.private_key_path.clone(),
-            _ => settings.ca_chain_path.clone(),
-        }
-    }
-
-    fn set_path_setting(&self, name: &str, value: String) {
-        if !self.can_configure(&format!("set_{name}")) {
-            return;
-        }
-        let mut settings = self.settings.borrow_mut();
-        match name {
-            "ssl_certificate_path" => settings.ssl_certificate_path = value,
-            "private_key_path" => settings.private_key_path = value,
-            _ => settings.ca_chain_path = value,
-        }
+        self.configure("set_ca_chain", |s| s.tls.ca_chain = chain);
     }
 }
 
 impl Drop for WebSocketServer {
     /// Freeing the object stops the server like `stop()`; then the binding unbinds.
     fn drop(&mut self) {
-        self.core().stop();
+        self.state().stop();
+    }
+}
+
+/// `bind_ip` as the property spells it: `"*"` for every interface, as `BindAddress::parse`
+/// reads it.
+fn bind_ip_text(bind: BindAddress) -> String {
+    match bind {
+        BindAddress::Any => "*".to_owned(),
+        BindAddress::Ip(ip) => ip.to_string(),
     }
 }
 

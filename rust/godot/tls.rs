@@ -1,15 +1,4 @@
-//! wss:// settings: Godot's `X509Certificate` and `CryptoKey` resources, or PEM file paths,
-//! turned into the engine's `TlsConfig`, with an error code and a printed reason for everything
-//! that can be wrong.
-//!
-//! Godot 3.2 resources can only `save(path)` themselves. To get their PEM without leaving key
-//! material on disk, the resource is saved (through `ResourceSaver`, which picks the saver by
-//! the file extension) to a path in a new private directory (mode 0700) that, on Linux, is a
-//! symlink to an anonymous in-memory file (`memfd_create`, as `/proc/self/fd/N`): Godot writes
-//! the PEM into memory, we read it back, and the directory and its symlink are removed. Where
-//! that cannot work (no memfd or no /proc, or Godot's "safe save" writing a `.tmp` file and
-//! renaming it, as in the editor), Godot writes a regular file in that private directory, which
-//! only this user can enter, and it is read and deleted at once.
+//! wss:// settings: the TLS resources or PEM file paths turned into the engine's `TlsConfig`.
 
 use std::fs;
 use std::path::Path;
@@ -22,38 +11,40 @@ use rustls_pki_types::CertificateDer;
 
 use super::errors::tls_error_code;
 use super::ffi::resource_path;
-use super::log;
-use super::server::LISTEN;
+use super::log::{self, LISTEN};
 use gdws_engine::{Pem, TlsConfig, MAX_PEM_BYTES};
 
-/// Where each piece of the TLS material comes from: a resource or a file path (empty: unset).
-pub(crate) struct TlsSources<'a> {
-    pub ssl_certificate: Option<&'a Ref<X509Certificate>>,
-    pub ssl_certificate_path: &'a str,
-    pub private_key: Option<&'a Ref<CryptoKey>>,
-    pub private_key_path: &'a str,
-    pub ca_chain: Option<&'a Ref<X509Certificate>>,
-    pub ca_chain_path: &'a str,
+/// The wss:// properties: where each piece of the TLS material comes from, a resource or a
+/// file path (empty: unset). `load` prints and returns an error code for everything that can
+/// be wrong with them.
+#[derive(Default)]
+pub(crate) struct TlsSettings {
+    pub ssl_certificate: Option<Ref<X509Certificate>>,
+    pub ssl_certificate_path: String,
+    pub private_key: Option<Ref<CryptoKey>>,
+    pub private_key_path: String,
+    pub ca_chain: Option<Ref<X509Certificate>>,
+    pub ca_chain_path: String,
 }
 
 /// A failure already printed: the code `listen()` returns.
 type Failed = GodotError;
 
-impl TlsSources<'_> {
+impl TlsSettings {
     /// The TLS configuration to serve wss:// with, or `None` for plain ws:// (nothing set).
     /// Prints what is wrong (naming `listen`) and returns the error code otherwise.
     pub fn load(&self) -> Result<Option<TlsConfig>, Failed> {
         let certificate = self.pick(
             "ssl_certificate",
             self.ssl_certificate.is_some(),
-            self.ssl_certificate_path,
+            &self.ssl_certificate_path,
         )?;
         let key = self.pick(
             "private_key",
             self.private_key.is_some(),
-            self.private_key_path,
+            &self.private_key_path,
         )?;
-        let ca_chain = self.pick("ca_chain", self.ca_chain.is_some(), self.ca_chain_path)?;
+        let ca_chain = self.pick("ca_chain", self.ca_chain.is_some(), &self.ca_chain_path)?;
         match (certificate, key) {
             (false, false) if !ca_chain => return Ok(None),
             (true, true) => {}
@@ -75,21 +66,21 @@ impl TlsSources<'_> {
             }
         }
 
-        let certificate = match self.ssl_certificate {
+        let certificate = match &self.ssl_certificate {
             Some(resource) => certificate_pem("ssl_certificate", resource)?,
-            None => read_path("ssl_certificate_path", self.ssl_certificate_path)?,
+            None => read_path("ssl_certificate_path", &self.ssl_certificate_path)?,
         };
-        let key = match self.private_key {
+        let key = match &self.private_key {
             Some(resource) => {
                 let data = resource_pem("private_key", resource, "key")?;
                 Pem::new("private_key", data)
             }
-            None => read_path("private_key_path", self.private_key_path)?,
+            None => read_path("private_key_path", &self.private_key_path)?,
         };
-        let ca_chain = match self.ca_chain {
+        let ca_chain = match &self.ca_chain {
             Some(resource) => Some(certificate_pem("ca_chain", resource)?),
             None if !self.ca_chain_path.is_empty() => {
-                Some(read_path("ca_chain_path", self.ca_chain_path)?)
+                Some(read_path("ca_chain_path", &self.ca_chain_path)?)
             }
             None => None,
         };
@@ -162,8 +153,16 @@ fn certificates(pem: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Saves a certificate or key resource as PEM into memory (see the module documentation) and
-/// returns the PEM.
+/// Saves a certificate or key resource as PEM into memory and returns the PEM.
+///
+/// Godot 3.2 resources can only `save(path)` themselves. To get their PEM without leaving key
+/// material on disk, the resource is saved (through `ResourceSaver`, which picks the saver by
+/// the file extension) to a path in a new private directory (mode 0700) that, on Linux, is a
+/// symlink to an anonymous in-memory file (`memfd_create`, as `/proc/self/fd/N`): Godot writes
+/// the PEM into memory, we read it back, and the directory and its symlink are removed. Where
+/// that cannot work (no memfd or no /proc, or Godot's "safe save" writing a `.tmp` file and
+/// renaming it, as in the editor), Godot writes a regular file in that private directory, which
+/// only this user can enter, and it is read and deleted at once.
 fn resource_pem<T>(name: &str, resource: &Ref<T>, extension: &str) -> Result<Vec<u8>, Failed>
 where
     T: GodotObject<Memory = RefCounted> + SubClass<Resource>,

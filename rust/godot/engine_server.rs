@@ -1,0 +1,96 @@
+//! The engine `Server` a WebSocketServer runs, shared with its WebSocketPeer objects: peers by id.
+
+use std::cell::RefCell;
+
+use gdws_engine::proto::multiplayer::HEADER_SIZE;
+use gdws_engine::{Peer, Server};
+
+use super::log;
+
+/// The running engine server, or none while the WebSocketServer is not listening. The
+/// WebSocketPeer objects reach their peer through it (by a `Weak`: they may outlive it).
+#[derive(Default)]
+pub(crate) struct EngineServer {
+    server: RefCell<Option<Server>>,
+}
+
+impl EngineServer {
+    pub fn is_listening(&self) -> bool {
+        self.server.borrow().is_some()
+    }
+
+    /// Listening with `gd_mp_api = true`.
+    pub fn is_multiplayer(&self) -> bool {
+        self.with(|server| server.config().multiplayer)
+            .unwrap_or(false)
+    }
+
+    /// Keeps `server` as the running one. The caller checked that none runs.
+    pub fn start(&self, server: Server) {
+        *self.server.borrow_mut() = Some(server);
+    }
+
+    /// The running server, which is then no longer reachable here.
+    pub fn take(&self) -> Option<Server> {
+        self.server.borrow_mut().take()
+    }
+
+    /// Runs `f` on the running server; `None` when none runs.
+    pub fn with<R>(&self, f: impl FnOnce(&Server) -> R) -> Option<R> {
+        self.server.borrow().as_ref().map(f)
+    }
+
+    /// Like `with`, for calls that change the server.
+    pub fn with_mut<R>(&self, f: impl FnOnce(&mut Server) -> R) -> Option<R> {
+        self.server.borrow_mut().as_mut().map(f)
+    }
+
+    /// Runs `f` on peer `id`, or prints why not (naming `call`) and returns None.
+    pub fn with_peer<R>(&self, call: &str, id: i64, f: impl FnOnce(&mut Peer) -> R) -> Option<R> {
+        let mut server = self.server.borrow_mut();
+        let peer = i32::try_from(id)
+            .ok()
+            .and_then(|id| server.as_mut()?.peer_mut(id));
+        match peer {
+            Some(peer) => Some(f(peer)),
+            None => {
+                drop(server);
+                report_unknown_peer(call, id, self.is_listening());
+                None
+            }
+        }
+    }
+
+    pub fn has_peer(&self, id: i64) -> bool {
+        match i32::try_from(id) {
+            Ok(id) => self.with(|server| server.peer(id).is_some()) == Some(true),
+            Err(_) => false,
+        }
+    }
+
+    /// The largest packet a peer accepts from us (less the header in multiplayer mode).
+    pub fn max_packet_size(&self) -> i64 {
+        self.with(|server| {
+            let header = if server.config().multiplayer {
+                HEADER_SIZE
+            } else {
+                0
+            };
+            server.config().limits.out_bytes.saturating_sub(header) as i64
+        })
+        .unwrap_or(0)
+    }
+}
+
+/// Prints that `WebSocketServer.<call>` found no peer `id`.
+pub(crate) fn report_unknown_peer(call: &str, id: i64, listening: bool) {
+    let call = format!("WebSocketServer.{call}");
+    if listening {
+        log::error(&call, format!("no peer with id {id}"));
+    } else {
+        log::error(
+            &call,
+            format!("no peer with id {id} (the server is not listening)"),
+        );
+    }
+}

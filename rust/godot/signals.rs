@@ -1,0 +1,117 @@
+//! WebSocketServer's signals: each one's name and parameters written once, declared and emitted.
+
+use gdnative::export::NativeClass;
+use gdnative::prelude::*;
+
+use super::log;
+use gdws_engine::ServerEvent;
+
+/// A signal the server emits, with `N` parameters: `emit` takes exactly that many arguments.
+struct Signal<const N: usize> {
+    name: &'static str,
+    params: [(&'static str, VariantType); N],
+}
+
+impl<const N: usize> Signal<N> {
+    fn declare<C: NativeClass>(&self, builder: &ClassBuilder<C>) {
+        let mut signal = builder.signal(self.name);
+        for (name, variant_type) in self.params {
+            signal = signal.with_param(name, variant_type);
+        }
+        signal.done();
+    }
+
+    fn emit(&self, owner: &Object, args: [Variant; N]) {
+        owner.emit_signal(self.name, &args);
+    }
+}
+
+const INT: VariantType = VariantType::I64;
+
+// The stock WebSocketServer's signals.
+const CLIENT_CONNECTED: Signal<2> = Signal {
+    name: "client_connected",
+    params: [("id", INT), ("protocol", VariantType::GodotString)],
+};
+const CLIENT_DISCONNECTED: Signal<2> = Signal {
+    name: "client_disconnected",
+    params: [("id", INT), ("was_clean_close", VariantType::Bool)],
+};
+const CLIENT_CLOSE_REQUEST: Signal<3> = Signal {
+    name: "client_close_request",
+    params: [
+        ("id", INT),
+        ("code", INT),
+        ("reason", VariantType::GodotString),
+    ],
+};
+const DATA_RECEIVED: Signal<1> = Signal {
+    name: "data_received",
+    params: [("id", INT)],
+};
+// WebSocketMultiplayerPeer's.
+const PEER_PACKET: Signal<1> = Signal {
+    name: "peer_packet",
+    params: [("peer_source", INT)],
+};
+// Inherited from NetworkedMultiplayerPeer: Godot declares them, we only emit them.
+const PEER_CONNECTED: Signal<1> = Signal {
+    name: "peer_connected",
+    params: [("id", INT)],
+};
+const PEER_DISCONNECTED: Signal<1> = Signal {
+    name: "peer_disconnected",
+    params: [("id", INT)],
+};
+
+/// Declares the signals the server's class adds to what it inherits.
+pub(crate) fn declare<C: NativeClass>(builder: &ClassBuilder<C>) {
+    CLIENT_CONNECTED.declare(builder);
+    CLIENT_DISCONNECTED.declare(builder);
+    CLIENT_CLOSE_REQUEST.declare(builder);
+    DATA_RECEIVED.declare(builder);
+    PEER_PACKET.declare(builder);
+}
+
+/// The signal for `event`: as a multiplayer peer the server speaks to MultiplayerAPI
+/// (`peer_connected`, `peer_packet`, `peer_disconnected`) instead of `client_*` and
+/// `data_received`; `client_close_request` fires in both modes, like the stock class.
+/// Warnings and refused handshakes are printed instead.
+pub(crate) fn emit(owner: &Object, event: ServerEvent, multiplayer: bool) {
+    match event {
+        ServerEvent::Connected { id, .. } if multiplayer => {
+            PEER_CONNECTED.emit(owner, [id.to_variant()]);
+        }
+        ServerEvent::Message { id } if multiplayer => {
+            PEER_PACKET.emit(owner, [id.to_variant()]);
+        }
+        ServerEvent::Disconnected { id, .. } if multiplayer => {
+            PEER_DISCONNECTED.emit(owner, [id.to_variant()]);
+        }
+        ServerEvent::Connected { id, protocol } => {
+            CLIENT_CONNECTED.emit(owner, [id.to_variant(), protocol.to_variant()]);
+        }
+        ServerEvent::Message { id } => {
+            DATA_RECEIVED.emit(owner, [id.to_variant()]);
+        }
+        ServerEvent::CloseRequest { id, code, reason } => {
+            CLIENT_CLOSE_REQUEST.emit(
+                owner,
+                [id.to_variant(), code.to_variant(), reason.to_variant()],
+            );
+        }
+        ServerEvent::Disconnected { id, was_clean } => {
+            CLIENT_DISCONNECTED.emit(owner, [id.to_variant(), was_clean.to_variant()]);
+        }
+        ServerEvent::Warning { message, .. } => {
+            // The engine's message starts with "peer <id>".
+            log::warn("WebSocketServer.poll", message);
+        }
+        ServerEvent::HandshakeFailed { address, reason } => {
+            log::warn(
+                "WebSocketServer.poll",
+                format!("connection from {address} refused: {reason}"),
+            );
+        }
+    }
+}
