@@ -2,7 +2,6 @@
 
 use std::cell::RefCell;
 
-use gdws_engine::proto::multiplayer::HEADER_SIZE;
 use gdws_engine::{Peer, Server};
 
 use super::log;
@@ -70,15 +69,8 @@ impl EngineServer {
 
     /// The largest packet a peer accepts from us (less the header in multiplayer mode).
     pub fn max_packet_size(&self) -> i64 {
-        self.with(|server| {
-            let header = if server.config().multiplayer {
-                HEADER_SIZE
-            } else {
-                0
-            };
-            server.config().limits.out_bytes.saturating_sub(header) as i64
-        })
-        .unwrap_or(0)
+        self.with(|server| server.max_packet_size() as i64)
+            .unwrap_or(0)
     }
 }
 

@@ -45,7 +45,7 @@ impl Default for Settings {
     fn default() -> Self {
         let engine = ServerConfig::new(0);
         Self {
-            bind_ip: bind_ip_text(engine.bind),
+            bind_ip: engine.bind.to_string(),
             handshake_timeout: engine.handshake_timeout.as_secs_f64(),
             limits: engine.limits,
             tls: TlsSettings::default(),
@@ -367,15 +367,6 @@ impl Drop for WebSocketServer {
     /// Freeing the object stops the server like `stop()`; then the binding unbinds.
     fn drop(&mut self) {
         self.state().stop();
-    }
-}
-
-/// `bind_ip` as the property spells it: `"*"` for every interface, as `BindAddress::parse`
-/// reads it.
-fn bind_ip_text(bind: BindAddress) -> String {
-    match bind {
-        BindAddress::Any => "*".to_owned(),
-        BindAddress::Ip(ip) => ip.to_string(),
     }
 }
 

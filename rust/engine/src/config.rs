@@ -1,5 +1,6 @@
 //! What a server is told before it listens: address, subprotocols, timeouts and per-peer limits.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -23,6 +24,16 @@ impl BindAddress {
             return Some(Self::Any);
         }
         text.parse().ok().map(Self::Ip)
+    }
+}
+
+/// `"*"` for every interface, else the address: what `parse` reads.
+impl fmt::Display for BindAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Any => f.write_str("*"),
+            Self::Ip(ip) => ip.fmt(f),
+        }
     }
 }
 
@@ -77,6 +88,9 @@ mod tests {
             BindAddress::parse("::1"),
             Some(BindAddress::Ip("::1".parse().unwrap()))
         );
+        for text in ["*", "127.0.0.1", "::1", "fe80::1"] {
+            assert_eq!(BindAddress::parse(text).unwrap().to_string(), text);
+        }
         assert_eq!(BindAddress::parse("localhost"), None);
         assert_eq!(BindAddress::parse("300.1.1.1"), None);
     }

@@ -92,6 +92,14 @@ impl Server {
         &self.context.config
     }
 
+    /// The largest packet a peer's queue takes from the game: the outbound byte limit, less
+    /// the header in multiplayer mode.
+    pub fn max_packet_size(&self) -> usize {
+        let config = &self.context.config;
+        let header = if config.multiplayer { HEADER_SIZE } else { 0 };
+        config.limits.out_bytes.saturating_sub(header)
+    }
+
     /// Takes the next event, if one is ready, and updates the peers to match: a peer is
     /// reachable from its `Connected` event until its `Disconnected` event.
     pub fn next_event(&mut self) -> Option<ServerEvent> {
