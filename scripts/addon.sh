@@ -5,10 +5,10 @@
 #
 #   scripts/addon.sh            release build: target/addon/release/addons/gdws/ and
 #                               target/addon/gdws-<version>-linux-x86_64.zip
-#   scripts/addon.sh --debug    the debug build (what scripts/addon_test.sh packages: no release
+#   scripts/addon.sh --debug    the debug build (what scripts/harness/addon_test.sh packages: no release
 #                               build needed): target/addon/debug/..., ...-debug.zip
 #
-# The last line printed is the zip's path (scripts/addon_test.sh reads it from there).
+# The last line printed is the zip's path (scripts/harness/addon_test.sh reads it from there).
 #
 # Install: unzip the zip in the project's folder (it holds addons/gdws/...), then
 #   const WebSocketServer = preload("res://addons/gdws/websocket_server.gdns")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reliability report: runs every scripts/reliability/*.sh in name order and writes
+# The reliability report: runs every scripts/harness/reliability/*_section.sh in name order and writes
 # docs/reliability.md from what they print.
 #
 #   bash scripts/reliability.sh            CI-sized runs (a few minutes)
@@ -19,9 +19,9 @@ SECTIONS=$(mktemp)
 trap 'rm -f "$SECTIONS"' EXIT
 
 failed=()
-for fragment in scripts/reliability/*.sh; do
+for fragment in scripts/harness/reliability/*_section.sh; do
     [ -e "$fragment" ] || continue
-    name=$(basename "$fragment" .sh)
+    name=$(basename "$fragment" _section.sh)
     echo "reliability: $name..." >&2
     start=$(date +%s)
     output=$(bash "$fragment")
@@ -42,7 +42,9 @@ for fragment in scripts/reliability/*.sh; do
 done
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n1)
-mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)
+mem_kib=$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' /proc/meminfo 2>/dev/null)
+[ -n "$mem_kib" ] && mem_tenths=$(((mem_kib * 10 + 524288) / 1048576)) \
+    && mem="$((mem_tenths / 10)).$((mem_tenths % 10)) GiB"
 {
     echo "# Reliability report"
     echo

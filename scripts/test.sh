@@ -1,22 +1,58 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit and engine integration tests, the addon zip in a fresh project
-# (headless and in the editor), the browser chat test in headless Chromium, a smoke run of the
-# benchmark harness (every scenario for a moment, so it cannot rot; no numbers are judged), the
-# headless Godot tests against the freshly built library, the Autobahn conformance suite
-# (scripts/conformance.sh) and a short fuzzing run (scripts/fuzz.sh, 20 s per target). Installs
-# what is missing first. GDWS_LONG=1 makes the repeated cases and the fuzzing run longer.
+# The one test entry point: runs every test, or one suite of them, after installing what is missing.
+#
+#   scripts/test.sh                    every suite below but builtin, in this order
+#   scripts/test.sh SUITE [ARGS...]    one suite; ARGS go to it
+#
+# Suites (each is a script in scripts/harness/, which says more):
+#   rust                 cargo test --all-targets: engine unit and integration tests
+#   addon [--release]    the addon zip in a fresh project, headless and in the editor
+#   browser              the demo's chat page in headless Chromium against the headless demo
+#   bench                a smoke run of the benchmark harness (scripts/bench.sh --smoke: every
+#                        scenario for a moment, so it cannot rot; no numbers are judged)
+#   godot [TEST...]      the headless Godot tests (godot_project/tests/test_*.gd) on our library
+#   builtin [TEST...]    the same tests on Godot's built-in WebSocketServer: the stock checks must
+#                        pass there, and the checks of what is ours must fail where stock differs
+#   conformance          the Autobahn TestSuite against headless Godot and the engine alone
+#   fuzz [SECONDS]       the cargo-fuzz targets, 20 s each (GDWS_LONG=1: 600)
+#
+# GDWS_LONG=1 makes the repeated cases and the fuzzing run longer. Exits non-zero on the first
+# failed suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+SUITES=(rust addon browser bench godot builtin conformance fuzz)
+# What a run with no arguments runs.
+ALL=(rust addon browser bench godot conformance fuzz)
+if [ $# -gt 0 ] && [[ ! " ${SUITES[*]} " =~ " $1 " ]]; then
+    echo "test: unknown suite '$1' (one of: ${SUITES[*]})" >&2
+    exit 2
+fi
 bash scripts/setup.sh
 source scripts/env.sh
 
-cargo test --all-targets
-# After the tests: their build of libgdws.so has the dev-dependencies' features; everything
-# below loads the library as `cargo build` makes it for users.
-cargo build
-bash scripts/addon_test.sh
-bash scripts/browser_test.sh
-bash scripts/bench.sh --smoke
-bash scripts/godot_tests.sh
-bash scripts/conformance.sh
-bash scripts/fuzz.sh
+run_suite() {
+    local suite=$1; shift
+    echo "test: $suite"
+    case "$suite" in
+        rust) cargo test --all-targets "$@" ;;
+        addon) bash scripts/harness/addon_test.sh "$@" ;;
+        browser) cargo build; bash scripts/harness/browser_test.sh "$@" ;;
+        bench) bash scripts/bench.sh --smoke "$@" ;;
+        godot) cargo build; bash scripts/harness/godot_tests.sh "$@" ;;
+        builtin) GDWS_BUILTIN=1 bash scripts/harness/godot_tests.sh "$@" ;;
+        conformance) bash scripts/harness/conformance.sh "$@" ;;
+        fuzz) bash scripts/harness/fuzz.sh "$@" ;;
+    esac
+}
+
+if [ $# -gt 0 ]; then
+    run_suite "$@"
+    exit
+fi
+# cargo test first; its build of libgdws.so has the dev-dependencies' features, so the suites
+# after it rebuild the library as `cargo build` makes it for users.
+for suite in "${ALL[@]}"; do
+    run_suite "$suite"
+done
+echo "test: every suite passed (${ALL[*]})"

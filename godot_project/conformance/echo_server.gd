@@ -1,5 +1,5 @@
 extends SceneTree
-# The echo server the conformance run (scripts/conformance.sh) drives: gdws in headless Godot,
+# The echo server the conformance run (scripts/harness/conformance.sh) drives: gdws in headless Godot,
 # every message sent back to its sender as it came (text as text, binary as binary).
 #
 #   godot3-server --path godot_project -s res://conformance/echo_server.gd --port=N
@@ -45,7 +45,7 @@ func _finalize():
 
 # Godot 3's PacketPeer.put_packet() returns OK for an empty array without sending anything (the
 # built-in WebSocketServer too), so empty messages are not echoed: the suite's cases made of
-# empty messages fail here for that reason alone (scripts/conformance.sh lists them).
+# empty messages fail here for that reason alone (scripts/harness/conformance.sh lists them).
 func _on_data(id):
 	var peer = server.get_peer(id)
 	while peer.get_available_packet_count() > 0:

@@ -3,7 +3,7 @@
 // (godot_project/demo/web/index.html, opened as file://). Text and binary messages go both
 // ways through the Godot server. A screenshot of a page is kept: target/artifacts/browser_chat.png.
 //
-// Run by scripts/browser_test.sh (which installs Chromium and playwright-core). Environment:
+// Run by scripts/harness/browser_test.sh (which installs Chromium and playwright-core). Environment:
 // GODOT_BIN, CHROMIUM (default /usr/bin/chromium), GDWS_BROWSER_PORT (default 21920).
 
 import { test, before, after } from "node:test";

@@ -1,13 +1,13 @@
 extends SceneTree
 # Base of every headless test. A test extends this file, overrides `run()` (a coroutine or a plain
-# function) and is started by scripts/godot_tests.sh as
+# function) and is started by scripts/harness/godot_tests.sh as
 #
 #   godot3-server --path godot_project -s res://tests/test_x.gd [--port=N] [--builtin]
 #
 # --builtin runs the server-side checks against Godot's own WebSocketServer instead of ours, to
 # validate the harness. The exit code is the result: 0 pass, 1 fail.
 #
-# Lines the runner understands (see scripts/godot_tests.sh):
+# Lines the runner understands (see scripts/harness/godot_tests.sh):
 #   @@EXPECT_ERRORS_BEGIN <label> / @@EXPECT_ERRORS_END <label> <min>: Godot `ERROR:` lines printed
 #   between the two markers are expected; fewer than <min> of them is a failure.
 

@@ -6,7 +6,7 @@
 # Port: GDWS_BROWSER_PORT, by default GDWS_PORT_BASE + 920 (the Godot tests use the ports above
 # GDWS_PORT_BASE, 20 each).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 bash scripts/setup.sh --browser
 source scripts/env.sh
 

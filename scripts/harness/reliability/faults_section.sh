@@ -4,7 +4,7 @@
 # (godot_project/tests/test_faults_*.gd), then prints a Markdown section on stdout. Exits 1 if
 # any of them failed. GDWS_LONG=1 runs the long versions of the engine tests.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 source scripts/env.sh
 
 LOG=$(mktemp)
@@ -16,7 +16,7 @@ cargo test --test faults -- --nocapture --test-threads=1 >"$LOG" 2>&1 || status=
 engine_result=$(grep -E '^test result:' "$LOG" | tail -n1)
 godot_tests=$(cd godot_project/tests && ls test_faults_*.gd | sed 's/\.gd$//')
 # shellcheck disable=SC2086
-bash scripts/godot_tests.sh $godot_tests >"$GODOT_LOG" 2>&1 || status=1
+bash scripts/harness/godot_tests.sh $godot_tests >"$GODOT_LOG" 2>&1 || status=1
 
 declare -A v
 while IFS='=' read -r key value; do
@@ -25,7 +25,14 @@ done < <(sed -n 's/^.*RELIABILITY \([a-z0-9_]*=[^ ]*\)$/\1/p' "$LOG")
 get() { echo "${v[$1]:-?}"; }
 # 12345678 -> 12,345,678
 n() { echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'; }
-mib() { awk -v k="$1" 'BEGIN { if (k ~ /^[0-9]+$/) printf "%.1f MiB", k / 1024; else print "?" }'; }
+mib() {
+    if [[ "$1" =~ ^[0-9]+$ ]]; then
+        local tenths=$((($1 * 10 + 512) / 1024))
+        echo "$((tenths / 10)).$((tenths % 10)) MiB"
+    else
+        echo "?"
+    fi
+}
 resources() {
     local p=$1
     echo "fds $(get "${p}_fds_before") → $(get "${p}_fds_after"), threads $(get "${p}_threads_before") → $(get "${p}_threads_after"), heap $(n "$(get "${p}_heap_bytes_before")") → $(n "$(get "${p}_heap_bytes_after")") B, RSS $(mib "$(get "${p}_rss_kib_before")") → $(mib "$(get "${p}_rss_kib_after")")"

@@ -2,7 +2,7 @@
 # Runs every cargo-fuzz target in fuzz/ for a bounded time, seeded from the committed corpus in
 # fuzz/seeds/<target>/ (new inputs go to a scratch directory; the seeds are never changed).
 #
-#   scripts/fuzz.sh [seconds per target]     default 20; GDWS_LONG=1: 600
+#   scripts/harness/fuzz.sh [seconds per target]     default 20; GDWS_LONG=1: 600
 #
 # Only a stable toolchain is needed: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its -Z flags
 # (AddressSanitizer, coverage). CI builds the debug profile (quick to build, debug assertions
@@ -10,7 +10,7 @@
 # Prints one line per target, "fuzz: TARGET | EXECUTIONS | SECONDS | RESULT", then
 # "N passed, N failed". A crash leaves its input in fuzz/artifacts/TARGET/ and fails the run.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/env.sh
 
 if [ "${GDWS_LONG:-0}" = "1" ]; then

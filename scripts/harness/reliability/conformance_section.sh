@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # docs/reliability.md section: the Autobahn TestSuite's counts by section, from a run of
-# scripts/conformance.sh (headless Godot with gdws, and the engine alone). Exits non-zero if
+# scripts/harness/conformance.sh (headless Godot with gdws, and the engine alone). Exits non-zero if
 # a failure is ours.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 
 LOG=$(mktemp "${TMPDIR:-/tmp}/gdws_conformance_md.XXXXXX")
 trap 'rm -f "$LOG"' EXIT
-if ! bash scripts/conformance.sh >"$LOG" 2>&1; then
+if ! bash scripts/harness/conformance.sh >"$LOG" 2>&1; then
     cat "$LOG" >&2
     exit 1
 fi
@@ -17,7 +17,7 @@ cat <<'MD'
 
 The Autobahn TestSuite's cases, run offline by [kosoku](https://pypi.org/project/kosoku/)
 (`kosoku -p 2 -x '12.*' -x '13.*'`: sections 12 and 13 are permessage-deflate, which gdws does not
-offer) against an echo server on gdws (`bash scripts/conformance.sh`):
+offer) against an echo server on gdws (`bash scripts/test.sh conformance`):
 
 - **godot**: headless Godot 3.2.3 running `godot_project/conformance/echo_server.gd`, every
   message echoed from GDScript through `poll()`, buffers raised to 32 MiB (section 9 sends up to

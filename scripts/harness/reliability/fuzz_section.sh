@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # docs/reliability.md section: the fuzz targets, how many inputs each ran, for how long, and what
-# they found, from a run of scripts/fuzz.sh (seconds per target as its argument; GDWS_LONG=1 for
+# they found, from a run of scripts/harness/fuzz.sh (seconds per target as its argument; GDWS_LONG=1 for
 # the long run). Exits non-zero if a target crashed.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 
 LOG=$(mktemp "${TMPDIR:-/tmp}/gdws_fuzz_md.XXXXXX")
 trap 'rm -f "$LOG"' EXIT
 status=0
-bash scripts/fuzz.sh "$@" >"$LOG" 2>&1 || status=$?
+bash scripts/harness/fuzz.sh "$@" >"$LOG" 2>&1 || status=$?
 
 cat <<'MD'
 ## Fuzzing
 
-`bash scripts/fuzz.sh [seconds]` runs each [cargo-fuzz](https://crates.io/crates/cargo-fuzz)
+`bash scripts/test.sh fuzz [seconds]` runs each [cargo-fuzz](https://crates.io/crates/cargo-fuzz)
 target (libFuzzer with AddressSanitizer, on the stable toolchain through `RUSTC_BOOTSTRAP=1`),
 seeded from `fuzz/seeds/TARGET/`. CI runs 20 s per target on a debug build; `GDWS_LONG=1` runs
 600 s per target on an optimised build.

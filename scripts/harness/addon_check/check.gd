@@ -1,5 +1,5 @@
 extends SceneTree
-# Run by scripts/addon_test.sh inside a fresh Godot project that holds nothing but the unzipped
+# Run by scripts/harness/addon_test.sh inside a fresh Godot project that holds nothing but the unzipped
 # addon: the classes load from res://addons/gdws exactly as in a user's project, and a stock
 # WebSocketClient gets its message echoed. Exit code 0 when all of that worked.
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Checks the addon zip as a user gets it: packages the debug build (scripts/addon.sh --debug;
 # with --release, the release build as scripts/addon.sh makes it), unzips it into a new, otherwise empty Godot 3 project, and there
-#   1. runs a headless echo through the addon's classes (scripts/addon_check/check.gd);
+#   1. runs a headless echo through the addon's classes (scripts/harness/addon_check/check.gd);
 #   2. opens the project in the editor (godot3-server --editor) with a check plugin that makes
-#      each class, shows it in the Inspector and quits (scripts/addon_check/editor_check/).
+#      each class, shows it in the Inspector and quits (scripts/harness/addon_check/editor_check/).
 # Each step fails on a non-zero exit, a timeout, or an ERROR / SCRIPT ERROR / panic in its log.
 # Port: GDWS_ADDON_PORT, by default GDWS_PORT_BASE + 900 (the Godot tests use the ports above
 # GDWS_PORT_BASE, 20 each).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/env.sh
 
 if [ "${1:-}" = "--release" ]; then
@@ -39,10 +39,10 @@ run_step() {
     fi
 }
 
-cp scripts/addon_check/check.gd "$project/check.gd"
+cp scripts/harness/addon_check/check.gd "$project/check.gd"
 run_step "addon check" -s res://check.gd --port="${GDWS_ADDON_PORT:-$((${GDWS_PORT_BASE:-21000} + 900))}"
 
-cp -r scripts/addon_check/editor_check "$project/addons/"
+cp -r scripts/harness/addon_check/editor_check "$project/addons/"
 printf '\n[editor_plugins]\n\nenabled=PoolStringArray( "editor_check" )\n' >>"$project/project.godot"
 run_step "editor check" --editor
 

@@ -4,7 +4,7 @@
 # other test files are listed with the test that checks them, once it passed).
 # GDWS_LONG=1 repeats the many-clients case 25 times as often. Exits non-zero if a test fails.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 source scripts/env.sh
 
 LOG=$(mktemp "${TMPDIR:-/tmp}/gdws_wire.XXXXXX")

@@ -1,6 +1,6 @@
 tool
 extends EditorPlugin
-# Run by scripts/addon_test.sh in the editor (godot3-server --editor) on the fresh project with
+# Run by scripts/harness/addon_test.sh in the editor (godot3-server --editor) on the fresh project with
 # the unzipped addon: makes each gdws class, shows it in the Inspector (which reads every
 # property), sets its properties the way the Inspector does, then quits. Prints "editor check:
 # done" when it got through; the script's log is checked for errors.

@@ -2,7 +2,7 @@
 # Runs the headless Godot tests (godot_project/tests/test_*.gd), each in its own Godot process
 # under `timeout`, against the built library (run `cargo build` first).
 #
-#   scripts/godot_tests.sh [test_name ...]      e.g. scripts/godot_tests.sh test_echo
+#   scripts/harness/godot_tests.sh [test_name ...]      e.g. scripts/harness/godot_tests.sh test_echo
 #
 # Environment:
 #   GDWS_BUILTIN=1        run the server tests against Godot's built-in WebSocketServer instead
@@ -19,7 +19,7 @@
 # gdnative's godot_error!/godot_warn! instead of rust/godot/log.rs). Prints one line per test, then "N passed, N failed"; exits 1 on any failure.
 set -u
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PROJECT="$ROOT/godot_project"
 GODOT=${GODOT_BIN:-godot3-server}
 TEST_TIMEOUT=${GDWS_TEST_TIMEOUT:-90}
@@ -62,24 +62,6 @@ else
     done
 fi
 
-# Prints the problems found in a test log, one per line; prints nothing when the log is clean.
-check_log() {
-    awk '
-        /^@@EXPECT_ERRORS_BEGIN / { region = substr($0, 23); count = 0; inside = 1; next }
-        /^@@EXPECT_ERRORS_END / {
-            min = $NF
-            if (count < min) printf "expected at least %d ERROR line(s) for \"%s\", got %d\n", min, region, count
-            inside = 0; next
-        }
-        /SCRIPT ERROR:/ { print "script error: " $0; next }
-        /^(ERROR|WARNING): <unset>:/ { print "message naming no call (use rust/godot/log.rs): " $0; next }
-        /^ERROR:/ { if (inside) count++; else print "unexpected: " $0; next }
-        /leaked at exit|Leaked instance|Orphan StringName/ { print "leak: " $0; next }
-        /panicked at/ { if (!inside) print "rust panic: " $0; next }
-        END { if (inside) printf "unterminated expected-errors region \"%s\"\n", region }
-    ' "$1"
-}
-
 echo "Godot tests against $MODE ($("$GODOT" --version 2>/dev/null | head -n1)), ports from $PORT_BASE"
 passed=0
 failed=0
@@ -93,7 +75,7 @@ for t in "${TESTS[@]}"; do
         failed=$((failed + 1)); failed_names+=("$t"); continue
     fi
     port=$((PORT_BASE + 20 * i)); i=$((i + 1))
-    start=$(date +%s.%N)
+    start=$(date +%s%N)
     # timeout puts itself and everything the test starts (client processes, the demo) in one
     # process group: kill what is left of that group once the test is over.
     timeout -k 5 "$TEST_TIMEOUT" "$GODOT" --path "$PROJECT" -s "res://tests/$t.gd" \
@@ -103,9 +85,10 @@ for t in "${TESTS[@]}"; do
     rc=$?
     for _ in $(seq 50); do kill -0 -- "-$group" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$group" 2>/dev/null
-    secs=$(echo "$start $(date +%s.%N)" | awk '{ printf "%.1f", $2 - $1 }')
+    tenths=$((($(date +%s%N) - start) / 100000000))
+    secs="$((tenths / 10)).$((tenths % 10))"
 
-    problems=$(check_log "$log")
+    problems=$(python3 "$ROOT/scripts/harness/godot_log_check.py" "$log")
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
         problems="timed out after ${TEST_TIMEOUT}s${problems:+$'\n'$problems}"
     elif [ "$rc" -ne 0 ]; then

@@ -5,7 +5,7 @@
 #   engine: the engine alone, without Godot (bench's engine_echo), same 32 MiB buffers.
 # Sections 12 and 13 (permessage-deflate, which gdws does not offer) are left out.
 #
-#   scripts/conformance.sh                 after `cargo build`; installs kosoku if missing
+#   scripts/harness/conformance.sh                 after `cargo build`; installs kosoku if missing
 #
 # Environment: GDWS_CONFORMANCE_PORT (default 22500; the engine run uses the next port),
 #   GDWS_CONFORMANCE_OUT (where the reports go; default a temporary directory, removed).
@@ -16,7 +16,7 @@
 # Godot 3's PacketPeer.put_packet() drops empty packets (the built-in server's too), and only
 # if the engine alone passes them.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 source scripts/env.sh
 
 PORT=${GDWS_CONFORMANCE_PORT:-22500}
@@ -85,46 +85,4 @@ start_server "$OUT/engine-server.log" timeout 900 target/debug/engine_echo --mod
 run_suite engine $((PORT + 1))
 stop_server
 
-python3 - "$OUT" "$EMPTY_MESSAGE_CASES" <<'PY'
-import collections, json, os, sys
-
-out, empty_cases = sys.argv[1], set(sys.argv[2].split())
-KINDS = ["OK", "NON-STRICT", "INFORMATIONAL", "FAILED"]
-
-def load(name):
-    with open(os.path.join(out, name, "index.json")) as f:
-        index = json.load(f)
-    (cases,) = index.values()
-    return {case: result["behavior"] for case, result in cases.items()}
-
-runs = {name: load(name) for name in ("godot", "engine")}
-ours = []
-overall = collections.Counter()
-for name, cases in runs.items():
-    totals = collections.Counter()
-    sections = collections.defaultdict(collections.Counter)
-    for case, behavior in cases.items():
-        kind = behavior if behavior in KINDS else "FAILED"
-        totals[kind] += 1
-        sections[case.split(".")[0]][kind] += 1
-    overall += totals
-    print(f"{name}: {len(cases)} cases: {totals['OK']} passed, {totals['NON-STRICT']} non-strict, "
-          f"{totals['INFORMATIONAL']} informational, {totals['FAILED']} failed")
-    for section in sorted(sections, key=int):
-        counts = " | ".join(str(sections[section][k]) for k in KINDS)
-        print(f"conformance: {name} | {section} | {counts}")
-    for case, behavior in sorted(cases.items()):
-        if behavior in ("OK", "NON-STRICT", "INFORMATIONAL"):
-            continue
-        godot_limit = (name == "godot" and case in empty_cases
-                       and runs["engine"].get(case) == "OK")
-        why = "not ours: Godot's PacketPeer.put_packet() drops empty packets" if godot_limit else "OURS"
-        print(f"  {name} {case}: {behavior} ({why})")
-        if not godot_limit:
-            ours.append(f"{name} {case}")
-failed = overall["FAILED"]
-passed = sum(overall.values()) - failed
-print(f"conformance: {passed} cases passed, {failed} failed, "
-      + (f"{len(ours)} of them ours" if ours else "none of them ours"))
-sys.exit(1 if ours else 0)
-PY
+python3 scripts/harness/conformance_summary.py "$OUT" "$EMPTY_MESSAGE_CASES"
