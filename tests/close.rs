@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::SinkExt;
-use gdws_engine::{CloseError, Limits, SendError, ServerEvent};
+use gdws_engine::{CloseError, Limits, SendError, ServerConfig, ServerEvent, STOP_GRACE};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -141,19 +141,30 @@ fn invalid_closes_are_refused_and_send_nothing() {
     server.stop();
 }
 
-#[test]
-fn a_client_that_never_answers_a_close_is_dropped_at_the_close_timeout() {
+/// A bare socket that reads nothing and answers nothing is sent a close: the server drops it when
+/// `config`'s close_timeout runs out, after sending the close frame.
+fn check_close_never_answered(config: impl FnOnce(&mut ServerConfig)) {
     let clients = Clients::new();
-    let timeout = Duration::from_millis(300);
-    let mut server = start_with(|config| config.close_timeout = timeout);
-    // A bare socket that reads nothing and answers nothing.
+    let mut server = start_with(config);
+    let timeout = server.config().close_timeout;
     let mut tcp = clients.run(raw_ws(server.local_addr()));
     let (id, _) = connected(&mut server);
 
+    // Before the close, so before the connection's clock starts.
     let started = Instant::now();
     server.peer_mut(id).unwrap().close(1000, "").unwrap();
-    assert!(!disconnected(&mut server, id));
+    // The wait for the event must outlast twice the timeout, to tell a late drop from none.
+    let ended = server
+        .wait_event(2 * timeout + T)
+        .expect("the connection ends");
     let elapsed = started.elapsed();
+    assert_eq!(
+        ended,
+        ServerEvent::Disconnected {
+            id,
+            was_clean: false
+        }
+    );
     assert_ended_at_timeout(elapsed, timeout);
     // The close frame was sent, then the connection ended.
     assert_eq!(
@@ -162,6 +173,18 @@ fn a_client_that_never_answers_a_close_is_dropped_at_the_close_timeout() {
     );
     clients.run(read_until_closed(&mut tcp));
     server.stop();
+}
+
+#[test]
+fn a_client_that_never_answers_a_close_is_dropped_at_the_close_timeout() {
+    check_close_never_answered(|config| config.close_timeout = Duration::from_secs(1));
+}
+
+#[test]
+fn the_default_close_timeout_is_3_s_and_bounds_a_close_never_answered() {
+    let default = ServerConfig::new(0).close_timeout;
+    assert_eq!(default, Duration::from_secs(3), "README's 3 s bound");
+    check_close_never_answered(|_| {});
 }
 
 #[test]
@@ -204,13 +227,7 @@ fn stop_closes_every_client_with_1001_promptly() {
     let mut pending = clients.run(TcpStream::connect(addr)).unwrap();
     sockets.push(clients.connect(addr));
 
-    let started = Instant::now();
-    server.stop();
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed < Duration::from_millis(1500),
-        "stop took {elapsed:?}"
-    );
+    stop_within_bound(server);
 
     for mut ws in sockets {
         let frame = clients.run(recv_close(&mut ws)).expect("a close status");
@@ -236,12 +253,13 @@ fn stop_returns_promptly_with_a_client_that_does_not_read() {
     fill_queue(&server, id, 64 * 1024);
     assert!(server.peer(id).unwrap().buffered_amount() > 0);
 
-    let started = Instant::now();
-    server.stop();
-    let elapsed = started.elapsed();
+    // Its close frame cannot get out before its close timeout (3 s), past STOP_GRACE: stop()
+    // waits the whole grace for it, then lets it go.
+    assert!(server.config().close_timeout > STOP_BOUND);
+    let elapsed = stop_within_bound(server);
     assert!(
-        elapsed < Duration::from_millis(1500),
-        "stop took {elapsed:?}"
+        elapsed >= STOP_GRACE,
+        "stop() did not wait its grace: {elapsed:?}"
     );
     // The client reads what made it out, then sees the connection end.
     clients.run(read_until_closed(&mut tcp));

@@ -73,11 +73,7 @@ fn check_backpressure(limits: Limits, count: usize, size: usize, fit: usize) {
     let mut ws = clients.connect(server.local_addr());
     let (id, _) = connected(&mut server);
 
-    let numbered = |i: usize| {
-        let mut data = vec![b'.'; size];
-        data[..4].copy_from_slice(&(i as u32).to_be_bytes());
-        data
-    };
+    let numbered = |i: usize| numbered(i as u32, size);
     // All of it is written (it fits in the kernel's buffers) before the game reads anything.
     clients.run(send_all(
         &mut ws,
@@ -141,7 +137,7 @@ fn drain(server: &mut Server, clients: &Clients, ws: &mut Ws, id: PeerId, queued
     clients.run(async {
         for seq in 0..queued {
             let data = recv(ws).await.into_data();
-            assert_eq!(data[..4], seq.to_be_bytes(), "packet {seq}");
+            assert_eq!(number_of(&data), seq, "packet {seq}");
         }
     });
     let peer = server.peer(id).unwrap();

@@ -12,13 +12,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::future::join_all;
 use futures_util::StreamExt;
-use gdws_engine::{Limits, PeerId, SendError, Server, ServerEvent};
-use tokio::net::TcpSocket;
+use gdws_engine::{Limits, PeerId, SendError, Server, ServerEvent, WARNING_INTERVAL};
 use tokio_tungstenite::tungstenite::Message;
 
 const DATA: u8 = 0;
@@ -47,12 +46,6 @@ fn data(from: PeerId, to: PeerId, payload: &[u8]) -> Vec<u8> {
 /// A system message as the server sends it: 13 bytes, from = 1, to = 0, then the id.
 fn sys(kind: u8, id: PeerId) -> Vec<u8> {
     mp_packet(kind, SERVER, 0, &id.to_le_bytes())
-}
-
-fn numbered(seq: u32, size: usize) -> Vec<u8> {
-    let mut payload = vec![b'.'; size.max(4)];
-    payload[..4].copy_from_slice(&seq.to_be_bytes());
-    payload
 }
 
 /// An id no peer in `taken` has (nor the server's 1).
@@ -185,48 +178,6 @@ fn fence(clients: &Clients, server: &Server, all: &mut [Client]) -> Vec<Vec<Vec<
             })
         })
         .collect()
-}
-
-/// A client that reads nothing, with a small receive buffer so the sockets fill up quickly.
-fn stalled_ws(clients: &Clients, server: &Server) -> Ws {
-    let addr = server.local_addr();
-    clients.run(async {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        let tcp = socket.connect(addr).await.unwrap();
-        handshake(tcp, &[]).await.unwrap().0
-    })
-}
-
-/// Sends numbered packets of `size` bytes from the server to `id` until its queue stays full
-/// (the client does not read). Returns how many were queued and the last refusal.
-fn fill_queue_multiplayer(server: &Server, id: PeerId, size: usize) -> (u32, SendError) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut queued = 0u32;
-    let mut refused_since: Option<std::time::Instant> = None;
-    loop {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the queue never stayed full"
-        );
-        let mut refused = server.send_multiplayer(id.into(), &numbered(queued, size));
-        match refused.pop() {
-            None => {
-                queued += 1;
-                refused_since = None;
-            }
-            Some((who, error @ SendError::QueueFull { .. })) => {
-                assert_eq!((who, refused.len()), (id, 0));
-                let since = *refused_since.get_or_insert_with(std::time::Instant::now);
-                if since.elapsed() > Duration::from_millis(300) {
-                    return (queued, error);
-                }
-                // No event tells that the socket drained: look again shortly.
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Some(other) => panic!("unexpected refusal {other:?}"),
-        }
-    }
 }
 
 // ---- joins and leaves ----
@@ -603,6 +554,8 @@ fn a_flood_of_bad_packets_gives_rate_limited_warnings_and_loses_nothing_valid() 
     };
     let after = data(f, 0, b"after");
     let messages = (0..100).map(bad).chain([Message::binary(after.clone())]);
+    // Every warning goes out between these two instants.
+    let sent_at = Instant::now();
     clients.run(send_all(&mut all[0].ws, messages));
 
     let mut warnings = Vec::new();
@@ -619,15 +572,24 @@ fn a_flood_of_bad_packets_gives_rate_limited_warnings_and_loses_nothing_valid() 
             other => panic!("unexpected {other:?}"),
         }
     }
+    let handled_at = Instant::now();
+    // One warning at most per WARNING_INTERVAL: n warnings span (n - 1) intervals at least.
+    let spanned = handled_at - sent_at;
+    let most = 1 + (spanned.as_nanos() / WARNING_INTERVAL.as_nanos()) as usize;
     assert!(
-        (1..=2).contains(&warnings.len()),
-        "100 bad packets within a second gave {} warnings: {warnings:?}",
+        (1..=most).contains(&warnings.len()),
+        "100 bad packets handled within {spanned:?} gave {} warnings (at most {most}): \
+         {warnings:?}",
         warnings.len()
     );
     assert_eq!(server.take_multiplayer_packet().unwrap().1, b"after"[..]);
 
-    // Once the interval has passed, the next warning counts the ones held back.
-    no_event(&mut server, Duration::from_millis(1100));
+    // Once the interval has passed since the last warning (which went out before `handled_at`),
+    // the next warning counts the ones held back.
+    no_event(
+        &mut server,
+        WARNING_INTERVAL.saturating_sub(handled_at.elapsed()),
+    );
     let after2 = data(f, 0, b"after 2");
     clients.run(send_all(
         &mut all[0].ws,
@@ -694,13 +656,26 @@ fn a_full_queue_is_reported_and_system_messages_still_get_through() {
     };
     let mut server = start_mp_with(limits);
     let mut reader = join(&clients, &mut server, &mut []);
-    let ws = stalled_ws(&clients, &server);
+    let ws = stalled_client(&clients, &server);
     let stalled = join_with(&clients, &mut server, std::slice::from_mut(&mut reader), ws);
     let (r, s) = (reader.id, stalled.id);
     let mut all = vec![reader, stalled];
 
     let size = 16 * 1024;
-    let (queued, _) = fill_queue_multiplayer(&server, s, size);
+    let (queued, _) = fill_queue_with(|seq| {
+        let mut refused = server.send_multiplayer(s.into(), &numbered(seq, size));
+        match refused.pop() {
+            None => Ok(()),
+            Some((who, error)) => {
+                assert_eq!(
+                    (who, refused.len()),
+                    (s, 0),
+                    "only the stalled peer refuses"
+                );
+                Err(error)
+            }
+        }
+    });
     assert!(queued > 0);
     let refused = server.send_multiplayer(0, b"both");
     assert!(

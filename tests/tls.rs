@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 
 use common::tls::*;
 use common::*;
-use futures_util::{SinkExt, StreamExt};
-use gdws_engine::{Pem, Server, ServerEvent, TlsConfig, TlsError};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use gdws_engine::{Pem, Server, TlsConfig, TlsError};
 use rcgen::date_time_ymd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls::{self, ClientConfig, ProtocolVersion};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -47,56 +50,29 @@ fn build_err(cert: &str, key: &str, ca_chain: Option<&str>) -> TlsError {
     }
 }
 
-fn handshake_failed(server: &mut Server) -> String {
-    match event(server) {
-        ServerEvent::HandshakeFailed { reason, .. } => reason,
-        other => panic!("expected HandshakeFailed, got {other:?}"),
-    }
+/// Connects a verifying client to `localhost` with rustls' default versions: TLS 1.3 is
+/// negotiated. See `assert_echo_works_with`.
+fn assert_echo_works(server: &mut Server, pki: &Pki, clients: &Clients) {
+    assert_echo_works_with(server, clients, pki.client(), ProtocolVersion::TLSv1_3);
 }
 
-/// Connects a verifying client to `localhost`, echoes text and binary both ways, and closes.
-fn assert_echo_works(server: &mut Server, pki: &Pki, clients: &Clients) {
+/// Connects `client` to `localhost`: the TLS `version` and ALPN http/1.1 are negotiated; then
+/// the game echoes it and it closes, TLS ending with close_notify (`echo_once`).
+fn assert_echo_works_with(
+    server: &mut Server,
+    clients: &Clients,
+    client: Arc<ClientConfig>,
+    version: ProtocolVersion,
+) {
     let addr = server.local_addr();
-    let (mut ws, _) = clients
-        .run(connect_wss(addr, pki.client(), "localhost"))
+    let (ws, _) = clients
+        .run(connect_wss(addr, client, "localhost"))
         .unwrap_or_else(|e| panic!("wss:// connect: {e}"));
-    let alpn = ws.get_ref().get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+    let tls = ws.get_ref().get_ref().1;
+    assert_eq!(tls.protocol_version(), Some(version), "the TLS version");
+    let alpn = tls.alpn_protocol().map(<[u8]>::to_vec);
     assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
-    let (id, protocol) = connected(server);
-    assert_eq!(protocol, "");
-
-    clients.run(async {
-        ws.send(Message::text("héllo")).await.unwrap();
-        ws.send(Message::binary(vec![0u8, 1, 255])).await.unwrap();
-    });
-    assert_eq!(message(server, id), text("héllo"));
-    assert_eq!(message(server, id), binary(&[0, 1, 255]));
-
-    let peer = server.peer_mut(id).unwrap();
-    peer.put_packet(text("from the server")).unwrap();
-    peer.put_packet(binary(&[9; 3000])).unwrap();
-    clients.run(async {
-        assert_eq!(recv_wss(&mut ws).await, Message::text("from the server"));
-        assert_eq!(recv_wss(&mut ws).await, Message::binary(vec![9u8; 3000]));
-    });
-
-    // The client closes; the server answers, then ends TLS with close_notify: the client's
-    // stream ends without an error.
-    clients.run(async {
-        ws.close(None).await.unwrap();
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(_))) => {}
-                None => break,
-                other => panic!("expected the end of the stream, got {other:?}"),
-            }
-        }
-    });
-    match event(server) {
-        ServerEvent::CloseRequest { id: got, .. } => assert_eq!(got, id),
-        other => panic!("expected CloseRequest, got {other:?}"),
-    }
-    assert!(disconnected(server, id));
+    echo_once(server, clients, ws, "héllo over TLS");
 }
 
 // ---- serving ----
@@ -123,6 +99,37 @@ fn p256_pkcs8_leaf_with_the_intermediate_in_ca_chain_echoes() {
     let mut server = tls_server(tls);
     assert_echo_works(&mut server, &pki, &clients);
     server.stop();
+}
+
+#[test]
+fn tls_1_2_is_negotiated_with_a_client_that_offers_only_1_2() {
+    let (pki, clients) = (Pki::new(), Clients::new());
+    for kind in [KeyKind::P256, KeyKind::Rsa2048] {
+        let leaf = pki.leaf(kind, |_| {});
+        let mut server = tls_server(pki.server_tls(&leaf));
+        let tls12 = pki.client_with_versions(&[&rustls::version::TLS12]);
+        assert_echo_works_with(&mut server, &clients, tls12, ProtocolVersion::TLSv1_2);
+        // And 1.3 with a client that offers both.
+        assert_echo_works(&mut server, &pki, &clients);
+        server.stop();
+    }
+}
+
+#[test]
+fn p384_ed25519_and_rsa_4096_keys_serve_wss() {
+    // README's key list beyond the P-256 and RSA 2048 keys of the other tests.
+    let (pki, clients) = (Pki::new(), Clients::new());
+    for kind in [KeyKind::P384, KeyKind::Ed25519, KeyKind::Rsa4096] {
+        let leaf = pki.leaf(kind, |_| {});
+        let tls = build(&pki.full_chain(&leaf), &leaf.key_pem, None)
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert!(tls.warnings().is_empty(), "{kind:?}: {:?}", tls.warnings());
+        let mut server = tls_server(tls);
+        assert_echo_works(&mut server, &pki, &clients);
+        let tls12 = pki.client_with_versions(&[&rustls::version::TLS12]);
+        assert_echo_works_with(&mut server, &clients, tls12, ProtocolVersion::TLSv1_2);
+        server.stop();
+    }
 }
 
 #[test]
@@ -163,7 +170,7 @@ fn without_the_intermediate_a_verifying_client_refuses_and_the_server_says_why()
         .map(|_| ())
         .expect_err("the client cannot verify the chain");
     assert!(err.contains("UnknownIssuer"), "{err}");
-    let reason = handshake_failed(&mut server);
+    let reason = handshake_failed(&mut server, None);
     assert!(
         reason.contains("refused the server certificate"),
         "{reason}"
@@ -185,7 +192,7 @@ fn a_client_using_another_name_refuses_the_certificate() {
         .map(|_| ())
         .expect_err("the name does not match");
     assert!(err.contains("not valid for name"), "{err}");
-    let reason = handshake_failed(&mut server);
+    let reason = handshake_failed(&mut server, None);
     assert!(reason.contains("host name"), "{reason}");
     server.stop();
 }
@@ -217,14 +224,14 @@ fn many_tls_clients_at_once() {
     }
     clients.run(async {
         for ws in &mut sockets {
-            assert_eq!(recv_wss(ws).await, Message::text("hi"));
+            assert_eq!(recv(ws).await, Message::text("hi"));
         }
     });
     // Stop: every client gets close 1001 over TLS.
     server.stop();
     clients.run(async {
         for ws in &mut sockets {
-            match recv_wss(ws).await {
+            match recv(ws).await {
                 Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Away),
                 other => panic!("expected close 1001, got {other:?}"),
             }
@@ -243,7 +250,7 @@ fn disconnect_peer_over_tls_ends_cleanly() {
     let (id, _) = connected(&mut server);
     server.peer_mut(id).unwrap().close(4000, "bye").unwrap();
     clients.run(async {
-        match recv_wss(&mut ws).await {
+        match recv(&mut ws).await {
             Message::Close(Some(frame)) => {
                 assert_eq!(u16::from(frame.code), 4000);
                 assert_eq!(frame.reason.as_str(), "bye");
@@ -434,12 +441,13 @@ fn not_yet_valid_and_expired_intermediates_are_warnings() {
 #[test]
 fn a_client_stalling_mid_tls_is_dropped_at_the_handshake_timeout() {
     let (pki, clients) = (Pki::new(), Clients::new());
-    let timeout = Duration::from_millis(400);
+    let timeout = Duration::from_secs(1);
     let mut server = tls_server_with_timeout(&pki, timeout);
     let addr = server.local_addr();
     let elapsed = clients.run(async {
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        // Before the connect, so before the server's clock starts (at its accept).
         let started = Instant::now();
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
         // A TLS record header announcing a 512-byte ClientHello, then only part of it.
         tcp.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc])
             .await
@@ -448,22 +456,29 @@ fn a_client_stalling_mid_tls_is_dropped_at_the_handshake_timeout() {
         started.elapsed()
     });
     assert_ended_at_timeout(elapsed, timeout);
-    let reason = handshake_failed(&mut server);
+    let reason = handshake_failed(&mut server, None);
     assert!(reason.contains("handshake_timeout"), "{reason}");
     server.stop();
 }
 
 #[test]
 fn the_timeout_covers_tls_and_the_upgrade_together() {
-    // TLS completes at once, then the client sends no HTTP request: the same deadline, counted
-    // from the TCP accept, ends it.
+    // The client waits half the timeout before its ClientHello, completes TLS, then sends no
+    // HTTP request: the same deadline, counted from the TCP accept, ends it.
     let (pki, clients) = (Pki::new(), Clients::new());
-    let timeout = Duration::from_millis(400);
+    let timeout = Duration::from_secs(2);
+    let pause = timeout / 2;
     let mut server = tls_server_with_timeout(&pki, timeout);
     let addr = server.local_addr();
     let (tls_time, total) = clients.run(async {
+        // Before the connect, so before the server's clock starts (at its accept).
         let started = Instant::now();
-        let mut tls = tls_connect(addr, pki.client(), "localhost").await.unwrap();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        // The client's own pacing: the server's TLS handshake lasts at least this long.
+        tokio::time::sleep(pause).await;
+        let mut tls = tls_over(tcp, pki.client(), "localhost")
+            .await
+            .expect("TLS completes within the rest of the handshake timeout");
         let tls_time = started.elapsed();
         let mut buf = [0u8; 64];
         // close_notify then EOF, or a reset: either way the read ends.
@@ -474,13 +489,16 @@ fn the_timeout_covers_tls_and_the_upgrade_together() {
         }
         (tls_time, started.elapsed())
     });
-    assert!(tls_time < timeout, "TLS took {tls_time:?}");
-    assert!(total >= timeout / 2, "dropped too early: {total:?}");
+    assert!(tls_time >= pause, "TLS took {tls_time:?}");
+    assert!(total >= timeout, "dropped before the timeout: {total:?}");
+    // A deadline restarted once the server's TLS handshake ends (after the client's, which sends
+    // the last Finished in TLS 1.3) would drop it after `tls_time + timeout`.
     assert!(
-        total < timeout + Duration::from_millis(900),
-        "the deadline must count from the accept, not restart after TLS: {total:?}"
+        total < tls_time + timeout,
+        "the deadline must count from the accept, not restart after TLS: dropped after \
+         {total:?}, TLS done after {tls_time:?}"
     );
-    let reason = handshake_failed(&mut server);
+    let reason = handshake_failed(&mut server, None);
     assert!(reason.contains("handshake_timeout"), "{reason}");
     server.stop();
 }
@@ -500,7 +518,7 @@ fn a_plain_client_on_the_tls_port_is_told_to_use_wss() {
         other => panic!("expected HTTP 400, got {:?}", other.map(|_| ())),
     }
     assert!(started.elapsed() < Duration::from_secs(5));
-    let reason = handshake_failed(&mut server);
+    let reason = handshake_failed(&mut server, None);
     assert!(reason.contains("plain (ws://"), "{reason}");
 
     // Non-HTTP, non-TLS bytes: rustls refuses them.
@@ -511,7 +529,7 @@ fn a_plain_client_on_the_tls_port_is_told_to_use_wss() {
             .unwrap();
         read_until_closed(&mut tcp).await;
     });
-    let reason = handshake_failed(&mut server);
+    let reason = handshake_failed(&mut server, None);
     assert!(reason.contains("TLS handshake failed"), "{reason}");
 
     // The server is unharmed.
@@ -530,7 +548,7 @@ fn a_tls_client_on_a_plain_port_fails_at_once() {
         .expect_err("a plain server cannot speak TLS");
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(err.contains("HandshakeFailure"), "{err}");
-    let reason = handshake_failed(&mut server);
+    let reason = handshake_failed(&mut server, None);
     assert!(reason.contains("TLS (wss://) client"), "{reason}");
     // Plain clients still work.
     clients.connect(server.local_addr());

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use gdws_engine::{PeerId, Server, ServerEvent};
+use gdws_engine::{PeerId, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -38,18 +38,6 @@ pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> (HttpAnswer, Socke
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("no HTTP status line in {text:?}"));
     (HttpAnswer { status, text }, local)
-}
-
-/// The next event must be `HandshakeFailed` for `address`: returns its reason.
-#[track_caller]
-pub fn handshake_failed(server: &mut Server, address: SocketAddr) -> String {
-    match event(server) {
-        ServerEvent::HandshakeFailed {
-            address: got,
-            reason,
-        } if got == address => reason,
-        other => panic!("expected HandshakeFailed for {address}, got {other:?}"),
-    }
 }
 
 /// A well-behaved client connected through a misbehaving one's visit.
@@ -107,13 +95,6 @@ pub fn assert_back_to_baseline(server: &Server, bystanders: &[&Bystander]) {
         });
         assert_eq!(peer.available_packets(), 0);
     }
-}
-
-/// This process's resident memory, in bytes (Linux).
-pub fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
 }
 
 /// How many times the repeated cases run: more under `GDWS_LONG=1`.

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod process;
 pub mod tls;
 
 use std::future::Future;
@@ -16,8 +17,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use gdws_engine::{BindAddress, Packet, PeerId, SendError, Server, ServerConfig, ServerEvent};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use gdws_engine::{
+    BindAddress, Packet, PeerId, SendError, Server, ServerConfig, ServerEvent, STOP_GRACE,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -109,14 +112,55 @@ pub fn no_event(server: &mut Server, window: Duration) {
     }
 }
 
-/// Asserts that a connection the server dropped for a timeout ended when `timeout` ran out:
-/// not well before it (then something else ended it), and not long after.
+/// The next event must be `HandshakeFailed`, for `address` when one is given: returns its
+/// reason.
+#[track_caller]
+pub fn handshake_failed(server: &mut Server, address: Option<SocketAddr>) -> String {
+    match event(server) {
+        ServerEvent::HandshakeFailed {
+            address: got,
+            reason,
+        } if address.is_none_or(|address| got == address) => reason,
+        other => panic!("expected HandshakeFailed for {address:?}, got {other:?}"),
+    }
+}
+
+/// Asserts that a connection the server dropped for a timeout ended when `timeout` ran out.
+/// `elapsed` must be counted from before the server's clock started (before the TCP connect for
+/// a handshake timeout, before the close for a close timeout), so it cannot be shorter than the
+/// timeout unless something else ended the connection. It must end before a second `timeout`
+/// has passed: a deadline counted twice, or one taken from another setting (the defaults are
+/// 3 s), would be later.
+#[track_caller]
 pub fn assert_ended_at_timeout(elapsed: Duration, timeout: Duration) {
-    assert!(elapsed >= timeout / 2, "dropped too early: {elapsed:?}");
     assert!(
-        elapsed < Duration::from_secs(2),
-        "dropped too late: {elapsed:?}"
+        elapsed >= timeout,
+        "dropped before the {timeout:?} timeout: {elapsed:?}"
     );
+    assert!(
+        elapsed < 2 * timeout,
+        "dropped too late for a {timeout:?} timeout: {elapsed:?}"
+    );
+}
+
+/// The longest `Server::stop()` may take: it waits for the connections' close frames at most
+/// `STOP_GRACE`, then for the runtime's threads at most `STOP_GRACE` again ("about twice
+/// STOP_GRACE"); each wait may end late by the wake-up of the calling thread on a loaded machine,
+/// allowed a quarter of the grace each.
+pub const STOP_BOUND: Duration =
+    Duration::from_nanos(STOP_GRACE.as_nanos() as u64 * 2 + STOP_GRACE.as_nanos() as u64 / 2);
+
+/// Stops `server` and returns how long `stop()` took, which must be under `STOP_BOUND`.
+#[track_caller]
+pub fn stop_within_bound(server: Server) -> Duration {
+    let started = Instant::now();
+    server.stop();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < STOP_BOUND,
+        "stop() took {elapsed:?}, over its bound of {STOP_BOUND:?} (STOP_GRACE {STOP_GRACE:?})"
+    );
+    elapsed
 }
 
 /// Polls `condition` every few milliseconds until it holds, for state no event reports.
@@ -143,23 +187,41 @@ pub fn binary(data: &[u8]) -> Packet {
     }
 }
 
-pub fn numbered_packet(seq: u32, size: usize) -> Packet {
-    let mut data = vec![0u8; size];
-    data[..4].copy_from_slice(&seq.to_be_bytes());
-    binary(&data)
+/// A payload of `size` bytes (at least 4) that starts with `seq`, big-endian; dots after it.
+pub fn numbered(seq: u32, size: usize) -> Vec<u8> {
+    assert!(size >= 4, "a numbered payload holds its 4-byte number");
+    let mut payload = vec![b'.'; size];
+    payload[..4].copy_from_slice(&seq.to_be_bytes());
+    payload
 }
 
-/// Queues numbered packets of `size` bytes until the queue stays full: the client does not
-/// read, so once the sockets are full nothing drains. Returns how many were queued and the
-/// last refusal.
+/// The number a `numbered` payload starts with.
+pub fn number_of(payload: &[u8]) -> u32 {
+    u32::from_be_bytes(payload[..4].try_into().expect("a numbered payload"))
+}
+
+/// A binary packet with a `numbered` payload.
+pub fn numbered_packet(seq: u32, size: usize) -> Packet {
+    binary(&numbered(seq, size))
+}
+
+/// Queues numbered packets of `size` bytes for peer `id` until its queue stays full (see
+/// `fill_queue_with`).
 pub fn fill_queue(server: &Server, id: PeerId, size: usize) -> (u32, SendError) {
     let peer = server.peer(id).unwrap();
+    fill_queue_with(|seq| peer.put_packet(numbered_packet(seq, size)))
+}
+
+/// Sends packet after packet with `send` (given each packet's number, from 0) until the queue
+/// stays full: the client does not read, so once the sockets are full nothing drains. Returns
+/// how many were queued and the last refusal.
+pub fn fill_queue_with(mut send: impl FnMut(u32) -> Result<(), SendError>) -> (u32, SendError) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut queued = 0u32;
     let mut refused_since: Option<Instant> = None;
     loop {
         assert!(Instant::now() < deadline, "the queue never stayed full");
-        match peer.put_packet(numbered_packet(queued, size)) {
+        match send(queued) {
             Ok(()) => {
                 queued += 1;
                 refused_since = None;
@@ -247,8 +309,9 @@ pub async fn handshake(tcp: TcpStream, protocols: &[&str]) -> Result<(Ws, Respon
     tokio_tungstenite::client_async(request, tcp).await
 }
 
-/// The next message, which must come (errors and the end of the stream fail the test).
-pub async fn recv(ws: &mut Ws) -> Message {
+/// The next message, which must come (errors and the end of the stream fail the test). Over
+/// any stream: ws:// or wss://.
+pub async fn recv<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> Message {
     match ws.next().await {
         Some(Ok(message)) => message,
         other => panic!("expected a message, got {other:?}"),
@@ -271,11 +334,61 @@ pub async fn recv_close(ws: &mut Ws) -> Option<CloseFrame> {
 }
 
 /// Sends every message, then flushes once.
-pub async fn send_all(ws: &mut Ws, messages: impl IntoIterator<Item = Message>) {
+pub async fn send_all<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
+    messages: impl IntoIterator<Item = Message>,
+) {
     for message in messages {
         ws.feed(message).await.expect("send");
     }
     ws.flush().await.expect("flush");
+}
+
+/// The game echoes a client that just connected (`ws`, over ws:// or wss://, offering no
+/// subprotocol): a text message with `data` and a 3000-byte binary one go up and come back whole
+/// and in order. Then the client closes without a status: the server reports
+/// `CloseRequest { code: 0 }` and a clean `Disconnected`, and the client's stream ends without
+/// an error (over TLS: the server's close_notify).
+#[track_caller]
+pub fn echo_once<S: AsyncRead + AsyncWrite + Unpin>(
+    server: &mut Server,
+    clients: &Clients,
+    mut ws: WebSocketStream<S>,
+    data: &str,
+) {
+    let (id, protocol) = connected(server);
+    assert_eq!(protocol, "", "no subprotocol offered, none chosen");
+    let sent = [Message::text(data), Message::binary(vec![9u8; 3000])];
+    clients.run(send_all(&mut ws, sent.clone()));
+    for want in [text(data), binary(&[9; 3000])] {
+        let packet = message(server, id);
+        assert_eq!(packet, want, "what the client sent");
+        server.peer(id).unwrap().put_packet(packet).unwrap();
+    }
+    for want in sent {
+        assert_eq!(clients.run(recv(&mut ws)), want, "the echo");
+    }
+    clients.run(async {
+        ws.close(None).await.expect("the client's close");
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(_))) => {}
+                None => break,
+                other => panic!("expected the end of the stream, got {other:?}"),
+            }
+        }
+    });
+    assert_eq!(
+        event(server),
+        ServerEvent::CloseRequest {
+            id,
+            code: 0,
+            reason: String::new()
+        },
+        "a close frame without a status is reported as code 0, as the stock server does"
+    );
+    assert!(disconnected(server, id), "a completed handshake is clean");
+    assert!(server.peer(id).is_none());
 }
 
 // ---- raw bytes ----

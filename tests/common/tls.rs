@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use gdws_engine::{Pem, TlsConfig};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -20,7 +19,7 @@ use tokio_rustls::rustls::{self, pki_types::ServerName, ClientConfig, RootCertSt
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Response;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::WebSocketStream;
 
 /// A client WebSocket over TLS.
@@ -30,7 +29,10 @@ pub type Wss = WebSocketStream<TlsStream<TcpStream>>;
 #[derive(Clone, Copy, Debug)]
 pub enum KeyKind {
     Rsa2048,
+    Rsa4096,
     P256,
+    P384,
+    Ed25519,
     /// ECDSA P-521: valid, but rustls' ring provider cannot sign with it.
     P521,
 }
@@ -45,6 +47,13 @@ pub fn generate_key(kind: KeyKind) -> String {
             "-pkeyopt",
             "rsa_keygen_bits:2048",
         ],
+        KeyKind::Rsa4096 => &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:4096",
+        ],
         KeyKind::P256 => &[
             "genpkey",
             "-algorithm",
@@ -52,6 +61,14 @@ pub fn generate_key(kind: KeyKind) -> String {
             "-pkeyopt",
             "ec_paramgen_curve:P-256",
         ],
+        KeyKind::P384 => &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-384",
+        ],
+        KeyKind::Ed25519 => &["genpkey", "-algorithm", "ED25519"],
         KeyKind::P521 => &[
             "genpkey",
             "-algorithm",
@@ -174,13 +191,22 @@ impl Pki {
         .expect("the test chain and key make a TLS configuration")
     }
 
-    /// A client that trusts the test root only and offers ALPN http/1.1.
+    /// A client that trusts the test root only and offers ALPN http/1.1, with rustls' default
+    /// TLS versions (1.3 and 1.2).
     pub fn client(&self) -> Arc<ClientConfig> {
+        self.client_with_versions(rustls::DEFAULT_VERSIONS)
+    }
+
+    /// `client`, offering only the TLS `versions`.
+    pub fn client_with_versions(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Arc<ClientConfig> {
         let mut roots = RootCertStore::empty();
         roots.add(self.root.der().clone()).unwrap();
         let mut config =
             ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
+                .with_protocol_versions(versions)
                 .unwrap()
                 .with_root_certificates(roots)
                 .with_no_client_auth();
@@ -209,6 +235,15 @@ pub async fn tls_connect(
     host: &str,
 ) -> std::io::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await.expect("TCP connect");
+    tls_over(tcp, client, host).await
+}
+
+/// The TLS handshake on a connected `tcp`, for the name `host`.
+pub async fn tls_over(
+    tcp: TcpStream,
+    client: Arc<ClientConfig>,
+    host: &str,
+) -> std::io::Result<TlsStream<TcpStream>> {
     let name = ServerName::try_from(host.to_owned()).unwrap();
     TlsConnector::from(client).connect(name, tcp).await
 }
@@ -228,12 +263,4 @@ pub async fn connect_wss(
     tokio_tungstenite::client_async(request, tls)
         .await
         .map_err(|e: WsError| format!("WebSocket: {e}"))
-}
-
-/// The next message on a wss:// client, which must come.
-pub async fn recv_wss(ws: &mut Wss) -> Message {
-    match ws.next().await {
-        Some(Ok(message)) => message,
-        other => panic!("expected a message, got {other:?}"),
-    }
 }

@@ -40,7 +40,7 @@ use crate::proto::multiplayer;
 /// How many steps one poll may take before yielding to other connections.
 const POLL_BUDGET: usize = 64;
 /// At most one warning per connection in this interval; the rest are counted.
-const WARNING_INTERVAL: Duration = Duration::from_secs(1);
+pub const WARNING_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the end of a connection may wait to tell the client (TLS close_notify, then FIN).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 

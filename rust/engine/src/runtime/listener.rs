@@ -17,7 +17,7 @@ use crate::config::BindAddress;
 use crate::error::ListenError;
 
 /// Pending connections the kernel may hold (the stock server allows 8).
-const BACKLOG: i32 = 1024;
+pub const BACKLOG: i32 = 1024;
 
 /// Binds the listening socket synchronously, so the caller gets bind errors at once.
 pub(crate) fn bind(bind: BindAddress, port: u16) -> Result<std::net::TcpListener, ListenError> {

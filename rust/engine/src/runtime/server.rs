@@ -25,7 +25,7 @@ use crate::proto::multiplayer::{encode_data, Relay, HEADER_SIZE, SERVER_ID};
 
 /// How long `stop()` lets connections send their close frames, and then lets the runtime's
 /// threads finish.
-const STOP_GRACE: Duration = Duration::from_millis(500);
+pub const STOP_GRACE: Duration = Duration::from_millis(500);
 
 pub struct Server {
     runtime: Option<Runtime>,
