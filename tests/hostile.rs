@@ -101,7 +101,6 @@ fn request_with_fields(fields: usize) -> String {
 
 #[test]
 fn the_header_field_limit_is_tungstenites_124() {
-    use tokio::io::AsyncReadExt;
     let _turn = shared_turn();
     // What the parser is given room for: the last count taken, and the first refused.
     let limit = tokio_tungstenite::tungstenite::handshake::headers::MAX_HEADERS;
@@ -114,11 +113,7 @@ fn the_header_field_limit_is_tungstenites_124() {
     let head = clients.run(async {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
         tcp.write_all(request.as_bytes()).await.unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            head.push(tcp.read_u8().await.unwrap());
-        }
-        String::from_utf8(head).unwrap()
+        read_response_head(&mut tcp).await
     });
     assert!(head.starts_with("HTTP/1.1 101"), "{limit} fields: {head}");
     connected(&mut server);
@@ -202,13 +197,8 @@ fn frames_sent_right_after_the_request_are_kept() {
     assert_eq!(message(&mut server, id), text("early"));
     server.peer(id).unwrap().put_packet(text("late")).unwrap();
     let answer = clients.run(async {
-        use tokio::io::AsyncReadExt;
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            head.push(tcp.read_u8().await.unwrap());
-        }
-        let frame = read_frame(&mut tcp).await;
-        (String::from_utf8(head).unwrap(), frame)
+        let head = read_response_head(&mut tcp).await;
+        (head, read_frame(&mut tcp).await)
     });
     assert!(answer.0.starts_with("HTTP/1.1 101"), "{}", answer.0);
     assert_eq!(answer.1, (true, 0x1, b"late".to_vec()));
@@ -231,18 +221,13 @@ fn a_request_with_bare_lf_line_ends_split_over_two_reads_is_answered() {
     let (last, first) = request.as_bytes().split_last().unwrap();
     let addr = server.local_addr();
     let head = clients.run(async {
-        use tokio::io::AsyncReadExt;
         let mut tcp = TcpStream::connect(addr).await.unwrap();
         tcp.write_all(first).await.unwrap();
         // The client's own pacing: the final "\n" comes in a later segment.
         tokio::time::sleep(Duration::from_millis(100)).await;
         tcp.write_all(&[*last]).await.unwrap();
         // Bounded by `clients.run`'s 5 s, far below the 20 s handshake_timeout.
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            head.push(tcp.read_u8().await.unwrap());
-        }
-        String::from_utf8(head).unwrap()
+        read_response_head(&mut tcp).await
     });
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     connected(&mut server);

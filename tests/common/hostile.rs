@@ -40,6 +40,15 @@ pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> (HttpAnswer, Socke
     (HttpAnswer { status, text }, local)
 }
 
+/// Reads the server's HTTP response head, byte by byte so that nothing after it is taken.
+pub async fn read_response_head(tcp: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await.expect("the response head"));
+    }
+    String::from_utf8(head).expect("the response head is text")
+}
+
 /// A well-behaved client connected through a misbehaving one's visit.
 pub struct Bystander {
     pub ws: Ws,
