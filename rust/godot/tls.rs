@@ -192,6 +192,20 @@ where
         )));
     }
     let data = read_limited(&path).map_err(|e| failed(format!("cannot read it back: {e}")))?;
+    if extension == "key" && !(in_memory.is_some() && memory_file::is_link(&path)) {
+        log::warn(
+            LISTEN,
+            format!(
+                "{name}: Godot wrote the key's PEM to a file in a private temporary directory \
+                 (only this user may enter it) instead of memory, {}; the file is deleted now",
+                if in_memory.is_some() {
+                    "because it saves through a temporary file and a rename (safe save)"
+                } else {
+                    "because this system has no anonymous memory files"
+                }
+            ),
+        );
+    }
     drop(in_memory);
     // Removes the directory and whatever Godot wrote into it.
     dir.close()
@@ -229,6 +243,12 @@ mod memory_file {
         std::os::unix::fs::symlink(&target, path).ok()?;
         Some(fd)
     }
+
+    /// Whether `path` is still the symlink `link` made: what was written to it went to memory.
+    /// A save that wrote a new file and renamed it over the path leaves a regular file.
+    pub fn is_link(path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink())
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -236,6 +256,10 @@ mod memory_file {
     /// No anonymous in-memory files here: Godot writes a regular file in the private directory.
     pub fn link(_path: &std::path::Path) -> Option<()> {
         None
+    }
+
+    pub fn is_link(_path: &std::path::Path) -> bool {
+        false
     }
 }
 
@@ -303,4 +327,63 @@ fn read_godot_file(path: &str) -> Result<Vec<u8>, (GodotError, String)> {
     let data = file.get_buffer(len).to_vec();
     file.close();
     Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn what_is_written_through_the_memory_link_stays_in_memory() {
+        let dir = private_dir_builder().tempdir().unwrap();
+        let path = dir.path().join("private_key.key");
+        let memory = memory_file::link(&path).expect("memfd and /proc here");
+        fs::write(&path, b"-----BEGIN PRIVATE KEY-----").unwrap();
+        assert_eq!(read_limited(&path).unwrap(), b"-----BEGIN PRIVATE KEY-----");
+        assert!(memory_file::is_link(&path), "the write replaced the link");
+        // The directory holds the link alone: no file with the data is on disk.
+        let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(entries.len(), 1);
+        drop(memory);
+
+        // A save through a new file and a rename (safe save) is seen.
+        let renamed = dir.path().join("private_key.key.tmp");
+        fs::write(&renamed, b"key").unwrap();
+        fs::rename(&renamed, &path).unwrap();
+        assert!(!memory_file::is_link(&path));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_private_directory_is_the_owner_s_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = private_dir_builder().tempdir().unwrap();
+        let mode = fs::metadata(dir.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn os_paths_fail_with_the_error_code_of_their_cause() {
+        let dir = private_dir_builder().tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let code = |path: &Path| read_path_quiet(path.to_str().unwrap()).map_err(|(code, _)| code);
+        assert_eq!(code(&missing), Err(GodotError::FileNotFound));
+        assert_eq!(code(dir.path()), Err(GodotError::FileCantOpen));
+        let large = dir.path().join("large.pem");
+        fs::write(&large, vec![b'a'; MAX_PEM_BYTES + 1]).unwrap();
+        assert_eq!(code(&large), Err(GodotError::InvalidData));
+        let largest = dir.path().join("largest.pem");
+        fs::write(&largest, vec![b'a'; MAX_PEM_BYTES]).unwrap();
+        assert_eq!(code(&largest).map(|data| data.len()), Ok(MAX_PEM_BYTES));
+    }
+
+    #[test]
+    fn the_certificates_of_a_pem_are_read_in_order_and_garbage_has_none() {
+        let pem = b"-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n\
+            -----BEGIN PRIVATE KEY-----\nBAUG\n-----END PRIVATE KEY-----\n\
+            -----BEGIN CERTIFICATE-----\nAwQF\n-----END CERTIFICATE-----\n";
+        assert_eq!(certificates(pem), [vec![0, 1, 2], vec![3, 4, 5]]);
+        assert!(certificates(b"not a pem").is_empty());
+    }
 }
