@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use common::process::{resident_bytes, server_threads, thread_names};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use gdws_engine::{Limits, SendError, Server, ServerEvent, BACKLOG};
+use gdws_engine::{Limits, SendError, Server, ServerEvent, BACKLOG, STOP_GRACE};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -393,6 +393,10 @@ fn stop_with_a_thousand_busy_peers_returns_promptly_and_leaks_nothing() {
     assert_eq!(server.open_connections(), peers);
 
     // The bound docs/reliability.md states ("about 1 s": twice STOP_GRACE).
+    assert!(
+        2 * STOP_GRACE <= Duration::from_secs(1),
+        "docs/reliability.md states about 1 s"
+    );
     let stop_time = stop_within_bound(server);
     report("stop_peers", peers);
     report("stop_messages_before_stop", messages);
@@ -683,6 +687,7 @@ fn set_open_file_limit(limit: &RLimit) {
 /// the stock server's, would hold 9.
 fn the_kernel_holds_a_backlog_of_1024_connections_for_the_accept_loop() {
     let backlog = usize::try_from(BACKLOG).unwrap();
+    assert_eq!(backlog, 1024, "the backlog README.md states (stock: 8)");
     let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
         .expect("/proc/sys/net/core/somaxconn")
         .trim()
