@@ -39,7 +39,7 @@ cp "target/$profile/libgdws.so" "$addon/bin/libgdws.so"
 # Debug information only makes the download bigger; the exported symbols stay.
 [ "$profile" = release ] && command -v strip >/dev/null && strip --strip-debug "$addon/bin/libgdws.so"
 
-if find "$addon" -type l | grep -q .; then
+if [ -n "$(find "$addon" -type l)" ]; then  # not `find | grep -q`: SIGPIPE under pipefail
     echo "addon: $addon holds symlinks" >&2; exit 1
 fi
 (cd "$stage" && python3 -m zipfile -c "$zip" addons)

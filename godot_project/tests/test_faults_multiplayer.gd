@@ -16,18 +16,24 @@ func run():
 
 	# Bad ids: every call fails with an error; the client receives none of it.
 	for target in [UNKNOWN_ID, 2147483647]:
-		expect_errors_begin("send_bytes to %d" % target)
+		# Ours names the call, the target and why.
+		expect_errors_begin("send_bytes to %d" % target, ours_or_stock(
+				"^" + literal("ERROR: WebSocketServer.put_packet: target %d: peer %d: the peer is not connected" % [target, target]) + "$",
+				"^ERROR: (get_peer: Condition \"!has_peer\\(p_id\\)\"|_server_relay: Condition \"peer_to.is_null\\(\\)\")"))
 		check(multiplayer.send_bytes("lost".to_utf8(), target) != OK, "send_bytes to %d fails" % target)
-		expect_errors_end("send_bytes to %d" % target, 1)
-	expect_errors_begin("rpc_id and rset_id to an unknown peer")
+		expect_errors_end("send_bytes to %d" % target)
+	expect_errors_begin("rpc_id and rset_id to an unknown peer",
+			"^" + literal("ERROR: _send_rpc: Attempt to remote call unexisting ID: %d." % UNKNOWN_ID) + "$", 2)
 	mp_node.rpc_id(UNKNOWN_ID, "hello", "lost")
 	mp_node.rset_id(UNKNOWN_ID, "remote_value", "lost")
-	expect_errors_end("rpc_id and rset_id to an unknown peer", 2)
-	expect_errors_begin("server methods with an unknown id")
+	expect_errors_end("rpc_id and rset_id to an unknown peer")
+	expect_errors_begin("server methods with an unknown id", ours_or_stock(
+			"^ERROR: WebSocketServer\\.(disconnect_peer|get_peer|get_peer_address): no peer with id -?%d$" % UNKNOWN_ID,
+			"^ERROR: (disconnect_peer|get_peer|get_peer_address): Condition \"!has_peer\\((p_peer_id|p_id)\\)\" is true"), 3)
 	server.disconnect_peer(UNKNOWN_ID)
 	check_eq(server.get_peer(UNKNOWN_ID), null, "get_peer(unknown)")
 	check_eq(server.get_peer_address(-UNKNOWN_ID), "", "get_peer_address(negative)")
-	expect_errors_end("server methods with an unknown id", 3)
+	expect_errors_end("server methods with an unknown id")
 	check(server.has_peer(id), "the client is still connected")
 	check_eq(multiplayer.send_bytes("first".to_utf8(), id), OK, "send_bytes to the client")
 	var ev = yield(client_find(client, "raw"), "completed")

@@ -111,10 +111,19 @@ func self_signed():
 	yield(wait_event("client_disconnected"), "completed")
 
 	# A plain ws:// client gets nowhere; the server emits nothing.
-	expect_errors_begin("plain client on a TLS server")
+	# Ours answers HTTP 400 (the stock client prints two ERROR lines for it) and warns; stock's
+	# own TLS layer prints its errors.
+	expect_begin("plain client on a TLS server", ours_or_stock({
+		"error": [CLIENT_REFUSED_ERRORS, 2],
+		"warning": ["^" + literal("WARNING: WebSocketServer.poll: connection from 127.0.0.1:") + "[0-9]+"
+				+ literal(" refused: a plain (ws://, not TLS) client on this wss:// server; it was told to use wss://") + "$", 1],
+	}, {
+		"error": ["^ERROR: (_do_handshake: TLS handshake error: -?[0-9]+|poll: Condition \"status != STATUS_CONNECTED && status != STATUS_HANDSHAKING\" is true\\.)$", 2],
+	}))
 	client = spawn_client()
 	yield(client_event(client, "connection_error", 8.0), "completed")
-	expect_errors_end("plain client on a TLS server", 0)
+	yield(client_event(client, "exit"), "completed")
+	yield(expect_end("plain client on a TLS server"), "completed")
 	check_eq(events, [], "plain client on a TLS server: no server signal")
 	server.stop()
 
@@ -127,9 +136,9 @@ func self_signed():
 		yield(client_event(client, "closed", DEFAULT_TIMEOUT, ["server_close_request"]), "completed")
 	else:
 		# Ours: half a TLS setup is a mistake, not a wish for ws:// (see setup_errors()).
-		expect_errors_begin("a key and no certificate")
+		expect_errors_begin("a key and no certificate", listen_error("private_key is set but ssl_certificate is not: wss:// needs both"))
 		check_eq(server.listen(port), ERR_UNCONFIGURED, "listen with a key and no certificate")
-		expect_errors_end("a key and no certificate", 1)
+		expect_errors_end("a key and no certificate")
 	forget(server)
 	Directory.new().remove(cert_path)
 	yield(settle(0.0), "completed")
@@ -167,11 +176,12 @@ func chain_from_pem_paths():
 	server.private_key_path = sec1
 	check_eq(server.ssl_certificate_path, leaf["fullchain"], "ssl_certificate_path is kept")
 	check_eq(server.listen(port), OK, "listen with PEM paths")
-	expect_errors_begin("path setters while listening")
+	expect_errors_begin("path setters while listening", "^ERROR: WebSocketServer\\.set_(ssl_certificate|private_key|ca_chain)_path: "
+			+ literal("cannot change while listening; call stop() first") + "$", 3)
 	server.ssl_certificate_path = ""
 	server.private_key_path = ""
 	server.ca_chain_path = "/x"
-	expect_errors_end("path setters while listening", 3)
+	expect_errors_end("path setters while listening")
 	check_eq(server.ssl_certificate_path, leaf["fullchain"], "ssl_certificate_path refused while listening")
 	check_eq(server.ca_chain_path, "", "ca_chain_path refused while listening")
 	yield(echo_over_wss(server, pki.root_crt, port, "PEM paths"), "completed")
@@ -210,25 +220,25 @@ func setup_errors():
 	pki.write(garbage, "this is not a certificate\n")
 	var server = new_server()
 
-	_expect_listen(server, ERR_UNCONFIGURED, "only private_key set", {"private_key": key})
-	_expect_listen(server, ERR_UNCONFIGURED, "only ssl_certificate set", {"ssl_certificate": cert})
+	_expect_listen(server, ERR_UNCONFIGURED, "only private_key set", {"private_key": key}, "private_key is set but ssl_certificate is not: wss:// needs both ssl_certificate (or ssl_certificate_path) and private_key (or private_key_path)")
+	_expect_listen(server, ERR_UNCONFIGURED, "only ssl_certificate set", {"ssl_certificate": cert}, "ssl_certificate is set but private_key is not: wss:// needs both")
 	_expect_listen(server, ERR_UNCONFIGURED, "only ssl_certificate_path set",
-			{"ssl_certificate_path": leaf["crt"]})
-	_expect_listen(server, ERR_UNCONFIGURED, "only ca_chain set", {"ca_chain": cert})
+			{"ssl_certificate_path": leaf["crt"]}, "ssl_certificate is set but private_key is not: wss:// needs both")
+	_expect_listen(server, ERR_UNCONFIGURED, "only ca_chain set", {"ca_chain": cert}, "ca_chain is set but ssl_certificate and private_key are not")
 	_expect_listen(server, ERR_INVALID_PARAMETER, "a key that does not match",
-			{"ssl_certificate": cert, "private_key": other_key})
+			{"ssl_certificate": cert, "private_key": other_key}, "cannot serve wss://: private_key: the private key does not match the server certificate (CN=localhost) of ssl_certificate")
 	_expect_listen(server, ERR_INVALID_PARAMETER, "a resource and a path for the certificate",
-			{"ssl_certificate": cert, "ssl_certificate_path": leaf["crt"], "private_key": key})
+			{"ssl_certificate": cert, "ssl_certificate_path": leaf["crt"], "private_key": key}, "both ssl_certificate and ssl_certificate_path")
 	_expect_listen(server, ERR_INVALID_DATA, "a garbage certificate file",
-			{"ssl_certificate_path": garbage, "private_key": key})
+			{"ssl_certificate_path": garbage, "private_key": key}, "no certificate found (expected a -----BEGIN CERTIFICATE----- section): it is not PEM text")
 	_expect_listen(server, ERR_INVALID_DATA, "a garbage key file",
-			{"ssl_certificate": cert, "private_key_path": garbage})
+			{"ssl_certificate": cert, "private_key_path": garbage}, "private_key_path (\"%s\"): no private key found" % garbage + "")
 	_expect_listen(server, ERR_INVALID_DATA, "the key file as the certificate",
-			{"ssl_certificate_path": leaf["key"], "private_key": key})
+			{"ssl_certificate_path": leaf["key"], "private_key": key}, "no certificate found (expected a -----BEGIN CERTIFICATE----- section): it holds only a private key")
 	_expect_listen(server, ERR_FILE_NOT_FOUND, "a missing key file",
-			{"ssl_certificate": cert, "private_key_path": pki.path("missing.key")})
+			{"ssl_certificate": cert, "private_key_path": pki.path("missing.key")}, "cannot read private_key_path (\"%s\"): No such file or directory" % pki.path("missing.key") + "")
 	_expect_listen(server, ERR_FILE_NOT_FOUND, "a missing res:// file",
-			{"ssl_certificate_path": "res://missing.crt", "private_key": key})
+			{"ssl_certificate_path": "res://missing.crt", "private_key": key}, "cannot read ssl_certificate_path (\"res://missing.crt\"): no such file")
 	# Larger than any certificate chain could be (over 1 MiB): refused without reading it, from
 	# an OS path and through Godot's File (user://).
 	var huge := PoolByteArray()
@@ -239,7 +249,7 @@ func setup_errors():
 		file.store_buffer(huge)
 		file.close()
 		_expect_listen(server, ERR_INVALID_DATA, "a certificate file over 1 MiB at " + at,
-				{"ssl_certificate_path": at, "private_key": key})
+				{"ssl_certificate_path": at, "private_key": key}, "cannot read ssl_certificate_path (\"%s\"): it has 1048577 bytes: too large for a PEM certificate or key" % at + "")
 
 	# Expired: Godot's Crypto makes a certificate whose validity ended in 2020.
 	var crypto := Crypto.new()
@@ -247,7 +257,7 @@ func setup_errors():
 	var expired = crypto.generate_self_signed_certificate(old_key, "CN=localhost", "20190101000000",
 			"20200101000000")
 	_expect_listen(server, ERR_INVALID_PARAMETER, "an expired certificate",
-			{"ssl_certificate": expired, "private_key": old_key})
+			{"ssl_certificate": expired, "private_key": old_key}, "cannot serve wss://: ssl_certificate: the server certificate (CN=localhost) expired on")
 
 	# Fixed: it listens.
 	_apply(server, {"ssl_certificate": cert, "private_key": key})
@@ -256,11 +266,13 @@ func setup_errors():
 	yield(settle(0.0), "completed")
 
 
-func _expect_listen(server, code: int, what: String, settings: Dictionary):
+# listen() with `settings` fails with `code` and one error naming listen() and `cause` (a
+# literal text of the reason).
+func _expect_listen(server, code: int, what: String, settings: Dictionary, cause: String):
 	_apply(server, settings)
-	expect_errors_begin(what)
+	expect_errors_begin(what, listen_error(cause))
 	check_eq(server.listen(port), code, "listen with " + what)
-	expect_errors_end(what, 1)
+	expect_errors_end(what)
 	check(not server.is_listening(), "not listening after " + what)
 
 
@@ -285,7 +297,14 @@ func wrong_kind_of_client():
 	plain_server.handshake_timeout = 30.0
 	check_eq(plain_server.listen(port + 1), OK, "listen ws://")
 
-	expect_errors_begin("wrong kind of client")
+	# The stock clients print their errors (HTTP 400 for the plain one, the TLS alert for the
+	# other); ours warns for each, saying what kind of client came.
+	expect_begin("wrong kind of client", {
+		"error": [CLIENT_REFUSED_ERRORS + "|^ERROR: _do_handshake: TLS handshake error: -[0-9]+$", 3],
+		"warning": ["^" + literal("WARNING: WebSocketServer.poll: connection from 127.0.0.1:") + "[0-9]+ refused: ("
+				+ literal("a plain (ws://, not TLS) client on this wss:// server; it was told to use wss://") + "|"
+				+ literal("a TLS (wss://) client on this plain ws:// server, which has no certificate") + ")$", 2],
+	})
 	var started = OS.get_ticks_msec()
 	var plain_client = spawn_client({"scheme": "ws", "host": "localhost", "port": port})
 	yield(client_event(plain_client, "connection_error"), "completed")
@@ -294,7 +313,7 @@ func wrong_kind_of_client():
 	yield(client_event(tls_client, "connection_error"), "completed")
 	yield(client_event(plain_client, "exit"), "completed")
 	yield(client_event(tls_client, "exit"), "completed")
-	expect_errors_end("wrong kind of client", 0)
+	yield(expect_end("wrong kind of client"), "completed")
 	check(OS.get_ticks_msec() - started < 10000, "both failed well before the handshake timeout")
 	check(events.empty(), "no signal for a failed handshake: %s" % [events])
 
@@ -326,6 +345,15 @@ func demo_with_tls():
 	OS.kill(client.pid)
 	client.pid = -1
 	yield(wait_demo_quit(demo_port, "the demo to quit"), "completed")
+
+
+# The ERROR lines a stock client prints when the server answers its handshake with an HTTP error.
+const CLIENT_REFUSED_ERRORS = "^ERROR: (_verify_headers: Invalid protocol or status code\\.|_do_handshake: Invalid response headers\\.)$"
+
+
+# The error listen() prints for a TLS setup it refuses, naming the call and `cause`.
+func listen_error(cause: String) -> String:
+	return "^" + literal("ERROR: WebSocketServer.listen: ") + ".*" + literal(cause)
 
 
 func _port_busy(at: int) -> bool:

@@ -4,7 +4,7 @@
 #   1. runs a headless echo through the addon's classes (scripts/harness/addon_check/check.gd);
 #   2. opens the project in the editor (godot3-server --editor) with a check plugin that makes
 #      each class, shows it in the Inspector and quits (scripts/harness/addon_check/editor_check/).
-# Each step fails on a non-zero exit, a timeout, or an ERROR / SCRIPT ERROR / panic in its log.
+# Each step fails on a non-zero exit, a timeout, or an ERROR / SCRIPT ERROR / panic / leak in its log.
 # Port: GDWS_ADDON_PORT, by default GDWS_PORT_BASE + 900 (the Godot tests use the ports above
 # GDWS_PORT_BASE, 20 each).
 set -euo pipefail
@@ -26,14 +26,19 @@ printf 'config_version=4\n\n[application]\n\nconfig/name="addon check"\n' >"$pro
 export XDG_DATA_HOME="$project/xdg" XDG_CONFIG_HOME="$project/config" XDG_CACHE_HOME="$project/cache"
 mkdir -p "$XDG_DATA_HOME/godot/app_userdata/addon check"
 
-# Runs Godot on the project (arguments after the step's name) and checks its log.
+# Runs Godot on the project (arguments after the step's name) and checks its log: the exit code,
+# the step's "done" line, and every problem harness/godot_log_check.py finds (an ERROR, SCRIPT
+# ERROR, panic or leak). No pipeline: under pipefail, `grep | grep -q` can fail on SIGPIPE.
 run_step() {
     local step=$1; shift
-    local log="$project/$step.log"
-    if ! timeout -k 5 60 "$GODOT_BIN" --path "$project" "$@" >"$log" 2>&1 </dev/null \
-            || grep -E "^ERROR:|SCRIPT ERROR:|panicked at" "$log" | grep -q . \
-            || ! grep -q "$step: done" "$log"; then
+    local log="$project/$step.log" rc=0 problems
+    timeout -k 5 60 "$GODOT_BIN" --path "$project" "$@" >"$log" 2>&1 </dev/null || rc=$?
+    problems=$(python3 scripts/harness/godot_log_check.py "$log")
+    [ "$rc" -eq 0 ] || problems="exit code $rc${problems:+$'\n'$problems}"
+    grep -q "$step: done" "$log" || problems="no \"$step: done\" line${problems:+$'\n'$problems}"
+    if [ -n "$problems" ]; then
         echo "FAIL addon $step: the unzipped addon does not work in a fresh project"
+        echo "$problems" | sed 's/^/    /'
         sed 's/^/    | /' "$log"
         exit 1
     fi

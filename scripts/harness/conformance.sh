@@ -14,7 +14,10 @@
 # the totals over both runs. Fails on any failed case that is ours: on the engine, any;
 # under Godot, any but the cases made only of empty messages (listed below), which fail because
 # Godot 3's PacketPeer.put_packet() drops empty packets (the built-in server's too), and only
-# if the engine alone passes them.
+# if the engine alone passes them. Fails too when kosoku times out, crashes or exits with a code
+# its report does not explain, when a run reports another number of cases than it ran (CASES),
+# when a server ends during its run or does not end as told (the Godot echo quits with 0, the
+# engine's ends on SIGTERM), and on an ERROR, SCRIPT ERROR, panic or leak in a server's log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
@@ -24,6 +27,10 @@ PORT=${GDWS_CONFORMANCE_PORT:-22500}
 EMPTY_MESSAGE_CASES="1.1.1 1.2.1 6.1.1 6.1.2 9.7.1 9.8.1"
 # 9.7.1 and 9.8.1 wait 60 s each for 1000 empty echoes: only the engine runs them.
 GODOT_SKIPPED="9.7.1 9.8.1"
+# The cases of kosoku 0.1.0's suite without sections 12 and 13: a run that reports fewer (a
+# crash, a partial index.json) fails.
+CASES=301
+KOSOKU_TIMEOUT=600  # seconds per run
 
 if ! command -v kosoku >/dev/null 2>&1; then
     echo "conformance: installing kosoku"
@@ -58,31 +65,76 @@ start_server() {
     return 1
 }
 
+# The one ERROR the Godot echo may print: the echo of a message that arrived just before its
+# connection failed (the suite's broken frames right behind a message), sent after the failure.
+ECHO_TOO_LATE='^ERROR: WebSocketPeer\.put_packet: peer [0-9]+: the peer is not connected$'
+
+# stop_server NAME LOG HOW WANT [checker options]: the server must still be running after its
+# run; HOW stops it ("quit-file": the Godot echo quits on its own once the file exists; "term":
+# SIGTERM), WANT is the exit code that stop must give (0, or 143 for SIGTERM). Its log must hold
+# no ERROR (but what the options allow), SCRIPT ERROR, panic or leak
+# (harness/godot_log_check.py). Failures go to PROBLEMS.
+PROBLEMS=()
 stop_server() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+    local name=$1 log=$2 how=$3 want=$4 rc=0
+    shift 4
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        wait "$SERVER_PID" || rc=$?
+        PROBLEMS+=("the $name server ended during the run (exit code $rc)")
+    else
+        if [ "$how" = quit-file ]; then
+            touch "$OUT/quit-$name"
+            for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        fi
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" || rc=$?
+        [ "$rc" -eq "$want" ] || PROBLEMS+=("the $name server exited with $rc, not $want")
+    fi
+    local found
+    found=$(python3 scripts/harness/godot_log_check.py "$@" "$log")
+    if [ -n "$found" ]; then
+        PROBLEMS+=("the $name server's log ($log):"$'\n'"$found")
+    fi
 }
 
-# run NAME PORT [kosoku exclusions...]
+# run_suite NAME PORT [kosoku exclusions...]: kosoku exits 0 when every case passed, 1 when a
+# case failed (its reports written: the summary judges whose failure it is), anything else on a
+# crash or a timeout.
+KOSOKU_RC=()
 run_suite() {
     local name=$1 port=$2; shift 2
-    local started
+    local started rc=0
     started=$(date +%s)
-    (cd "$OUT" && timeout 600 kosoku -p 2 -x '12.*' -x '13.*' "$@" -o "$OUT/$name" \
-        "127.0.0.1:$port" >"$OUT/$name.log" 2>&1) || true
-    echo "conformance: $name run took $(($(date +%s) - started)) s"
+    (cd "$OUT" && timeout -k 10 "$KOSOKU_TIMEOUT" kosoku -p 2 -x '12.*' -x '13.*' "$@" -o "$OUT/$name" \
+        "127.0.0.1:$port" >"$OUT/$name.log" 2>&1) || rc=$?
+    KOSOKU_RC+=("$name=$rc")
+    echo "conformance: $name run took $(($(date +%s) - started)) s, kosoku exit code $rc"
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        PROBLEMS+=("kosoku timed out on the $name server ($KOSOKU_TIMEOUT s)")
+    elif [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+        PROBLEMS+=("kosoku failed on the $name server (exit code $rc)")
+    fi
+    if [ "$rc" -ne 0 ]; then sed 's/^/    | /' "$OUT/$name.log" | tail -n 20; fi
 }
 
 start_server "$OUT/godot-server.log" timeout 900 "$GODOT_BIN" --path godot_project \
-    -s res://conformance/echo_server.gd --port="$PORT"
+    -s res://conformance/echo_server.gd --port="$PORT" --quit-file="$OUT/quit-godot"
 skip_args=()
 for case in $GODOT_SKIPPED; do skip_args+=(-x "$case"); done
 run_suite godot "$PORT" "${skip_args[@]}"
-stop_server
+stop_server godot "$OUT/godot-server.log" quit-file 0 --allow "$ECHO_TOO_LATE"
+echo "conformance: godot server: $(grep -cE "$ECHO_TOO_LATE" "$OUT/godot-server.log" || true) echoes too late for their connection"
 
 start_server "$OUT/engine-server.log" timeout 900 target/debug/engine_echo --mode=engine \
     --port=$((PORT + 1)) --buffer-kb=32768 --max-secs=800
 run_suite engine $((PORT + 1))
-stop_server
+stop_server engine "$OUT/engine-server.log" term 143
 
-python3 scripts/harness/conformance_summary.py "$OUT" "$EMPTY_MESSAGE_CASES"
+status=0
+python3 scripts/harness/conformance_summary.py "$OUT" "$EMPTY_MESSAGE_CASES" "$CASES" \
+    "$GODOT_SKIPPED" "${KOSOKU_RC[@]}" || status=1
+for problem in "${PROBLEMS[@]}"; do
+    echo "conformance: FAIL: $problem"
+    status=1
+done
+exit "$status"

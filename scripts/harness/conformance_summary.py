@@ -1,25 +1,40 @@
 #!/usr/bin/env python3
 """Summary of a conformance run (scripts/harness/conformance.sh): reads kosoku's reports.
 
-    conformance_summary.py OUT "EMPTY MESSAGE CASES"
+    conformance_summary.py OUT "EMPTY MESSAGE CASES" CASES "GODOT SKIPPED" godot=RC engine=RC
 
-OUT holds godot/index.json and engine/index.json. Prints the counts per server and section, each
-failed case and whose it is, and the totals; exits 1 if a failure is ours (any but the cases made
-only of empty messages under Godot, when the engine passes them).
+OUT holds godot/index.json and engine/index.json; CASES is how many cases the suite has (the
+engine runs them all, Godot all but GODOT SKIPPED); RC is kosoku's exit code for that run.
+Prints the counts per server and section, each failed case and whose it is, and the totals;
+exits 1 if a failure is ours (any but the cases made only of empty messages under Godot, when
+the engine passes them), if a run reported fewer or more cases than it ran, or if kosoku's exit
+code disagrees with its report (0 with a failed case, or 1 without one).
 """
 import collections, json, os, sys
 
 out, empty_cases = sys.argv[1], set(sys.argv[2].split())
+want_cases, godot_skipped = int(sys.argv[3]), set(sys.argv[4].split())
+kosoku_rc = dict(arg.split("=") for arg in sys.argv[5:])
 KINDS = ["OK", "NON-STRICT", "INFORMATIONAL", "FAILED"]
+ours = []
 
 def load(name):
-    with open(os.path.join(out, name, "index.json")) as f:
-        index = json.load(f)
-    (cases,) = index.values()
-    return {case: result["behavior"] for case, result in cases.items()}
+    try:
+        with open(os.path.join(out, name, "index.json")) as f:
+            index = json.load(f)
+        (cases,) = index.values()
+        return {case: result["behavior"] for case, result in cases.items()}
+    except (OSError, ValueError) as error:
+        ours.append(f"{name}: no report ({error})")
+        return {}
 
 runs = {name: load(name) for name in ("godot", "engine")}
-ours = []
+for name, want in (("godot", want_cases - len(godot_skipped)), ("engine", want_cases)):
+    if len(runs[name]) != want:
+        ours.append(f"{name}: {len(runs[name])} cases reported, {want} run")
+    skipped_run = godot_skipped & set(runs[name]) if name == "godot" else set()
+    if skipped_run:
+        ours.append(f"{name}: skipped cases ran: {sorted(skipped_run)}")
 overall = collections.Counter()
 for name, cases in runs.items():
     totals = collections.Counter()
@@ -43,8 +58,16 @@ for name, cases in runs.items():
         print(f"  {name} {case}: {behavior} ({why})")
         if not godot_limit:
             ours.append(f"{name} {case}")
+    any_failed = totals["FAILED"] > 0
+    rc = kosoku_rc.get(name)
+    if rc not in (None, "1" if any_failed else "0"):
+        ours.append(f"{name}: kosoku exited with {rc} but reported {totals['FAILED']} failed cases")
 failed = overall["FAILED"]
 passed = sum(overall.values()) - failed
+for problem in ours:
+    if not problem.startswith(("godot ", "engine ")):
+        print(f"conformance: FAIL: {problem}")
+ours_cases = [o for o in ours if o.startswith(("godot ", "engine "))]
 print(f"conformance: {passed} cases passed, {failed} failed, "
-      + (f"{len(ours)} of them ours" if ours else "none of them ours"))
+      + (f"{len(ours_cases)} of them ours" if ours_cases else "none of them ours"))
 sys.exit(1 if ours else 0)

@@ -5,11 +5,18 @@ extends SceneTree
 #   godot3-server --path godot_project -s res://tests/test_x.gd [--port=N] [--builtin]
 #
 # --builtin runs the server-side checks against Godot's own WebSocketServer instead of ours, to
-# validate the harness. The exit code is the result: 0 pass, 1 fail.
+# check the tests themselves: check() and check_eq() are stock behaviour, which must hold on both;
+# check_ours() and check_eq_ours() are where ours is known to differ from stock, which must hold
+# on ours and must FAIL on the built-in (a check of ours that passes there cannot tell them
+# apart). A test with nothing to check on the built-in says skip(why). The exit code is the
+# result: 0 pass, 1 fail; a test that ran no check fails.
 #
-# Lines the runner understands (see scripts/harness/godot_tests.sh):
-#   @@EXPECT_ERRORS_BEGIN <label> / @@EXPECT_ERRORS_END <label> <min>: Godot `ERROR:` lines printed
-#   between the two markers are expected; fewer than <min> of them is a failure.
+# Lines the runner understands (see scripts/harness/godot_tests.sh and godot_log_check.py):
+#   @@EXPECT_BEGIN {json} / @@EXPECT_END {json}: the `ERROR:` (and `WARNING:`, panic) lines
+#   printed between the two must match the region's patterns, at least the region's minimum of
+#   each (see expect_begin());
+#   @@PID <pid> <what>: a process the test started (the runner ends it if the test did not);
+#   PASS: N checks / FAILED: ... / SKIP: why: the result.
 
 const ClientProc = preload("res://tests/lib/client_proc.gd")
 const GDWS_SERVER_PATH = "res://addons/gdws/websocket_server.gdns"
@@ -20,6 +27,12 @@ var builtin := false
 var port := 0
 var failures := 0
 var checks := 0
+# Checks of ours that failed on the built-in server, as they must (--builtin only).
+var differences := 0
+var _skipped := ""
+# The open expected region: its label and what it expects, and where it began in our own log.
+var _region := {}
+var _region_offset := 0
 # Every signal of every recorded server, in order: ["client_connected", id, protocol],
 # ["client_disconnected", id, was_clean], ["client_close_request", id, code, reason],
 # ["data_received", id], ["peer_connected", id], ["peer_disconnected", id].
@@ -107,6 +120,7 @@ func spawn_client(options := {}):
 			options.get("port", port)]
 	client.start(url, options)
 	_clients.append(client)
+	print("@@PID %d client %s" % [client.pid, url])
 	return client
 
 
@@ -139,6 +153,7 @@ func connect_clients(count: int, options := {}):
 func start_demo(args: Array):
 	var all := ["--path", ProjectSettings.globalize_path("res://")] + args
 	_demo_pid = OS.execute(OS.get_executable_path(), all, false)
+	print("@@PID %d demo %s" % [_demo_pid, PoolStringArray(args).join(" ")])
 	check(_demo_pid > 0, "demo process started")
 
 
@@ -176,6 +191,18 @@ func wait_until(what: String, object: Object, method: String, args := [], timeou
 			return true
 		if OS.get_ticks_msec() > end:
 			yield(abort("timed out after %.1fs waiting for %s" % [timeout, what]), "completed")
+
+
+# Waits until `object.method(args...)` returns true, like wait_until(), but gives up without
+# failing: returns false after `timeout`. For waits that the built-in server must fail.
+func wait_for(object: Object, method: String, args := [], timeout := DEFAULT_TIMEOUT):
+	var end = OS.get_ticks_msec() + int(timeout * 1000)
+	while true:
+		yield(_frame(), "completed")
+		if object.callv(method, args):
+			return true
+		if OS.get_ticks_msec() > end:
+			return false
 
 
 # Removes and returns the oldest recorded server event.
@@ -246,6 +273,39 @@ func check(cond: bool, what: String) -> bool:
 	return cond
 
 
+# A behaviour of ours where the built-in server is known to differ: must hold on ours, must fail
+# on the built-in.
+func check_ours(cond: bool, what: String) -> bool:
+	if not builtin:
+		return check(cond, what)
+	return _differs(not cond, what)
+
+
+func check_eq_ours(got, want, what: String) -> bool:
+	if not builtin:
+		return check_eq(got, want, what)
+	return _differs(not _same(got, want), "%s: got %s, ours gives %s" % [what, _repr(got), _repr(want)])
+
+
+func _differs(differs: bool, what: String) -> bool:
+	checks += 1
+	if differs:
+		differences += 1
+		print("DIFFERS (as it must on the built-in): ", what)
+	else:
+		failures += 1
+		print("FAIL: the built-in passes a check of ours, which so cannot tell ours from stock: ", what)
+	return differs
+
+
+# The test has nothing to check on this server (e.g. a feature stock does not have): it ends
+# here, reported as skipped rather than passed. Never returns to the caller.
+func skip(why: String):
+	_skipped = why
+	finish()
+	yield(self, "_never")
+
+
 # Numbers compare by value (the client's events come through JSON, where 1 becomes 1.0), arrays
 # and dictionaries by their JSON text for the same reason; anything else must match type and value.
 func check_eq(got, want, what: String) -> bool:
@@ -285,14 +345,92 @@ func read_repo_file(relative: String) -> String:
 	return text
 
 
-# Godot prints `ERROR:` lines for the calls between these two; the runner accepts them, and fails
-# the test if fewer than `min_errors` were printed.
-func expect_errors_begin(label: String):
-	print("@@EXPECT_ERRORS_BEGIN ", label)
+# Opens an expected region: between this and expect_end(), every `ERROR:` line must match
+# expected["error"][0] (a regular expression) and at least expected["error"][1] (>= 1) must come;
+# likewise "warning" (WARNING: lines; others are not checked) and "panic" (a Rust panic: its
+# `panicked at` line and message). Only open one where the lines must appear. The runner checks
+# (godot_log_check.py); expect_end() waits until the lines are in the log.
+func expect_begin(label: String, expected: Dictionary):
+	if not _region.empty():
+		check(false, "expected region %s opened inside %s" % [to_json(label), to_json(_region["label"])])
+	for kind in expected:
+		check(kind in ["error", "warning", "panic"] and expected[kind][1] >= 1,
+				"region %s expects at least one line of %s" % [to_json(label), kind])
+	_region = expected.duplicate()
+	_region["label"] = label
+	_region_offset = _own_log_length()
+	print("@@EXPECT_BEGIN ", to_json(_region))
 
 
-func expect_errors_end(label: String, min_errors := 1):
-	print("@@EXPECT_ERRORS_END %s %d" % [label, min_errors])
+# `ours` on our server, `stock` on the built-in one (--builtin): e.g. the pattern of an error
+# each prints in its own words.
+func ours_or_stock(ours, stock):
+	return stock if builtin else ours
+
+
+# Shorthand: `min_errors` ERROR lines matching `pattern`.
+func expect_errors_begin(label: String, pattern: String, min_errors := 1):
+	expect_begin(label, {"error": [pattern, min_errors]})
+
+
+# Closes the region once its lines are in the log (at most `timeout` seconds: lines from other
+# processes or from the network threads come a little later); the runner fails the test if some
+# are missing.
+func expect_end(label: String, timeout := DEFAULT_TIMEOUT):
+	var end = OS.get_ticks_msec() + int(timeout * 1000)
+	yield(_frame(), "completed")
+	while not _region_seen() and OS.get_ticks_msec() < end:
+		yield(_frame(), "completed")
+	print("@@EXPECT_END ", to_json({"label": label}))
+	_region = {}
+
+
+# The same for a region whose lines are printed by the calls themselves (no waiting).
+func expect_errors_end(label: String):
+	print("@@EXPECT_END ", to_json({"label": label}))
+	_region = {}
+
+
+# A literal text as a regular expression.
+func literal(text: String) -> String:
+	var out := ""
+	for c in text:
+		if c in "\\.^$|?*+()[]{}":
+			out += "\\"
+		out += c
+	return out
+
+
+# Our own output (the runner sends it to a file), read back through /proc.
+func _own_log() -> String:
+	var f := File.new()
+	if f.open("/proc/self/fd/1", File.READ) != OK:
+		return ""
+	var text = f.get_as_text()
+	f.close()
+	return text
+
+
+func _own_log_length() -> int:
+	return _own_log().length()
+
+
+# True when the log holds, since the region began, as many lines of each kind the region expects
+# as it asks for (the runner checks that they match; GDScript's RegEx in 3.2.3 prints an ERROR of
+# its own for every search that finds nothing, so this only counts).
+func _region_seen() -> bool:
+	var lines = _own_log().substr(_region_offset).split("\n")
+	for kind in ["error", "warning", "panic"]:
+		if not _region.has(kind):
+			continue
+		var count := 0
+		for line in lines:
+			if (kind == "error" and line.begins_with("ERROR:")) or (kind == "warning" and line.begins_with("WARNING:")) \
+					or (kind == "panic" and "panicked at" in line):
+				count += 1
+		if count < _region[kind][1]:
+			return false
+	return true
 
 
 # Stops the test now with a failure; never returns to the caller.
@@ -318,8 +456,15 @@ func finish():
 		_demo_pid = -1
 	_pollables.clear()
 	events.clear()
-	if failures == 0:
-		print("PASS: %d checks" % checks)
+	if not _region.empty():
+		check(false, "expected region %s still open at the end" % to_json(_region["label"]))
+	if _skipped != "" and failures == 0:
+		print("SKIP: ", _skipped)
+	elif checks == 0:
+		failures += 1
+		print("FAILED: no check ran")
+	elif failures == 0:
+		print("PASS: %d checks%s" % [checks, " (%d of them differ from stock, as they must)" % differences if builtin else ""])
 	else:
 		print("FAILED: %d of %d checks" % [failures, checks])
 	quit(0 if failures == 0 else 1)
