@@ -23,6 +23,7 @@ use common::process::{resident_bytes, server_threads, thread_names};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use gdws_engine::{Limits, SendError, Server, ServerEvent, BACKLOG, STOP_GRACE};
+use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -652,32 +653,12 @@ fn unknown_ids_empty_queues_and_oversized_packets_are_errors() {
 
 // ---- the listen backlog ----
 
-/// `struct rlimit` of the C library that std links (this package's tests have no libc crate).
-#[repr(C)]
-struct RLimit {
-    current: u64,
-    max: u64,
+fn open_file_limit() -> Rlimit {
+    getrlimit(Resource::Nofile)
 }
 
-extern "C" {
-    fn getrlimit(resource: i32, limit: *mut RLimit) -> i32;
-    fn setrlimit(resource: i32, limit: *const RLimit) -> i32;
-}
-
-/// Linux's RLIMIT_NOFILE.
-const RLIMIT_NOFILE: i32 = 7;
-
-fn open_file_limit() -> RLimit {
-    let mut limit = RLimit { current: 0, max: 0 };
-    // SAFETY: getrlimit writes one `struct rlimit` (two 64-bit words on Linux x86_64 and
-    // aarch64) into `limit`.
-    assert_eq!(unsafe { getrlimit(RLIMIT_NOFILE, &mut limit) }, 0);
-    limit
-}
-
-fn set_open_file_limit(limit: &RLimit) {
-    // SAFETY: setrlimit reads one `struct rlimit` from `limit`.
-    assert_eq!(unsafe { setrlimit(RLIMIT_NOFILE, limit) }, 0);
+fn set_open_file_limit(limit: Rlimit) {
+    setrlimit(Resource::Nofile, limit).expect("setrlimit(RLIMIT_NOFILE)");
 }
 
 /// With no file descriptor left in the process, the accept loop cannot take a connection off the
@@ -716,9 +697,9 @@ fn the_kernel_holds_a_backlog_of_1024_connections_for_the_accept_loop() {
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u64>().ok())
         .max()
         .unwrap();
-    set_open_file_limit(&RLimit {
-        current: highest + 1,
-        max: limit.max,
+    set_open_file_limit(Rlimit {
+        current: Some(highest + 1),
+        maximum: limit.maximum,
     });
     // Fill the holes below the limit: then no descriptor is left.
     let mut fillers = Vec::new();
@@ -746,7 +727,7 @@ fn the_kernel_holds_a_backlog_of_1024_connections_for_the_accept_loop() {
         std::thread::sleep(Duration::from_millis(5));
     };
     let still_held = established();
-    set_open_file_limit(&limit);
+    set_open_file_limit(limit);
     drop(fillers);
     assert!(
         no_descriptor_left,
