@@ -86,14 +86,14 @@ def problems(lines, allow=(), test=False):
             if not expected("error", line) and not any(re.search(a, line) for a in allow):
                 yield ("unexpected (does not match the region's pattern): " if region is not None
                        else "unexpected: ") + line
+        elif LEAK.search(line):  # before WARNING: Godot's leak report is a WARNING line
+            yield "leak: " + line
         elif line.startswith("WARNING:"):
             expected("warning", line)
         elif "panicked at" in line:
             message = lines[i + 1] if i + 1 < len(lines) else ""
             if not expected("panic", line + "\n" + message):
                 yield f"rust panic: {line} {message}"
-        elif LEAK.search(line):
-            yield "leak: " + line
         elif PASS.match(line):
             passed_checks = int(PASS.match(line).group(1))
         elif line.startswith("SKIP: "):
