@@ -10,10 +10,11 @@ func run():
 	check(server != null, "server instance")
 	if server == null:
 		return
+	# Ours is a NativeScript on MultiplayerPeerGDNative; stock is the engine's WebSocketServer.
+	check_eq_ours(server.get_class(), "MultiplayerPeerGDNative", "base class of our server")
 	if builtin:
 		check_eq(server.get_class(), "WebSocketServer", "built-in class")
 	else:
-		check_eq(server.get_class(), "MultiplayerPeerGDNative", "base class of our server")
 		check(server.get_script() is NativeScript, "our server is a NativeScript instance")
 		var peer_script = load("res://addons/gdws/websocket_peer.gdns")
 		check(peer_script is NativeScript, "websocket_peer.gdns loads")

@@ -128,17 +128,18 @@ func self_signed():
 	server.stop()
 
 	server.ssl_certificate = null
+	# Ours: half a TLS setup is a mistake, not a wish for ws:// (see setup_errors()). Stock: a
+	# private key alone does not turn TLS on; it listens and a plain client connects.
+	if not builtin:
+		expect_errors_begin("a key and no certificate", listen_error("private_key is set but ssl_certificate is not: wss:// needs both"))
+	var err = server.listen(port)
+	if not builtin:
+		expect_errors_end("a key and no certificate")
+	check_eq_ours(err, ERR_UNCONFIGURED, "listen with a key and no certificate")
 	if builtin:
-		# Stock: a private key alone does not turn TLS on; a plain client connects.
-		check_eq(server.listen(port), OK, "listen with a key and no certificate")
 		client = yield(connect_client(), "completed")[0]
 		server.stop()
 		yield(client_event(client, "closed", DEFAULT_TIMEOUT, ["server_close_request"]), "completed")
-	else:
-		# Ours: half a TLS setup is a mistake, not a wish for ws:// (see setup_errors()).
-		expect_errors_begin("a key and no certificate", listen_error("private_key is set but ssl_certificate is not: wss:// needs both"))
-		check_eq(server.listen(port), ERR_UNCONFIGURED, "listen with a key and no certificate")
-		expect_errors_end("a key and no certificate")
 	forget(server)
 	Directory.new().remove(cert_path)
 	yield(settle(0.0), "completed")
