@@ -53,8 +53,7 @@ func run():
 	# Stock 3.2.3 returns OK and sends it (2048 bytes of its own memory past the buffer, seen).
 	if not builtin:
 		expect_errors_begin("put_packet past the output limit",
-				"^" + literal("ERROR: WebSocketPeer.put_packet: peer %d: the outbound queue is full (0 bytes in 0 packets queued, 2048 more bytes do not fit" % id)
-				+ ".*raise the limit with set_buffers\\(\\)")
+				"^" + literal("ERROR: WebSocketPeer.put_packet: peer %d: the outbound queue is full (0 bytes in 0 packets queued, 2048 more bytes do not fit); raise the limit with set_buffers()" % id) + "$")
 	check_eq_ours(peer.put_packet(big), ERR_OUT_OF_MEMORY, "put_packet past the output limit")
 	if not builtin:
 		expect_errors_end("put_packet past the output limit")
