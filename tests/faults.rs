@@ -4,7 +4,7 @@
 //! descriptors, threads and memory are measured around the loops and must not grow.
 //!
 //! Sizes are CI-sized; `GDWS_LONG=1` runs the longer versions. Each test prints its numbers as
-//! `RELIABILITY key=value` lines (see scripts/reliability/faults.sh; run with --nocapture).
+//! `RELIABILITY key=value` lines (see scripts/harness/reliability/faults_section.sh; run with --nocapture).
 //!
 //! The tests of this file measure the whole process, so this test binary has no libtest
 //! harness (whose test threads come and go): `main` runs the cases one after the other.
@@ -19,10 +19,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::hostile::Bystander;
 use common::process::{resident_bytes, server_threads, thread_names};
+use common::tls::{tls_over, KeyKind, Pki};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use gdws_engine::{Limits, SendError, Server, ServerEvent, BACKLOG, STOP_GRACE};
+use gdws_engine::{Limits, PeerId, SendError, Server, ServerEvent, BACKLOG, STOP_GRACE};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -651,6 +653,109 @@ fn unknown_ids_empty_queues_and_oversized_packets_are_errors() {
     server.stop();
 }
 
+// ---- a ping flood ----
+
+/// A client that floods pings and never reads what it is sent. Each ping wants a pong; while
+/// the client's socket is full they cannot go out, and the server goes on reading. The pongs
+/// must not pile up in the server (RFC 6455 5.5.3 lets it answer only the latest ping): its
+/// heap stays within the connection's write buffer, and a bystander keeps its echo.
+fn a_ping_flood_from_a_peer_that_never_reads_holds_bounded_memory() {
+    let clients = Clients::new();
+    let mut server = start();
+    let mut bystander = Bystander::connect(&mut server, &clients);
+    let flood = stalled_client(&clients, &server).into_inner();
+    let (flooder, _) = connected(&mut server);
+    let flood = flood_pings(
+        &clients,
+        &mut server,
+        flooder,
+        flood,
+        "ping_flood",
+        PING_FLOOD_HEAP_BOUND,
+    );
+    bystander.exchange(&mut server, &clients);
+    drop(flood);
+    assert!(!disconnected(&mut server, flooder));
+    bystander.exchange(&mut server, &clients);
+    server.stop();
+}
+
+/// The same over wss://: TLS adds its own buffers between tungstenite and the socket.
+fn a_ping_flood_over_wss_from_a_peer_that_never_reads_holds_bounded_memory() {
+    let (pki, clients) = (Pki::new(), Clients::new());
+    let leaf = pki.leaf(KeyKind::P256, |_| {});
+    let mut server = start_with(|config| config.tls = Some(pki.server_tls(&leaf)));
+    let addr = server.local_addr();
+    let flood = clients.run(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(addr).await.unwrap();
+        let tls = tls_over(tcp, pki.client(), "localhost").await.unwrap();
+        let request = format!("wss://localhost:{}/", addr.port());
+        let (ws, _) = tokio_tungstenite::client_async(request, tls).await.unwrap();
+        ws.into_inner()
+    });
+    let (flooder, _) = connected(&mut server);
+    drop(flood_pings(
+        &clients,
+        &mut server,
+        flooder,
+        flood,
+        "ping_flood_wss",
+        PING_FLOOD_WSS_HEAP_BOUND,
+    ));
+    assert!(!disconnected(&mut server, flooder));
+    server.stop();
+}
+
+/// Sends `flooder`'s pings (masked, 125 bytes each) on its stream and asserts what they cost
+/// the server's heap at the peak (`bound`). Returns the stream, still open.
+fn flood_pings<S: tokio::io::AsyncWrite + Unpin>(
+    clients: &Clients,
+    server: &mut Server,
+    flooder: PeerId,
+    mut flood: S,
+    key: &str,
+    bound: usize,
+) -> S {
+    let pings = if long_run() { 400_000 } else { 100_000 };
+    let before = resources();
+    PEAK_BYTES.store(before.heap_bytes, Ordering::Relaxed);
+    // A few megabytes of pongs fit in the kernel's socket buffers; the rest would be ours.
+    let burst = client_frame(true, 0x9, &[0x55; 125]).repeat(1000);
+    // 100,000 at a time: each step of the client has a deadline.
+    for _ in 0..pings / 100_000 {
+        clients.run(async {
+            for _ in 0..100 {
+                flood.write_all(&burst).await.expect("the server reads on");
+            }
+        });
+    }
+    clients.run(async {
+        let last = client_frame(true, 0x1, b"after the pings");
+        flood.write_all(&last).await.unwrap();
+        flood.flush().await.unwrap();
+    });
+    // Read in order: once this message is in, every ping before it was handled.
+    assert_eq!(message(server, flooder), text("after the pings"));
+    let peak = PEAK_BYTES.load(Ordering::Relaxed) - before.heap_bytes;
+    report(&format!("{key}_pings"), pings);
+    report(&format!("{key}_heap_peak_bytes"), peak);
+    assert!(
+        peak <= bound,
+        "{pings} pings never read grew the heap by {peak} bytes (bound {bound})"
+    );
+    flood
+}
+
+/// The connection's write buffer at the default limits (16 KiB written at once plus the largest
+/// packet, 64 KiB) and what reading the flood costs, with room to spare: the pongs of 100,000
+/// pings are 12.7 MB.
+const PING_FLOOD_HEAP_BOUND: usize = 512 * 1024;
+/// Over wss:// rustls adds its buffers, on both ends (the client lives in this process too):
+/// up to 64 KiB of TLS records not yet sent each way, and a record being read or written.
+const PING_FLOOD_WSS_HEAP_BOUND: usize = 1024 * 1024;
+
 // ---- the listen backlog ----
 
 fn open_file_limit() -> Rlimit {
@@ -760,6 +865,8 @@ const CASES: &[(&str, fn())] = cases![
     a_game_that_stops_polling_holds_bounded_memory_and_loses_nothing,
     unknown_ids_empty_queues_and_oversized_packets_are_errors,
     the_kernel_holds_a_backlog_of_1024_connections_for_the_accept_loop,
+    a_ping_flood_from_a_peer_that_never_reads_holds_bounded_memory,
+    a_ping_flood_over_wss_from_a_peer_that_never_reads_holds_bounded_memory,
 ];
 
 /// What the command line asks for, in libtest's terms: name filters (a case runs when its name

@@ -48,7 +48,7 @@ fn check_refused(what: &str, request: &[u8], status: u16, reason_part: &str) -> 
     answer.text
 }
 
-/// One line of the outcomes table (scripts/reliability/wire.sh collects them).
+/// One line of the outcomes table (scripts/harness/reliability/wire_section.sh collects them).
 fn report(case: &str, wire: &str, event: &str) {
     println!("wire: {case} | {wire} | {event}");
 }

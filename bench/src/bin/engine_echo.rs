@@ -7,7 +7,7 @@
 //!   thread in place of Godot's: it blocks for the next event and echoes each message through
 //!   the peer's queue, as the GDScript echo does through `poll()`. --buffer-kb sets the input
 //!   and output byte limits (`set_buffers`; default 64), e.g. for the conformance suite's 16 MiB
-//!   messages (scripts/conformance.sh).
+//!   messages (scripts/harness/conformance.sh).
 //! - raw: the ceiling: a minimal tokio-tungstenite echo server with default settings on a
 //!   multi-thread runtime (each connection's messages forwarded back to it).
 //!

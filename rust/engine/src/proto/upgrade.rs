@@ -26,12 +26,23 @@ const READ_BUFFER: usize = 4 * 1024;
 /// Output is written to the socket once this much is buffered, and on every flush.
 const WRITE_BUFFER: usize = 16 * 1024;
 
+/// Room in the write buffer beyond one packet: a frame header and a control frame (a pong or
+/// a close, at most 127 bytes) with some to spare.
+const CONTROL_ROOM: usize = 1024;
+
 /// How tungstenite runs an upgraded connection under `limits`: no message or frame over the
-/// input limit (a bigger one is closed with 1009), small buffers.
+/// input limit (a bigger one is closed with 1009), small buffers, and a bounded write buffer.
+///
+/// The runtime hands tungstenite a packet only once its buffer is under `WRITE_BUFFER`, and no
+/// packet is larger than the outbound limit, so game data always fits under the bound. What
+/// the bound stops is tungstenite's own replies: a pong for every ping, buffered while a client
+/// that never reads keeps its socket full (16 MB of them for 100,000 pings, without bound).
+/// At the bound tungstenite keeps only the latest pong, as RFC 6455 5.5.3 allows.
 pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(WRITE_BUFFER + limits.out_bytes + CONTROL_ROOM)
         .max_message_size(Some(limits.in_bytes))
         .max_frame_size(Some(limits.in_bytes))
 }
@@ -399,6 +410,8 @@ mod tests {
         assert_eq!(config.max_message_size, Some(1234));
         assert_eq!(config.max_frame_size, Some(1234));
         assert_eq!(config.read_buffer_size, READ_BUFFER);
-        assert!(config.max_write_buffer_size > config.write_buffer_size);
+        // tungstenite panics unless the bound is above the buffer; the largest packet fits.
+        assert!(config.max_write_buffer_size > config.write_buffer_size + limits.out_bytes);
+        assert!(config.max_write_buffer_size < 2 * (config.write_buffer_size + limits.out_bytes));
     }
 }
