@@ -86,11 +86,5 @@ func run():
 	server.stop()
 
 
-func send_cmd(server, id, cmd: Array):
-	var peer = server.get_peer(id)
-	peer.set_write_mode(WebSocketPeer.WRITE_MODE_TEXT)
-	peer.put_packet(("!cmd " + to_json(cmd)).to_utf8())
-
-
 func _queued(peer, count: int) -> bool:
 	return peer.get_available_packet_count() >= count

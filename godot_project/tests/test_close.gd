@@ -89,7 +89,3 @@ func run():
 	check_eq(ev, ["client_disconnected", id, false], "killed client: client_disconnected(id, false)")
 	check(not server.has_peer(id), "killed client: has_peer false")
 	server.stop()
-
-
-func send_cmd(server, id, cmd: Array):
-	server.get_peer(id).put_packet(("!cmd " + to_json(cmd)).to_utf8())

@@ -54,21 +54,10 @@ func run():
 
 # Starts demo/lobby_client.gd joining as `name`, with its log in a ClientProc handle.
 func spawn_lobby_client(name: String, actions: Array):
-	var client = ClientProc.new()
-	var tmp = OS.get_environment("TMPDIR")
-	if tmp == "":
-		tmp = "/tmp"
-	client.log_path = "%s/gdws_lobby_%d_%d.log" % [tmp, OS.get_process_id(), OS.get_ticks_usec()]
-	var f := File.new()
-	f.open(client.log_path, File.WRITE)
-	f.close()
-	var args = ["--path", ProjectSettings.globalize_path("res://"), "-s", LOBBY_CLIENT,
-			"--port=%d" % port, "--name=" + name, "--log=" + client.log_path, "--timeout=30"]
+	var args = ["--port=%d" % port, "--name=" + name]
 	for action in actions:
 		args.append("--do=" + action)
-	client.pid = OS.execute(OS.get_executable_path(), args, false)
-	_clients.append(client)
-	return client
+	return spawn_script(LOBBY_CLIENT, args)
 
 
 # The player lists the client logged, in order.

@@ -101,8 +101,3 @@ func run():
 	yield(wait_event("client_disconnected"), "completed")
 	check(not server.has_peer(id), "peer gone after the client quit")
 	server.stop()
-
-
-# Commands go as a message starting with "!cmd " (see ws_client.gd), whatever the write mode.
-func send_cmd(server, id, cmd: Array):
-	server.get_peer(id).put_packet(("!cmd " + to_json(cmd)).to_utf8())

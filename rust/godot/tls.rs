@@ -280,15 +280,17 @@ fn read_path_quiet(path: &str) -> Result<Vec<u8>, (GodotError, String)> {
     if path.starts_with("res://") || path.starts_with("user://") {
         return read_godot_file(path);
     }
-    read_limited(Path::new(path)).map_err(|e| {
-        let code = match e.kind() {
-            std::io::ErrorKind::NotFound => GodotError::FileNotFound,
-            std::io::ErrorKind::PermissionDenied => GodotError::FileNoPermission,
-            std::io::ErrorKind::InvalidData => GodotError::InvalidData,
-            _ => GodotError::FileCantOpen,
-        };
-        (code, e.to_string())
-    })
+    read_limited(Path::new(path)).map_err(|e| (io_error_code(e.kind()), e.to_string()))
+}
+
+/// The Godot `Error` for a file that could not be read, by its cause.
+fn io_error_code(kind: std::io::ErrorKind) -> GodotError {
+    match kind {
+        std::io::ErrorKind::NotFound => GodotError::FileNotFound,
+        std::io::ErrorKind::PermissionDenied => GodotError::FileNoPermission,
+        std::io::ErrorKind::InvalidData => GodotError::InvalidData,
+        _ => GodotError::FileCantOpen,
+    }
 }
 
 /// The whole file, refusing anything larger than a certificate chain could be.
@@ -376,6 +378,25 @@ mod tests {
         let largest = dir.path().join("largest.pem");
         fs::write(&largest, vec![b'a'; MAX_PEM_BYTES]).unwrap();
         assert_eq!(code(&largest).map(|data| data.len()), Ok(MAX_PEM_BYTES));
+    }
+
+    #[test]
+    fn a_file_the_user_may_not_read_is_err_file_no_permission() {
+        // Root reads every file, so this cause is checked on the mapping alone.
+        use std::io::ErrorKind;
+        assert_eq!(
+            io_error_code(ErrorKind::PermissionDenied),
+            GodotError::FileNoPermission
+        );
+        assert_eq!(io_error_code(ErrorKind::NotFound), GodotError::FileNotFound);
+        assert_eq!(
+            io_error_code(ErrorKind::InvalidData),
+            GodotError::InvalidData
+        );
+        assert_eq!(
+            io_error_code(ErrorKind::IsADirectory),
+            GodotError::FileCantOpen
+        );
     }
 
     #[test]

@@ -13,21 +13,25 @@ var _pending := []
 var _seen_exit := false
 
 
-func start(url: String, options: Dictionary):
+# Starts `script` (a client script of this project, reading --log= and --timeout=, see
+# client_process.gd) in another headless Godot, with a new log file; `args` are its own options.
+func start_script(script: String, args: Array, timeout = 30):
 	var tmp = OS.get_environment("TMPDIR")
 	if tmp == "":
 		tmp = "/tmp"
-	log_path = "%s/gdws_client_%d_%d_%d.log" % [tmp, OS.get_process_id(), OS.get_ticks_usec(), randi()]
+	log_path = "%s/gdws_%s_%d_%d_%d.log" % [tmp, script.get_file().get_basename(),
+			OS.get_process_id(), OS.get_ticks_usec(), randi()]
 	var f := File.new()
 	f.open(log_path, File.WRITE)
 	f.close()
-	var args := [
-		"--path", ProjectSettings.globalize_path("res://"),
-		"-s", MP_CLIENT_SCRIPT if options.get("multiplayer", false) else CLIENT_SCRIPT,
-		"--url=" + url,
-		"--log=" + log_path,
-		"--timeout=%s" % options.get("timeout", 30),
-	]
+	var common := ["--path", ProjectSettings.globalize_path("res://"), "-s", script,
+			"--log=" + log_path, "--timeout=%s" % timeout]
+	pid = OS.execute(OS.get_executable_path(), common + args, false)
+
+
+# Starts a stock WebSocketClient (ws_client.gd, or mp_client.gd in multiplayer mode) on `url`.
+func start(url: String, options: Dictionary):
+	var args := ["--url=" + url]
 	var protocols = options.get("protocols", [])
 	if not protocols.empty():
 		args.append("--protocols=" + PoolStringArray(protocols).join(","))
@@ -37,7 +41,8 @@ func start(url: String, options: Dictionary):
 		args.append("--insecure")
 	if options.has("trusted_cert"):
 		args.append("--trusted-cert=" + options["trusted_cert"])
-	pid = OS.execute(OS.get_executable_path(), args, false)
+	var script = MP_CLIENT_SCRIPT if options.get("multiplayer", false) else CLIENT_SCRIPT
+	start_script(script, args, options.get("timeout", 30))
 
 
 # True when the client logged an event not yet taken with pop_event().

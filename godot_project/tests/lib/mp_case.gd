@@ -196,19 +196,7 @@ func _on_raw(id, packet: PoolByteArray):
 
 # Starts a hand-written spoofing client (mp_spoof_client.gd) in its own process.
 func spawn_spoof_client():
-	var client = ClientProc.new()
-	var tmp = OS.get_environment("TMPDIR")
-	if tmp == "":
-		tmp = "/tmp"
-	client.log_path = "%s/gdws_spoof_%d_%d.log" % [tmp, OS.get_process_id(), OS.get_ticks_usec()]
-	var f := File.new()
-	f.open(client.log_path, File.WRITE)
-	f.close()
-	client.pid = OS.execute(OS.get_executable_path(), ["--path", ProjectSettings.globalize_path("res://"),
-			"-s", SPOOF_CLIENT_SCRIPT, "--url=ws://127.0.0.1:%d/" % port, "--log=" + client.log_path,
-			"--timeout=30"], false)
-	_clients.append(client)
-	return client
+	return spawn_script(SPOOF_CLIENT_SCRIPT, ["--url=ws://127.0.0.1:%d/" % port])
 
 
 # Stops the server and waits for every client process still running to log its exit.

@@ -119,8 +119,20 @@ func spawn_client(options := {}):
 	var url = "%s://%s:%d/" % [options.get("scheme", "ws"), options.get("host", "127.0.0.1"),
 			options.get("port", port)]
 	client.start(url, options)
+	return _track(client, "client " + url)
+
+
+# Starts another client script of this project (ClientProc.start_script) in its own process.
+func spawn_script(script: String, args: Array):
+	var client = ClientProc.new()
+	client.start_script(script, args)
+	return _track(client, script)
+
+
+# Ends `client` with the test, and tells the runner, which ends it if the test did not.
+func _track(client, what: String):
 	_clients.append(client)
-	print("@@PID %d client %s" % [client.pid, url])
+	print("@@PID %d %s" % [client.pid, what])
 	return client
 
 
@@ -144,6 +156,12 @@ func connect_clients(count: int, options := {}):
 	for client in clients:
 		yield(client_event(client, "connected"), "completed")
 	return [clients, ids]
+
+
+# Tells the stock client process of peer `id` to do `cmd`: a message starting with "!cmd "
+# (see ws_client.gd), which it takes in either write mode.
+func send_cmd(server, id, cmd: Array):
+	server.get_peer(id).put_packet(("!cmd " + to_json(cmd)).to_utf8())
 
 
 # ---------------------------------------------------------------------------------------------
