@@ -26,6 +26,7 @@ func run():
 	yield(a_chain_godot_cannot_save(), "completed")
 	yield(setup_errors(), "completed")
 	yield(a_directory_as_the_key_file(), "completed")
+	no_temporary_directory()
 	yield(wrong_kind_of_client(), "completed")
 	yield(demo_with_tls(), "completed")
 
@@ -253,6 +254,21 @@ func a_directory_as_the_key_file():
 	check_eq(server.listen(port), OK, "listen once the key file is a file")
 	server.stop()
 	yield(settle(0.0), "completed")
+
+
+# No temporary directory to turn the resources into PEM in: ERR_CANT_CREATE, and listen() says
+# why. Run in a Godot process of its own whose TMPDIR names no directory.
+func no_temporary_directory():
+	var leaf = pki.leaf("ec")
+	var output := []
+	var code = OS.execute("env", ["TMPDIR=" + pki.path("no such directory"),
+			OS.get_executable_path(), "--path", ProjectSettings.globalize_path("res://"),
+			"-s", "res://tests/lib/tls_listen_once.gd", "--cert=" + leaf["crt"],
+			"--key=" + leaf["key"], "--port=%d" % port], true, output, true)
+	check_eq(code, ERR_CANT_CREATE, "listen without a temporary directory")
+	var printed = PoolStringArray(output).join("")
+	check("ERROR: WebSocketServer.listen: cannot turn ssl_certificate into PEM: no private temporary directory: " in printed,
+			"listen says there is no temporary directory: " + printed)
 
 
 # listen() refuses every broken setup with an error code and an ERROR line, and listens once it
