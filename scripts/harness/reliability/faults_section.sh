@@ -57,6 +57,8 @@ echo "| Connect/disconnect churn (a third each: close handshake, FIN, RST in the
 echo "| \`stop()\` with $(n "$(get stop_peers)") peers sending and receiving | returned in $(get stop_ms) ms (bound: about 1 s); every client saw its connection end, every \`gdws-io\` thread gone; $(resources stop) |"
 echo "| \`listen()\`/\`stop()\` in a row, one client echoed each round | $(n "$(get listen_stop_rounds)") rounds, $(get listen_stop_ms_per_round) ms each; $(resources listen_stop) |"
 echo "| No \`poll()\` for $(get nopoll_seconds_not_polled) s while $(get nopoll_senders) clients send $(n "$(get nopoll_messages)") messages of $(get nopoll_message_bytes) B | events waiting peaked at $(n "$(get nopoll_peak_pending_events)") (bound $(n "$(get nopoll_event_bound)"): 1,024 unread per peer), RSS $(mib "$(get nopoll_rss_kib_before)") → peak $(mib "$(get nopoll_rss_kib_peak)"); lost: $(get nopoll_lost), order kept per client |"
+echo "| A client floods $(n "$(get ping_flood_pings)") pings of 125 B and never reads (ws://, then wss://) | the pongs are coalesced, not piled up: heap peak +$(n "$(get ping_flood_heap_peak_bytes)") B over ws://, +$(n "$(get ping_flood_wss_heap_peak_bytes)") B over wss:// (before the write buffer was bounded: +16.9 MB for 100,000 pings); a bystander keeps its echo |"
+echo "| The accept loop cannot take connections (no file descriptor left) | the kernel holds $(n "$(get backlog_held)") of them for it (backlog 1,024; the stock server's 8 would hold 9) |"
 echo "| Clients vanishing mid-handshake, mid-frame, mid-close; unknown ids, empty queues, oversized \`put_packet\` | errors or prompt disconnects, no hang (see \`tests/faults.rs\`, \`tests/close.rs\`) |"
 echo
 echo "Engine: ${engine_result:-no result (build failed?)}"
