@@ -165,8 +165,14 @@ func chain_from_resources_and_ca_chain():
 	server.ssl_certificate = cert
 	server.ca_chain = inter
 	server.private_key = key
-	check_eq(server.listen(port), OK, "listen with certificate, ca_chain and key resources")
-	yield(echo_over_wss(server, pki.root_crt, port, "ca_chain"), "completed")
+	yield(listen_and_echo(server, "listen with certificate, ca_chain and key resources", "ca_chain"), "completed")
+
+
+# `server` listens (`what`), a stock wss:// client trusting the root gets its echo (`echo_what`),
+# and the server stops.
+func listen_and_echo(server, what: String, echo_what: String):
+	check_eq(server.listen(port), OK, what)
+	yield(echo_over_wss(server, pki.root_crt, port, echo_what), "completed")
 	server.stop()
 	forget(server)
 
@@ -204,10 +210,7 @@ func chain_from_a_loaded_resource():
 	server.ssl_certificate = load(leaf["fullchain"])
 	server.private_key = load(pkcs1)
 	check(server.ssl_certificate != null, "load() makes an X509Certificate of the chain file")
-	check_eq(server.listen(port), OK, "listen with a loaded full-chain resource")
-	yield(echo_over_wss(server, pki.root_crt, port, "loaded full chain"), "completed")
-	server.stop()
-	forget(server)
+	yield(listen_and_echo(server, "listen with a loaded full-chain resource", "loaded full chain"), "completed")
 
 
 # The leaf alone in ssl_certificate_path and the intermediate in a file of its own named by
@@ -218,10 +221,7 @@ func chain_from_a_ca_chain_path():
 	server.ssl_certificate_path = leaf["crt"]
 	server.private_key_path = leaf["key"]
 	server.ca_chain_path = pki.inter_crt
-	check_eq(server.listen(port), OK, "listen with the intermediate in ca_chain_path")
-	yield(echo_over_wss(server, pki.root_crt, port, "ca_chain_path"), "completed")
-	server.stop()
-	forget(server)
+	yield(listen_and_echo(server, "listen with the intermediate in ca_chain_path", "ca_chain_path"), "completed")
 
 
 # A chain loaded into X509Certificate.new() has no file to fall back on: Godot 3.2's save()

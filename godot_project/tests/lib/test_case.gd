@@ -202,13 +202,9 @@ func settle(seconds := 0.3):
 
 # Waits until `object.method(args...)` returns true.
 func wait_until(what: String, object: Object, method: String, args := [], timeout := DEFAULT_TIMEOUT):
-	var end = OS.get_ticks_msec() + int(timeout * 1000)
-	while true:
-		yield(_frame(), "completed")
-		if object.callv(method, args):
-			return true
-		if OS.get_ticks_msec() > end:
-			yield(abort("timed out after %.1fs waiting for %s" % [timeout, what]), "completed")
+	if not (yield(wait_for(object, method, args, timeout), "completed")):
+		yield(abort("timed out after %.1fs waiting for %s" % [timeout, what]), "completed")
+	return true
 
 
 # Waits until `object.method(args...)` returns true, like wait_until(), but gives up without
