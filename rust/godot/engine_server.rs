@@ -46,18 +46,17 @@ impl EngineServer {
 
     /// Runs `f` on peer `id`, or prints why not (naming `call`) and returns None.
     pub fn with_peer<R>(&self, call: &str, id: i64, f: impl FnOnce(&mut Peer) -> R) -> Option<R> {
-        let mut server = self.server.borrow_mut();
-        let peer = i32::try_from(id)
-            .ok()
-            .and_then(|id| server.as_mut()?.peer_mut(id));
-        match peer {
-            Some(peer) => Some(f(peer)),
-            None => {
-                drop(server);
-                report_unknown_peer(call, id, self.is_listening());
-                None
-            }
+        let result = self.find_peer(id, f);
+        if result.is_none() {
+            report_unknown_peer(call, id, self.is_listening());
         }
+        result
+    }
+
+    /// Runs `f` on peer `id`; `None`, silently, when there is no such peer.
+    pub fn find_peer<R>(&self, id: i64, f: impl FnOnce(&mut Peer) -> R) -> Option<R> {
+        let id = i32::try_from(id).ok()?;
+        self.with_mut(|server| server.peer_mut(id).map(f)).flatten()
     }
 
     pub fn has_peer(&self, id: i64) -> bool {

@@ -45,27 +45,20 @@ pub(crate) struct PeerLink {
 impl PeerLink {
     /// Runs `f` on the engine peer, or prints why not (naming `call`).
     fn with_peer<R>(&self, call: &str, f: impl FnOnce(&mut Peer) -> R) -> Option<R> {
-        let id = self.id.get();
-        match self.server.borrow().upgrade() {
-            Some(server) if server.has_peer(id.into()) => server.with_peer(call, id.into(), f),
-            _ => {
-                log::error(
-                    &format!("WebSocketPeer.{call}"),
-                    format!("peer {id} is not connected"),
-                );
-                None
-            }
+        let result = self.query(f);
+        if result.is_none() {
+            log::error(
+                &format!("WebSocketPeer.{call}"),
+                format!("peer {} is not connected", self.id.get()),
+            );
         }
+        result
     }
 
     /// Like `with_peer`, silent: for queries whose default answer is the truth.
     fn query<R>(&self, f: impl FnOnce(&mut Peer) -> R) -> Option<R> {
         let server = self.server.borrow().upgrade()?;
-        let id = self.id.get();
-        if !server.has_peer(id.into()) {
-            return None;
-        }
-        server.with_peer("", id.into(), f)
+        server.find_peer(self.id.get().into(), f)
     }
 }
 
