@@ -243,15 +243,15 @@ fn stop_returns_promptly_with_a_client_that_does_not_read() {
     let clients = Clients::new();
     let mut server = start_with(|config| {
         config.limits = Limits {
-            out_bytes: 1 << 20,
+            out_bytes: plug_size() + (1 << 20),
             ..Limits::default()
         }
     });
-    let mut tcp = clients.run(raw_ws(server.local_addr()));
+    let mut tcp = stalled_client(&clients, &server).into_inner();
     let (id, _) = connected(&mut server);
-    // Fill the sockets and the queue: the close frame cannot get out.
+    // Plug the sockets and fill the queue: the close frame cannot get out.
     fill_queue(&server, id, 64 * 1024);
-    assert!(server.peer(id).unwrap().buffered_amount() > 0);
+    assert!(server.peer(id).unwrap().buffered_amount() > plug_size());
 
     // Its close frame cannot get out before its close timeout (3 s), past STOP_GRACE: stop()
     // waits the whole grace for it, then lets it go.

@@ -151,8 +151,10 @@ fn drain(server: &mut Server, clients: &Clients, ws: &mut Ws, id: PeerId, queued
 #[test]
 fn put_packet_refuses_past_out_bytes_and_keeps_the_connection() {
     let clients = Clients::new();
+    // Room for the plug that keeps the queue as filled, and 64 KiB behind it.
+    let behind_plug = 64 * 1024;
     let limits = Limits {
-        out_bytes: 64 * 1024,
+        out_bytes: plug_size() + behind_plug,
         out_packets: 1024,
         ..Limits::default()
     };
@@ -163,40 +165,45 @@ fn put_packet_refuses_past_out_bytes_and_keeps_the_connection() {
 
     let size = 10_000;
     let (queued, refusal) = fill_queue(&server, id, size);
+    let fitting = behind_plug / size;
+    assert_eq!(queued as usize, 1 + fitting);
+    let queued_bytes = plug_size() + fitting * size;
+    assert_eq!(
+        refusal,
+        SendError::QueueFull {
+            queued_bytes,
+            queued_packets: queued as usize,
+            packet: size,
+        }
+    );
     let peer = server.peer(id).unwrap();
-    let buffered = peer.buffered_amount();
-    let SendError::QueueFull {
+    assert_eq!(
+        peer.buffered_amount(),
         queued_bytes,
-        queued_packets,
-        packet,
-    } = refusal
-    else {
-        unreachable!()
-    };
-    assert_eq!(packet, size);
-    assert_eq!(queued_bytes, buffered, "buffered_amount() is the queue");
-    assert!(buffered <= limits.out_bytes);
-    assert!(buffered + size > limits.out_bytes);
-    assert!(queued_packets < limits.out_packets);
+        "buffered_amount() is the queue"
+    );
 
     // The exact boundary: what is left fits, one byte more does not.
-    let room = limits.out_bytes - buffered;
-    let mut queued = queued;
-    if room >= 4 {
-        peer.put_packet(numbered_packet(queued, room)).unwrap();
-        queued += 1;
-        assert_eq!(peer.buffered_amount(), limits.out_bytes);
-    }
+    let room = limits.out_bytes - queued_bytes;
+    peer.put_packet(numbered_packet(queued, room)).unwrap();
+    assert_eq!(peer.buffered_amount(), limits.out_bytes);
     assert!(matches!(
         peer.put_packet(binary(b"x")),
         Err(SendError::QueueFull { packet: 1, .. })
     ));
-    // A packet bigger than the whole limit can never be queued.
+    drain(&mut server, &clients, &mut ws, id, queued + 1);
+
+    // A packet bigger than the whole limit can never be queued, even with the queue empty.
     assert!(matches!(
-        peer.put_packet(binary(&vec![0; limits.out_bytes + 1])),
-        Err(SendError::QueueFull { .. })
+        server
+            .peer(id)
+            .unwrap()
+            .put_packet(binary(&vec![0; limits.out_bytes + 1])),
+        Err(SendError::QueueFull {
+            queued_bytes: 0,
+            ..
+        })
     ));
-    drain(&mut server, &clients, &mut ws, id, queued);
     server.stop();
 }
 
@@ -204,7 +211,7 @@ fn put_packet_refuses_past_out_bytes_and_keeps_the_connection() {
 fn put_packet_refuses_past_out_packets() {
     let clients = Clients::new();
     let limits = Limits {
-        out_bytes: 1024 * 1024,
+        out_bytes: plug_size() + 1024 * 1024,
         out_packets: 4,
         ..Limits::default()
     };
@@ -214,17 +221,18 @@ fn put_packet_refuses_past_out_packets() {
 
     let size = 64 * 1024;
     let (queued, refusal) = fill_queue(&server, id, size);
-    // 4 x 64 KiB is far below out_bytes: the message count is what refuses.
+    // The plug and three packets, far below out_bytes: the message count is what refuses.
+    let queued_bytes = plug_size() + 3 * size;
     assert_eq!(
         refusal,
         SendError::QueueFull {
-            queued_bytes: 4 * size,
+            queued_bytes,
             queued_packets: 4,
             packet: size,
         }
     );
     let peer = server.peer(id).unwrap();
-    assert_eq!(peer.buffered_amount(), 4 * size);
+    assert_eq!(peer.buffered_amount(), queued_bytes);
     // Even an empty packet is one packet too many.
     assert!(matches!(
         peer.put_packet(binary(&[])),

@@ -205,38 +205,55 @@ pub fn numbered_packet(seq: u32, size: usize) -> Packet {
     binary(&numbered(seq, size))
 }
 
-/// Queues numbered packets of `size` bytes for peer `id` until its queue stays full (see
-/// `fill_queue_with`).
+/// Plugs peer `id`'s queue and fills it behind the plug with numbered packets of `size` bytes
+/// (see `fill_queue_with`). The peer's client must be a `stalled_client`.
 pub fn fill_queue(server: &Server, id: PeerId, size: usize) -> (u32, SendError) {
     let peer = server.peer(id).unwrap();
-    fill_queue_with(|seq| peer.put_packet(numbered_packet(seq, size)))
+    fill_queue_with(size, |seq, len| peer.put_packet(numbered_packet(seq, len)))
 }
 
-/// Sends packet after packet with `send` (given each packet's number, from 0) until the queue
-/// stays full: the client does not read, so once the sockets are full nothing drains. Returns
-/// how many were queued and the last refusal.
-pub fn fill_queue_with(mut send: impl FnMut(u32) -> Result<(), SendError>) -> (u32, SendError) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut queued = 0u32;
-    let mut refused_since: Option<Instant> = None;
-    loop {
-        assert!(Instant::now() < deadline, "the queue never stayed full");
-        match send(queued) {
-            Ok(()) => {
-                queued += 1;
-                refused_since = None;
-            }
-            Err(error @ SendError::QueueFull { .. }) => {
-                let since = *refused_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > Duration::from_millis(300) {
-                    return (queued, error);
-                }
-                // No event tells that the socket drained: look again shortly.
-                std::thread::sleep(Duration::from_millis(5));
-            }
+/// Fills a queue whose client does not read so that it stays exactly as filled: `send` (given
+/// each packet's number and size) first queues a plug, numbered 0, of `plug_size()` bytes,
+/// which the sockets cannot take whole, so its flush never completes and nothing queued behind
+/// it is taken off the queue's counts; then packets of `size` bytes until one is refused.
+/// Returns how many were queued, the plug included, and the refusal. The peer's outbound
+/// limits must take the plug.
+pub fn fill_queue_with(
+    size: usize,
+    mut send: impl FnMut(u32, usize) -> Result<(), SendError>,
+) -> (u32, SendError) {
+    if let Err(error) = send(0, plug_size()) {
+        panic!(
+            "the queue must take a plug of {} bytes: {error:?}",
+            plug_size()
+        );
+    }
+    for seq in 1..=100_000 {
+        match send(seq, size) {
+            Ok(()) => {}
+            Err(error @ SendError::QueueFull { .. }) => return (seq, error),
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
+    panic!("100,000 packets of {size} bytes were queued and none refused");
+}
+
+/// The receive buffer a `stalled_client` asks for (the kernel grants twice as much).
+pub const STALLED_RECEIVE_BUFFER: usize = 4096;
+
+/// The size of a packet the sockets of a `stalled_client` cannot hold: more than the largest
+/// send buffer the kernel gives a server's socket (`net.ipv4.tcp_wmem`'s maximum, which
+/// autotuning stays within) and the client's fixed receive buffer together, read from the
+/// running kernel.
+pub fn plug_size() -> usize {
+    let wmem = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem").expect("tcp_wmem");
+    let largest_send_buffer: usize = wmem
+        .split_whitespace()
+        .nth(2)
+        .and_then(|max| max.parse().ok())
+        .expect("tcp_wmem holds min, default and max");
+    // The receive buffer as granted, with as much again for the kernel's bookkeeping.
+    largest_send_buffer + 4 * STALLED_RECEIVE_BUFFER + 1
 }
 
 // ---- client side ----
@@ -284,7 +301,9 @@ pub fn stalled_client(clients: &Clients, server: &Server) -> Ws {
     let addr = server.local_addr();
     clients.run(async {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
+        socket
+            .set_recv_buffer_size(STALLED_RECEIVE_BUFFER as u32)
+            .unwrap();
         let tcp = socket.connect(addr).await.unwrap();
         handshake(tcp, &[]).await.unwrap().0
     })
