@@ -17,13 +17,14 @@ use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::hostile::{raw_request, UPGRADE_HEAD};
+use common::hostile::{raw_request, read_response_head, UPGRADE_HEAD};
 use common::tls::{tls_connect, KeyKind, Pki};
 use common::*;
 use futures_util::SinkExt;
 use gdws_engine::{
     automatic_max_connections, descriptor_reserve, PeerId, Server, ServerEvent, ACCEPT_BACKOFF,
-    MAX_DRAINING_REFUSALS, RETRY_AFTER_SECONDS, TCP_KEEPALIVE_IDLE, WARNING_INTERVAL,
+    MAX_DRAINING_REFUSALS, REFUSAL_DRAIN_TIME, RETRY_AFTER_SECONDS, TCP_KEEPALIVE_IDLE,
+    WARNING_INTERVAL,
 };
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -240,6 +241,44 @@ fn refusals_print_one_warning_per_interval_with_the_count_held_back() {
         (2..=most).contains(&warnings),
         "{warnings} warnings in {elapsed:?} (at most one per {WARNING_INTERVAL:?})"
     );
+    server.stop();
+}
+
+#[test]
+fn past_the_refusals_being_answered_a_refused_client_is_closed_at_once() {
+    let server = start_with(|config| config.max_connections = Some(0));
+    let clients = Clients::new();
+    let addr = server.local_addr();
+    let started = Instant::now();
+    // Clients that read their 503 and then neither close nor send: each holds its refusal's
+    // drain for REFUSAL_DRAIN_TIME.
+    let draining: Vec<TcpStream> = (0..MAX_DRAINING_REFUSALS)
+        .map(|_| {
+            clients.run(async {
+                let mut tcp = TcpStream::connect(addr).await.unwrap();
+                let head = read_response_head(&mut tcp).await;
+                assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+                tcp
+            })
+        })
+        .collect();
+    let answer = clients.run(async {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tcp.read_to_end(&mut answer).await;
+        answer
+    });
+    assert!(
+        started.elapsed() < REFUSAL_DRAIN_TIME,
+        "too slow to tell: the first drains may have ended"
+    );
+    assert_eq!(answer, b"", "closed without an answer");
+    drop(draining);
+    // Their drains end with them: refusals are answered again.
+    wait_until("a refusal is answered again", || {
+        let (answer, _) = clients.run(raw_request(addr, format!("{UPGRADE_HEAD}\r\n").as_bytes()));
+        answer.text == refusal(FULL_BODY)
+    });
     server.stop();
 }
 

@@ -25,6 +25,7 @@ pub use runtime::admission::{
     RETRY_AFTER_SECONDS,
 };
 pub use runtime::connection::WARNING_INTERVAL;
+pub use runtime::handshake::REFUSAL_DRAIN_TIME;
 pub use runtime::listener::{
     BACKLOG, TCP_KEEPALIVE_IDLE, TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES,
 };

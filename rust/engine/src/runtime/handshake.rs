@@ -24,7 +24,7 @@ use crate::proto::upgrade::{websocket_config, RequestHead, Upgrade};
 use crate::tls::TlsConfig;
 
 /// How long, and how much, a refused client's further input is read before the close.
-pub(crate) const REFUSAL_DRAIN_TIME: Duration = Duration::from_millis(500);
+pub const REFUSAL_DRAIN_TIME: Duration = Duration::from_millis(500);
 const REFUSAL_DRAIN_BYTES: usize = 64 * 1024;
 
 /// Upgrades one accepted connection (TLS first, on a wss:// server) and runs it as a peer.
