@@ -360,6 +360,12 @@ fn accepted_sockets_probe_with_tcp_keepalive() {
 
 // ---- the descriptor limit, each case in a process of its own ----
 
+/// A number for docs/reliability.md (scripts/harness/reliability/admission_section.sh; run
+/// with --nocapture).
+fn report(key: &str, value: impl std::fmt::Display) {
+    println!("RELIABILITY admission_{key}={value}");
+}
+
 /// Which case a child process of this binary runs (`in_own_process`).
 const CASE_VARIABLE: &str = "GDWS_ADMISSION_CASE";
 /// How long a child may take before it is killed and the test fails.
@@ -507,10 +513,11 @@ fn the_automatic_limit_leaves_the_game_descriptors_while_the_server_is_full() {
                 })
                 .collect();
             assert_eq!(server.open_sockets(), max);
-            println!(
-                "limit {LOW_LIMIT}: {max} connections, {refused} refused, the game opened \
-                 {promised} files ({before} descriptors held before)"
-            );
+            report("automatic_soft_limit", LOW_LIMIT);
+            report("automatic_max_connections", max);
+            report("automatic_refused", refused);
+            report("automatic_game_files", promised);
+            report("automatic_fds_before", before);
             drop(files);
             drop(held);
             server.stop();
@@ -560,12 +567,13 @@ fn at_emfile_new_clients_are_closed_at_once_and_the_server_recovers() {
             }
             let elapsed = started.elapsed();
             let failures = server.accept_failures() - failures_before;
-            println!(
-                "at EMFILE: {CLIENTS} clients closed in {elapsed:?}, {failures} accept failures"
-            );
+            report("emfile_clients", CLIENTS);
+            report("emfile_ms", elapsed.as_millis());
+            report("emfile_accept_failures", failures);
             // Each failure either shed a client (at most two per client: the one it shed, and
             // one that found the queue empty after it) or slept ACCEPT_BACKOFF.
             let bound = 2 * CLIENTS + (elapsed.as_nanos() / ACCEPT_BACKOFF.as_nanos()) as usize + 1;
+            report("emfile_accept_failure_bound", bound);
             assert!(
                 failures <= bound,
                 "{failures} accept failures in {elapsed:?} for {CLIENTS} clients (bound {bound})"
