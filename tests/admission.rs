@@ -24,9 +24,12 @@ use futures_util::SinkExt;
 use gdws_engine::{
     automatic_max_connections, descriptor_reserve, PeerId, Server, ServerEvent, ACCEPT_BACKOFF,
     MAX_DRAINING_REFUSALS, REFUSAL_DRAIN_TIME, RETRY_AFTER_SECONDS, TCP_KEEPALIVE_IDLE,
-    WARNING_INTERVAL,
+    TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, WARNING_INTERVAL,
 };
-use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+use rustix::process::{
+    getpid, getrlimit, pidfd_getfd, pidfd_open, setrlimit, PidfdFlags, PidfdGetfdFlags, Resource,
+    Rlimit,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -314,47 +317,47 @@ fn on_wss_a_refused_tls_client_gets_an_alert_and_a_plain_one_the_503() {
     server.stop();
 }
 
-/// The kernel's timer on the TCP connection from local port `local` to remote port `remote`,
-/// from /proc/net/tcp: (kind, clock ticks until it fires). Kind 2 is the keepalive timer.
-fn tcp_timer(local: u16, remote: u16) -> (u32, u64) {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
-    let port = |field: &str| u16::from_str_radix(field.rsplit(':').next().unwrap(), 16).unwrap();
-    for line in table.lines().skip(1) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if port(fields[1]) == local && port(fields[2]) == remote {
-            let (kind, when) = fields[5].split_once(':').unwrap();
-            let kind = u32::from_str_radix(kind, 16).unwrap();
-            return (kind, u64::from_str_radix(when, 16).unwrap());
+/// The server's side of the connection from `client` to `server`: a duplicate of the accepted
+/// socket's descriptor, taken from this very process with pidfd_getfd, to read its options.
+fn accepted_socket(server: SocketAddr, client: SocketAddr) -> socket2::Socket {
+    let pidfd = pidfd_open(getpid(), PidfdFlags::empty()).expect("pidfd_open (Linux 5.3+)");
+    for fd in descriptors_below(u64::MAX) {
+        let Ok(duplicate) = pidfd_getfd(&pidfd, fd as i32, PidfdGetfdFlags::empty()) else {
+            continue;
+        };
+        let socket = socket2::Socket::from(duplicate);
+        let address = |a: std::io::Result<socket2::SockAddr>| a.ok().and_then(|a| a.as_socket());
+        if address(socket.local_addr()) == Some(server)
+            && address(socket.peer_addr()) == Some(client)
+        {
+            return socket;
         }
     }
-    panic!("no connection {local} -> {remote} in /proc/net/tcp");
+    panic!("no socket from {client} to {server} in this process");
 }
-
-/// The clock ticks of /proc/net/tcp's timers (USER_HZ, 100 on Linux).
-const TICKS_PER_SECOND: u64 = 100;
-const KEEPALIVE_TIMER: u32 = 2;
 
 #[test]
 fn accepted_sockets_probe_with_tcp_keepalive() {
     let mut server = start();
     let clients = Clients::new();
-    let before = Instant::now();
     let (ws, _) = join(&mut server, &clients);
-    let client_port = ws.get_ref().local_addr().unwrap().port();
-    let server_port = server.local_addr().port();
-    let (kind, when) = tcp_timer(server_port, client_port);
-    let idle = TCP_KEEPALIVE_IDLE.as_secs() * TICKS_PER_SECOND;
-    let waited = before.elapsed().as_secs() * TICKS_PER_SECOND + TICKS_PER_SECOND;
-    assert_eq!(
-        kind, KEEPALIVE_TIMER,
-        "the server's side has a keepalive timer"
-    );
+    let client = ws.get_ref().local_addr().unwrap();
+    let accepted = accepted_socket(server.local_addr(), client);
     assert!(
-        when <= idle && when + waited >= idle,
-        "the first probe is due after TCP_KEEPALIVE_IDLE ({idle} ticks): in {when} ticks"
+        accepted.keepalive().unwrap(),
+        "SO_KEEPALIVE on the accepted socket"
     );
-    // The client's side, which sets nothing, shows no timer: the check tells them apart.
-    assert_eq!(tcp_timer(client_port, server_port).0, 0);
+    assert_eq!(accepted.keepalive_time().unwrap(), TCP_KEEPALIVE_IDLE);
+    assert_eq!(
+        accepted.keepalive_interval().unwrap(),
+        TCP_KEEPALIVE_INTERVAL
+    );
+    assert_eq!(accepted.keepalive_retries().unwrap(), TCP_KEEPALIVE_RETRIES);
+    // What the README promises: a silent client is found within about two minutes.
+    let found_within = TCP_KEEPALIVE_IDLE + TCP_KEEPALIVE_INTERVAL * TCP_KEEPALIVE_RETRIES;
+    assert_eq!(found_within, Duration::from_secs(120));
+    // The client's side, which sets nothing, has none: the check tells them apart.
+    assert!(!socket2::SockRef::from(ws.get_ref()).keepalive().unwrap());
     server.stop();
 }
 

@@ -75,7 +75,7 @@ Godot's built-in class has no connection limit and no keepalive.
 | 32 refusals being answered, one more | closed at once without an answer; answered again once they end |
 | soft limit $(get automatic_soft_limit), automatic limit | $(get automatic_max_connections) connections, then $(get automatic_refused) more refused with 503; meanwhile the game opens $(get automatic_game_files) files (the reserve less the $(get automatic_fds_before) descriptors held before, the 32 refusals and 16 for the server's own) |
 | every descriptor taken (EMFILE), $(get emfile_clients) clients one after the other | each closed at once, no answer: $(get emfile_ms) ms for all; $(get emfile_accept_failures) accept failures (bound $(get emfile_accept_failure_bound): two per client plus one per 50 ms); served again once descriptors free up |
-| an accepted socket | the server's side has the keepalive timer (\`/proc/net/tcp\`), first probe due within 60 s |
+| an accepted socket | its options read back from the socket itself (a duplicate through \`pidfd_getfd\`): keepalive on, 60 s idle, 10 s interval, 6 probes; the client's side has none |
 | Godot: \`max_connections = 2\`, a 3rd stock \`WebSocketClient\` and a raw client | the client fails, the raw one reads the 503; the game still hears the first two (\`test_admission.gd\`) |
 
 Engine (\`cargo test --test admission\`, each descriptor-limit case in a process of its own):
