@@ -27,20 +27,21 @@ socket is closed: handshakes under way count too, since they hold a file descrip
 server as IPv4); 0, the default, is no limit.
 
 - **The automatic limit.** \`max_connections = 0\` (the default) is read at \`listen()\`: the
-  process's soft \`RLIMIT_NOFILE\` less a reserve of \`max(128, limit / 8)\` descriptors, e.g.
-  896 connections under the common limit of 1,024, 57,344 under 65,536. The reserve covers
-  what the game holds and opens (a headless Godot holds about 20 descriptors at start; resources,
-  saves, logs and its own sockets come on top), the server's own (listener, spare descriptor,
-  runtime: under 10) and the refusals being answered (at most 32, below). An eighth keeps the
-  share growing for games that raise the limit and open more. An unlimited descriptor limit
-  means no connection limit.
+  process's soft \`RLIMIT_NOFILE\` less a reserve of \`max(128, limit / 8)\` descriptors (at
+  most half the limit), e.g. 896 connections under the common limit of 1,024, 57,344 under
+  65,536. The reserve covers what the game holds and opens (a headless Godot holds about 20
+  descriptors at start; resources, saves, logs and its own sockets come on top), the server's
+  own (listener, spare descriptor, runtime: under 10) and the refusals being answered (at most
+  32, below). An eighth keeps the share growing for games that raise the limit and open more.
+  An unlimited descriptor limit means no connection limit. (The benchmarks' 10,000
+  connections need a limit of 11,430.)
 - **Past a limit** a ws:// client gets, before anything of it is read, \`HTTP/1.1 503 Service
   Unavailable\` with \`Retry-After: 5\` and a one-line body naming the limit; then the usual
   refusal drain: FIN, the client's input read and dropped for at most 500 ms or 64 KiB, close.
-  On wss:// no TLS work is done for a refused client: the server peeks at its first byte, and a
-  TLS client gets a fatal TLS \`internal_error\` alert in the clear (TLS has no "busy" alert;
-  every TLS client reports it at once, where a bare close would look like a network fault),
-  a plain HTTP client the 503.
+  On wss:// no TLS work is done for a refused client: the server waits at most 500 ms for its
+  first byte; a TLS client gets a fatal TLS \`internal_error\` alert in the clear (TLS has no
+  "busy" alert; every TLS client reports it at once, where a bare close would look like a
+  network fault), a plain HTTP client the 503; then the same drain.
 - **Refusals stay cheap.** At most 32 refused clients are answered at once; past that a
   refused client is closed at once, unanswered. The server prints one warning per second at
   most (\`connection from ADDRESS refused: the server is full: max_connections (N) connections

@@ -25,7 +25,8 @@ use crate::proto::upgrade::service_unavailable;
 /// (resources, saves, logs, its own sockets: a headless Godot holds about 20 at start), the
 /// server's own (listener, spare, runtime: under 10) and the refusals being answered
 /// (`MAX_DRAINING_REFUSALS`). An eighth keeps the share growing with the limit for games that
-/// raise it and open more.
+/// raise it and open more. Under a tiny limit (256 or less) the reserve is half of it, so the
+/// server still takes connections.
 pub const DESCRIPTOR_RESERVE_MIN: usize = 128;
 
 /// Refused clients answered at once, each for at most the refusal drain (500 ms); past that
@@ -36,9 +37,11 @@ pub const MAX_DRAINING_REFUSALS: usize = 32;
 pub const RETRY_AFTER_SECONDS: u32 = 5;
 
 /// The descriptors kept for the rest of the process under a soft `RLIMIT_NOFILE` of
-/// `soft_limit`: `max(DESCRIPTOR_RESERVE_MIN, soft_limit / 8)`.
+/// `soft_limit`: `max(DESCRIPTOR_RESERVE_MIN, soft_limit / 8)`, at most half the limit.
 pub fn descriptor_reserve(soft_limit: usize) -> usize {
-    DESCRIPTOR_RESERVE_MIN.max(soft_limit / 8)
+    DESCRIPTOR_RESERVE_MIN
+        .max(soft_limit / 8)
+        .min(soft_limit / 2)
 }
 
 /// The automatic `max_connections` for a soft descriptor limit (`None`: unlimited): the limit
@@ -225,12 +228,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_automatic_limit_leaves_an_eighth_or_at_least_the_minimum_reserve() {
+    fn the_automatic_limit_leaves_an_eighth_at_least_the_minimum_at_most_half() {
         assert_eq!(automatic_max_connections(Some(1024)), 1024 - 128);
         assert_eq!(automatic_max_connections(Some(4096)), 4096 - 512);
         assert_eq!(automatic_max_connections(Some(65536)), 65536 - 8192);
-        assert_eq!(automatic_max_connections(Some(200)), 200 - 128);
-        assert_eq!(automatic_max_connections(Some(100)), 0);
+        assert_eq!(automatic_max_connections(Some(256)), 256 - 128);
+        assert_eq!(automatic_max_connections(Some(200)), 100);
+        assert_eq!(automatic_max_connections(Some(64)), 32);
+        assert_eq!(automatic_max_connections(Some(0)), 0);
         assert_eq!(automatic_max_connections(None), usize::MAX);
     }
 
