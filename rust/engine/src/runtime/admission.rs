@@ -167,11 +167,15 @@ fn warning(limit: Limit, address: SocketAddr, held_back: u32) -> String {
             address.ip()
         ),
     };
-    let since = match held_back {
+    format!("{what}{}", since_last_warning(held_back, " refused"))
+}
+
+/// `" (N more<what> since the last warning)"`, or nothing when none was held back.
+pub(crate) fn since_last_warning(held_back: u32, what: &str) -> String {
+    match held_back {
         0 => String::new(),
-        n => format!(" ({n} more refused since the last warning)"),
-    };
-    format!("{what}{since}")
+        n => format!(" ({n} more{what} since the last warning)"),
+    }
 }
 
 /// Counts one refusal being answered for as long as it lives.

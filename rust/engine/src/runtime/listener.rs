@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::accept_error::{classify, AcceptFailure, Shed, SpareDescriptor, ACCEPT_BACKOFF};
-use super::admission::Refusals;
+use super::admission::{since_last_warning, Refusals};
 use super::connection::WarningLimiter;
 use super::context::{OpenSocket, ServerContext};
 use super::handshake;
@@ -107,19 +107,12 @@ async fn accept_forever(
             Ok(accepted) => accepted,
             Err(error) => {
                 context.accept_failures.fetch_add(1, Ordering::Relaxed);
-                let backoff = match classify(&error) {
-                    AcceptFailure::Connection => false,
-                    AcceptFailure::Descriptors => match spare.shed(&listener).await {
-                        Shed::Closed(address) => {
-                            warn_shed(&context, &mut shed_warnings, address, &error);
-                            false
-                        }
-                        Shed::Empty => false,
-                        Shed::Failed => true,
-                    },
-                    AcceptFailure::Memory | AcceptFailure::Unknown => true,
+                let shed = Shedding {
+                    listener: &listener,
+                    spare: &mut spare,
+                    warnings: &mut shed_warnings,
                 };
-                if backoff {
+                if shed.must_back_off(&error, &context).await {
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
                 }
                 continue;
@@ -148,24 +141,42 @@ async fn accept_forever(
     }
 }
 
-/// Out of descriptors, a client was closed unanswered: warns at most once per
-/// `WARNING_INTERVAL`, with how many were closed since.
-fn warn_shed(
-    context: &ServerContext,
-    warnings: &mut WarningLimiter,
-    address: SocketAddr,
-    error: &io::Error,
-) {
-    let Some(held_back) = warnings.allow(Instant::now()) else {
-        return;
-    };
-    let since = match held_back {
-        0 => String::new(),
-        n => format!(" ({n} more since the last warning)"),
-    };
-    let reason = format!(
-        "the process is out of file descriptors ({error}): closed at once{since}; raise the \
-         descriptor limit (ulimit -n) or lower max_connections"
-    );
-    context.report(ServerEvent::HandshakeFailed { address, reason });
+/// What the accept loop has for a failed accept: the listener to shed a client from, the
+/// spare descriptor to shed it with, and the warnings about it.
+struct Shedding<'a> {
+    listener: &'a TcpListener,
+    spare: &'a mut SpareDescriptor,
+    warnings: &'a mut WarningLimiter,
+}
+
+impl Shedding<'_> {
+    /// Does what `error` calls for (see `AcceptFailure`); true when the loop must back off.
+    async fn must_back_off(self, error: &io::Error, context: &ServerContext) -> bool {
+        match classify(error) {
+            AcceptFailure::Connection => false,
+            AcceptFailure::Descriptors => match self.spare.shed(self.listener).await {
+                Shed::Closed(address) => {
+                    self.warn(context, address, error);
+                    false
+                }
+                Shed::Empty => false,
+                Shed::Failed => true,
+            },
+            AcceptFailure::Memory | AcceptFailure::Unknown => true,
+        }
+    }
+
+    /// A client was closed unanswered: warns at most once per `WARNING_INTERVAL`, with how many
+    /// were closed since.
+    fn warn(self, context: &ServerContext, address: SocketAddr, error: &io::Error) {
+        let Some(held_back) = self.warnings.allow(Instant::now()) else {
+            return;
+        };
+        let reason = format!(
+            "the process is out of file descriptors ({error}): closed at once{}; raise the \
+             descriptor limit (ulimit -n) or lower max_connections",
+            since_last_warning(held_back, "")
+        );
+        context.report(ServerEvent::HandshakeFailed { address, reason });
+    }
 }
