@@ -64,34 +64,6 @@ func run():
 	yield(client_event(client, "closed", DEFAULT_TIMEOUT, ["server_close_request"]), "completed")
 
 
-var _received := {}  # StreamPeerTCP -> text received so far
-
-
-func raw_connect():
-	var tcp := StreamPeerTCP.new()
-	check_eq(tcp.connect_to_host("127.0.0.1", port), OK, "raw connect_to_host")
-	yield(wait_until("raw TCP connection", self, "_tcp_connected", [tcp]), "completed")
-	_received[tcp] = ""
-	return tcp
-
-
-func _tcp_connected(tcp: StreamPeerTCP) -> bool:
-	return tcp.get_status() == StreamPeerTCP.STATUS_CONNECTED
-
-
-# Reads what arrived; true once the server closed the connection.
-func _is_closed(tcp: StreamPeerTCP) -> bool:
-	if tcp.get_status() != StreamPeerTCP.STATUS_CONNECTED:
-		return true
-	var res = tcp.get_partial_data(4096)
-	_received[tcp] += PoolByteArray(res[1]).get_string_from_ascii()
-	return res[0] != OK or tcp.get_status() != StreamPeerTCP.STATUS_CONNECTED
-
-
-func _is_open(tcp: StreamPeerTCP) -> bool:
-	return not _is_closed(tcp)
-
-
 # Ours: the warning poll() prints for a refused connection from this test (127.0.0.1).
 func refused(cause: String) -> String:
 	return "^" + literal("WARNING: WebSocketServer.poll: connection from 127.0.0.1:") + "[0-9]+" + literal(" refused: " + cause) + "$"

@@ -38,6 +38,10 @@ struct Settings {
     handshake_timeout: f64,
     limits: Limits,
     tls: TlsSettings,
+    /// 0: automatic (the engine's `max_connections: None`).
+    max_connections: i64,
+    /// 0: no limit.
+    max_connections_per_ip: i64,
 }
 
 impl Default for Settings {
@@ -49,6 +53,8 @@ impl Default for Settings {
             handshake_timeout: engine.handshake_timeout.as_secs_f64(),
             limits: engine.limits,
             tls: TlsSettings::default(),
+            max_connections: engine.max_connections.map_or(0, count_property),
+            max_connections_per_ip: count_property(engine.max_connections_per_ip),
         }
     }
 }
@@ -122,6 +128,37 @@ impl WebSocketServer {
                 this.configure("set_ca_chain_path", |s| s.tls.ca_chain_path = value);
             })
             .done();
+        // Ours: connection limits (0 = automatic, and 0 = no limit per address).
+        builder
+            .property::<i64>("max_connections")
+            .with_default(defaults.max_connections)
+            .with_getter(|this, _| this.settings.borrow().max_connections)
+            .with_shr_setter(|this, _, value| {
+                this.set_count("set_max_connections", value, |s| &mut s.max_connections);
+            })
+            .done();
+        builder
+            .property::<i64>("max_connections_per_ip")
+            .with_default(defaults.max_connections_per_ip)
+            .with_getter(|this, _| this.settings.borrow().max_connections_per_ip)
+            .with_shr_setter(|this, _, value| {
+                this.set_count("set_max_connections_per_ip", value, |s| {
+                    &mut s.max_connections_per_ip
+                });
+            })
+            .done();
+    }
+
+    /// Sets a count setting (0 or more), or prints why it cannot change (naming `call`).
+    fn set_count(&self, call: &str, value: i64, field: impl FnOnce(&mut Settings) -> &mut i64) {
+        if value < 0 {
+            log::error(
+                &format!("WebSocketServer.{call}"),
+                format!("{value} is negative; use 0 or a positive count"),
+            );
+            return;
+        }
+        self.configure(call, |s| *field(s) = value);
     }
 
     fn state(&self) -> &ServerState {
@@ -191,6 +228,11 @@ impl WebSocketServer {
         config.limits = settings.limits;
         config.multiplayer = gd_mp_api;
         config.tls = tls;
+        config.max_connections = usize::try_from(settings.max_connections)
+            .ok()
+            .filter(|max| *max > 0);
+        config.max_connections_per_ip =
+            usize::try_from(settings.max_connections_per_ip).unwrap_or(0);
         self.state().listen(config).map_err(|e| {
             log::error(
                 LISTEN,
@@ -368,6 +410,11 @@ impl Drop for WebSocketServer {
     fn drop(&mut self) {
         self.state().stop();
     }
+}
+
+/// An engine count as an int property (saturating: no count is near i64::MAX).
+fn count_property(count: usize) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// A PoolStringArray's strings. gdnative 0.11 reads an empty pool array through a null pointer,

@@ -165,6 +165,37 @@ func send_cmd(server, id, cmd: Array):
 
 
 # ---------------------------------------------------------------------------------------------
+# Raw TCP clients in this process, for what a WebSocketClient does not show (the HTTP answer)
+
+var _received := {}  # StreamPeerTCP -> text received so far (see _is_closed)
+
+
+func raw_connect():
+	var tcp := StreamPeerTCP.new()
+	check_eq(tcp.connect_to_host("127.0.0.1", port), OK, "raw connect_to_host")
+	yield(wait_until("raw TCP connection", self, "_tcp_connected", [tcp]), "completed")
+	_received[tcp] = ""
+	return tcp
+
+
+func _tcp_connected(tcp: StreamPeerTCP) -> bool:
+	return tcp.get_status() == StreamPeerTCP.STATUS_CONNECTED
+
+
+# Reads what arrived; true once the server closed the connection.
+func _is_closed(tcp: StreamPeerTCP) -> bool:
+	if tcp.get_status() != StreamPeerTCP.STATUS_CONNECTED:
+		return true
+	var res = tcp.get_partial_data(4096)
+	_received[tcp] += PoolByteArray(res[1]).get_string_from_ascii()
+	return res[0] != OK or tcp.get_status() != StreamPeerTCP.STATUS_CONNECTED
+
+
+func _is_open(tcp: StreamPeerTCP) -> bool:
+	return not _is_closed(tcp)
+
+
+# ---------------------------------------------------------------------------------------------
 # The demo: this project run in another Godot process (at most one per test, killed at the end)
 
 # Starts it with `args` (a scene and the demo's options); checks that it started.

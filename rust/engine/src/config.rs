@@ -56,6 +56,13 @@ pub struct ServerConfig {
     pub multiplayer: bool,
     /// Serve wss:// with this certificate and key; `None` serves plain ws://.
     pub tls: Option<TlsConfig>,
+    /// At most this many connections at once, counted from the TCP accept (handshakes hold
+    /// descriptors too) until the socket is closed; one more gets HTTP 503. `None` (the
+    /// default): the process's soft descriptor limit at `listen`, less a reserve for the game
+    /// (`automatic_max_connections`).
+    pub max_connections: Option<usize>,
+    /// At most this many connections at once from one IP address; 0 (the default): no limit.
+    pub max_connections_per_ip: usize,
 }
 
 impl ServerConfig {
@@ -69,6 +76,8 @@ impl ServerConfig {
             limits: Limits::default(),
             multiplayer: false,
             tls: None,
+            max_connections: None,
+            max_connections_per_ip: 0,
         }
     }
 }

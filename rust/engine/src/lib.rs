@@ -19,8 +19,16 @@ pub use event::ServerEvent;
 pub use packet::{Packet, PeerId};
 pub use proto::limits::Limits;
 pub use proto::subprotocol::choose_protocol;
+pub use runtime::accept_error::ACCEPT_BACKOFF;
+pub use runtime::admission::{
+    automatic_max_connections, descriptor_reserve, DESCRIPTOR_RESERVE_MIN, MAX_DRAINING_REFUSALS,
+    RETRY_AFTER_SECONDS,
+};
 pub use runtime::connection::WARNING_INTERVAL;
-pub use runtime::listener::BACKLOG;
+pub use runtime::handshake::REFUSAL_DRAIN_TIME;
+pub use runtime::listener::{
+    BACKLOG, TCP_KEEPALIVE_IDLE, TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES,
+};
 pub use runtime::peer::Peer;
 pub use runtime::server::{HeldWakes, Server, STOP_GRACE};
 pub use tls::{Pem, TlsConfig, TlsError, MAX_PEM_BYTES};

@@ -208,8 +208,17 @@ fn reject(status: StatusCode, reason: String) -> Upgrade {
     reject_with(status, reason, &[])
 }
 
-/// An HTTP error response whose body is `reason`, with `headers` besides the usual ones.
+/// A refusal: the HTTP error `status` with `reason` as its body.
 fn reject_with(status: StatusCode, reason: String, headers: &[(&str, &str)]) -> Upgrade {
+    Upgrade::Reject {
+        response: error_response(status, &reason, headers),
+        status,
+        reason,
+    }
+}
+
+/// An HTTP error response whose body is `reason`, with `headers` besides the usual ones.
+fn error_response(status: StatusCode, reason: &str, headers: &[(&str, &str)]) -> Vec<u8> {
     let mut response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
          Connection: close\r\n",
@@ -219,11 +228,18 @@ fn reject_with(status: StatusCode, reason: String, headers: &[(&str, &str)]) -> 
         response.push_str(&format!("{name}: {value}\r\n"));
     }
     response.push_str(&format!("\r\n{reason}\n"));
-    Upgrade::Reject {
-        response: response.into_bytes(),
-        status,
+    response.into_bytes()
+}
+
+/// The answer to a client refused for capacity: HTTP 503 with `Retry-After` and `reason` as
+/// its body.
+pub fn service_unavailable(reason: &str, retry_after_seconds: u32) -> Vec<u8> {
+    let retry_after = retry_after_seconds.to_string();
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
         reason,
-    }
+        &[("Retry-After", &retry_after)],
+    )
 }
 
 #[cfg(test)]
@@ -294,6 +310,16 @@ mod tests {
                 "{response}"
             );
         }
+    }
+
+    #[test]
+    fn a_client_refused_for_capacity_gets_503_with_retry_after() {
+        let response = String::from_utf8(service_unavailable("full", 5)).unwrap();
+        assert_eq!(
+            response,
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: 5\r\nConnection: close\r\nRetry-After: 5\r\n\r\nfull\n"
+        );
     }
 
     #[test]

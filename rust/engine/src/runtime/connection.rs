@@ -540,14 +540,14 @@ enum ReadStep {
 
 /// Lets one warning through per `WARNING_INTERVAL` and counts the ones it holds back.
 #[derive(Default)]
-struct WarningLimiter {
+pub(crate) struct WarningLimiter {
     last: Option<Instant>,
     suppressed: u32,
 }
 
 impl WarningLimiter {
     /// `Some(number held back since the last one)` when a warning may go out now.
-    fn allow(&mut self, now: Instant) -> Option<u32> {
+    pub(crate) fn allow(&mut self, now: Instant) -> Option<u32> {
         match self.last {
             Some(last) if now.duration_since(last) < WARNING_INTERVAL => {
                 self.suppressed = self.suppressed.saturating_add(1);

@@ -1,12 +1,13 @@
 //! What the connection tasks of one server share with each other and with the main thread's
 //! handle, and the events they send it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
+use super::admission::Admission;
 use super::peer::Peer;
 use super::queue::{Route, WakeBatch};
 use super::registry::Registry;
@@ -37,6 +38,10 @@ pub(crate) struct ServerContext {
     pub wakes: Arc<WakeBatch>,
     /// Accepted sockets not yet closed: handshaking, peers, and peers closing.
     pub open_sockets: AtomicUsize,
+    /// The connection limits, and the open sockets per address (see `OpenSocket`).
+    pub admission: Admission,
+    /// Accept calls that failed (see `Server::accept_failures`).
+    pub accept_failures: AtomicUsize,
     /// Multiplayer mode: the packets for the server that the peers hold unread, all peers
     /// together. Kept by the peers on the main thread (see `Peer`).
     pub multiplayer_unread: Arc<AtomicUsize>,
@@ -45,6 +50,7 @@ pub(crate) struct ServerContext {
 impl ServerContext {
     pub fn new(config: ServerConfig, events: Sender<Event>) -> Self {
         let registry = Registry::new(config.multiplayer);
+        let admission = Admission::new(&config);
         Self {
             config,
             events,
@@ -52,6 +58,8 @@ impl ServerContext {
             refuse_new_connections: AtomicBool::new(false),
             wakes: Arc::default(),
             open_sockets: AtomicUsize::new(0),
+            admission,
+            accept_failures: AtomicUsize::new(0),
             multiplayer_unread: Arc::default(),
         }
     }
@@ -89,18 +97,27 @@ impl ServerContext {
     }
 }
 
-/// Counts one accepted socket in `open_sockets` for as long as it lives.
-pub(crate) struct OpenSocket(Arc<ServerContext>);
+/// Counts one accepted socket from `ip` in `open_sockets` and `admission` for as long as it
+/// lives. Made by the accept loop, which checked the limits first.
+pub(crate) struct OpenSocket {
+    context: Arc<ServerContext>,
+    ip: IpAddr,
+}
 
 impl OpenSocket {
-    pub fn new(context: &Arc<ServerContext>) -> Self {
+    pub fn new(context: &Arc<ServerContext>, ip: IpAddr) -> Self {
         context.open_sockets.fetch_add(1, Ordering::AcqRel);
-        Self(context.clone())
+        context.admission.enter(ip);
+        Self {
+            context: context.clone(),
+            ip,
+        }
     }
 }
 
 impl Drop for OpenSocket {
     fn drop(&mut self) {
-        self.0.open_sockets.fetch_sub(1, Ordering::AcqRel);
+        self.context.admission.leave(self.ip);
+        self.context.open_sockets.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -24,7 +24,7 @@ use crate::proto::upgrade::{websocket_config, RequestHead, Upgrade};
 use crate::tls::TlsConfig;
 
 /// How long, and how much, a refused client's further input is read before the close.
-const REFUSAL_DRAIN_TIME: Duration = Duration::from_millis(500);
+pub const REFUSAL_DRAIN_TIME: Duration = Duration::from_millis(500);
 const REFUSAL_DRAIN_BYTES: usize = 64 * 1024;
 
 /// Upgrades one accepted connection (TLS first, on a wss:// server) and runs it as a peer.
@@ -33,9 +33,9 @@ pub(crate) async fn serve(
     mut tcp: TcpStream,
     address: SocketAddr,
     accepted_at: Instant,
+    open: OpenSocket,
     context: Arc<ServerContext>,
 ) {
-    let open = OpenSocket::new(&context);
     let _ = tcp.set_nodelay(true);
     let deadline = accepted_at + context.config.handshake_timeout;
     match context.config.tls.as_ref() {
@@ -116,7 +116,7 @@ async fn tls_accept(
 }
 
 /// The first TLS record of a handshake has content type 22.
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+pub(crate) const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 /// A TLS 1.0-framed fatal `handshake_failure` alert: what a TLS server says when it cannot
 /// negotiate, understood by every TLS client.
 const TLS_HANDSHAKE_FAILURE_ALERT: [u8; 7] = [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28];
@@ -127,7 +127,7 @@ const PLAIN_CLIENT_ON_TLS_RESPONSE: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
     This server accepts only TLS connections: use wss://, not ws://\n";
 
 /// The first byte the client sent, left unread.
-async fn first_byte(tcp: &TcpStream) -> Result<u8, String> {
+pub(crate) async fn first_byte(tcp: &TcpStream) -> Result<u8, String> {
     let mut byte = [0u8; 1];
     match tcp.peek(&mut byte).await {
         Ok(0) => Err("the client closed the connection before the handshake".to_owned()),
@@ -231,7 +231,7 @@ async fn upgrade<S: Transport>(
 /// Ends a refused connection so the client reads the answer: FIN, then what it still sends is
 /// read and dropped for a moment (closing with unread input would reset the connection and
 /// could destroy the answer before the client reads it).
-async fn finish_refusal<S: Transport>(stream: &mut S) {
+pub(crate) async fn finish_refusal<S: Transport>(stream: &mut S) {
     let drain = async {
         let _ = stream.shutdown().await;
         let mut scratch = [0u8; 4096];

@@ -1,6 +1,8 @@
 //! The server running on tokio: the listener and the handshake, one task per connection, the
 //! per-peer queues between those tasks and the main thread, and the main thread's handle.
 
+pub(crate) mod accept_error;
+pub(crate) mod admission;
 pub(crate) mod connection;
 pub(crate) mod context;
 pub(crate) mod handshake;

@@ -267,6 +267,19 @@ impl Server {
         self.context.open_sockets.load(Ordering::Acquire)
     }
 
+    /// The connection limit in force: `ServerConfig::max_connections`, or the automatic one
+    /// read from the descriptor limit at `listen`.
+    pub fn max_connections(&self) -> usize {
+        self.context.admission.max_connections()
+    }
+
+    /// Accept calls that failed since `listen` (out of descriptors or memory, or a connection
+    /// that failed before it was taken): each one woke the accept loop without a connection to
+    /// serve. Growing fast, it tells the descriptor limit is too low for `max_connections`.
+    pub fn accept_failures(&self) -> usize {
+        self.context.accept_failures.load(Ordering::Relaxed)
+    }
+
     /// New TCP connections are closed at once while set; handshakes under way go on.
     pub fn set_refuse_new_connections(&self, refuse: bool) {
         self.context
