@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing gdws needs, only what is missing: headless Godot 3
 # (Debian's godot3-server), libclang for gdnative's bindings, a Rust toolchain, and the openssl
-# CLI (the wss:// tests make their certificates with it), a C++ compiler (libFuzzer, for
+# CLI (the Godot wss:// tests make their certificates with it), a C++ compiler (libFuzzer, for
 # scripts/harness/fuzz.sh) and pip (kosoku, for scripts/harness/conformance.sh).
 #
 #   scripts/setup.sh --browser    also Chromium and npm, for the browser test

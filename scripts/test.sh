@@ -14,6 +14,7 @@
 #   builtin [TEST...]    the same tests on Godot's built-in WebSocketServer: the stock checks must
 #                        pass there, and the checks of what is ours must fail where stock differs
 #   conformance          the Autobahn TestSuite against headless Godot and the engine alone
+#   windows [TEST...]    the engine's tests as Windows programs under wine (cross-built)
 #   fuzz [SECONDS]       the cargo-fuzz targets, 20 s each (GDWS_LONG=1: 600)
 #
 # GDWS_LONG=1 makes the repeated cases and the fuzzing run longer. Exits non-zero on the first
@@ -21,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUITES=(rust addon browser bench godot builtin conformance fuzz)
+SUITES=(rust addon browser bench godot builtin conformance windows fuzz)
 # What a run with no arguments runs: all of them.
 ALL=("${SUITES[@]}")
 if [ $# -gt 0 ] && [[ ! " ${SUITES[*]} " =~ " $1 " ]]; then
@@ -42,6 +43,7 @@ run_suite() {
         godot) cargo build; bash scripts/harness/godot_tests.sh "$@" ;;
         builtin) GDWS_BUILTIN=1 bash scripts/harness/godot_tests.sh "$@" ;;
         conformance) bash scripts/harness/conformance.sh "$@" ;;
+        windows) bash scripts/harness/windows_test.sh "$@" ;;
         fuzz) bash scripts/harness/fuzz.sh "$@" ;;
     esac
 }
