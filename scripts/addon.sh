@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds the Godot addon a user drops into a Godot 3 project: a folder `addons/gdws/` (the
-# .gdnlib, the two .gdns files, the class reference and the library itself, real files, no
-# symlinks) and a zip of it, from the sources in gdnlib/ and docs/classes/.
+# .gdnlib, the two .gdns files, the class reference and the libraries, Linux x86_64 and Windows
+# x86_64 (cross-built, see scripts/harness/windows_env.sh), real files, no symlinks) and a zip of
+# it, from the sources in gdnlib/ and docs/classes/.
 #
-#   scripts/addon.sh            release build: target/addon/release/addons/gdws/ and
-#                               target/addon/gdws-<version>-linux-x86_64.zip
-#   scripts/addon.sh --debug    the debug build (what scripts/harness/addon_test.sh packages: no release
-#                               build needed): target/addon/debug/..., ...-debug.zip
+#   scripts/addon.sh            release builds: target/addon/release/addons/gdws/ and
+#                               target/addon/gdws-<version>-x86_64.zip
+#   scripts/addon.sh --debug    the debug builds (what scripts/harness/addon_test.sh packages: no
+#                               release build needed): target/addon/debug/..., ...-debug.zip
 #
 # The last line printed is the zip's path (scripts/harness/addon_test.sh reads it from there).
 #
@@ -14,8 +15,9 @@
 #   const WebSocketServer = preload("res://addons/gdws/websocket_server.gdns")
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --windows
 source scripts/env.sh
+source scripts/harness/windows_env.sh
 
 profile=release
 suffix=""
@@ -25,19 +27,26 @@ case "${1:-}" in
     *) echo "addon: unknown option $1 (only --debug)" >&2; exit 2 ;;
 esac
 
-if [ "$profile" = release ]; then cargo build --release -p gdws; else cargo build -p gdws; fi
+profile_flag=()
+[ "$profile" = release ] && profile_flag=(--release)
+cargo build "${profile_flag[@]}" -p gdws
+windows_cargo build "${profile_flag[@]}" -p gdws
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
 stage="target/addon/$profile"
 addon="$stage/addons/gdws"
-zip="$PWD/target/addon/gdws-$version-linux-x86_64$suffix.zip"
+zip="$PWD/target/addon/gdws-$version-x86_64$suffix.zip"
 rm -rf "$stage" "$zip"
 mkdir -p "$addon/bin" "$addon/docs"
 cp gdnlib/gdws.gdnlib gdnlib/websocket_server.gdns gdnlib/websocket_peer.gdns "$addon/"
 cp docs/classes/*.md "$addon/docs/"
 cp "target/$profile/libgdws.so" "$addon/bin/libgdws.so"
+cp "$WINDOWS_TARGET_DIR/$WINDOWS_TARGET/$profile/gdws.dll" "$addon/bin/gdws.dll"
 # Debug information only makes the download bigger; the exported symbols stay.
-[ "$profile" = release ] && command -v strip >/dev/null && strip --strip-debug "$addon/bin/libgdws.so"
+if [ "$profile" = release ]; then
+    strip --strip-debug "$addon/bin/libgdws.so"
+    x86_64-w64-mingw32-strip --strip-debug "$addon/bin/gdws.dll"
+fi
 
 if [ -n "$(find "$addon" -type l)" ]; then  # not `find | grep -q`: SIGPIPE under pipefail
     echo "addon: $addon holds symlinks" >&2; exit 1

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing gdws needs, only what is missing: headless Godot 3
 # (Debian's godot3-server), libclang for gdnative's bindings, a Rust toolchain, and the openssl
-# CLI (the wss:// tests make their certificates with it), a C++ compiler (libFuzzer, for
+# CLI (the Godot wss:// tests make their certificates with it), a C++ compiler (libFuzzer, for
 # scripts/harness/fuzz.sh) and pip (kosoku, for scripts/harness/conformance.sh).
 #
 #   scripts/setup.sh --browser    also Chromium and npm, for the browser test
 #                                 (scripts/harness/browser_test.sh)
+#   scripts/setup.sh --windows    also the Windows cross build and wine, for the addon's DLL and
+#                                 the Windows tests (scripts/harness/windows_env.sh)
 set -euo pipefail
 
 missing=()
@@ -15,10 +17,22 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || missing+=(cargo)
-if [ "${1:-}" = "--browser" ]; then
-    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-    command -v npm >/dev/null 2>&1 || missing+=(npm)
-fi
+for option in "$@"; do
+    case "$option" in
+        --browser)
+            command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+            command -v npm >/dev/null 2>&1 || missing+=(npm)
+            ;;
+        --windows)
+            # Debian's Rust 1.96 (as /usr/bin/rustc and cargo) and the std source to build std
+            # for Windows; rustup's toolchain stays the default on PATH.
+            for package in rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64 wine64; do
+                dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+            done
+            ;;
+        *) echo "setup: unknown option $option (--browser, --windows)" >&2; exit 2 ;;
+    esac
+done
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"

@@ -10,10 +10,13 @@
 #   browser              the demo's chat page in headless Chromium against the headless demo
 #   bench                a smoke run of the benchmark harness (scripts/bench.sh --smoke: every
 #                        scenario for a moment, so it cannot rot; no numbers are judged)
-#   godot [TEST...]      the headless Godot tests (godot_project/tests/test_*.gd) on our library
+#   godot [TEST...]      the engine methods the library calls are in Godot 3.2.3 and 3.5.1
+#                        (harness/godot_api_check.py), then the headless Godot tests
+#                        (godot_project/tests/test_*.gd) on our library
 #   builtin [TEST...]    the same tests on Godot's built-in WebSocketServer: the stock checks must
 #                        pass there, and the checks of what is ours must fail where stock differs
 #   conformance          the Autobahn TestSuite against headless Godot and the engine alone
+#   windows [TEST...]    the engine's tests as Windows programs under wine (cross-built)
 #   fuzz [SECONDS]       the cargo-fuzz targets, 20 s each (GDWS_LONG=1: 600)
 #
 # GDWS_LONG=1 makes the repeated cases and the fuzzing run longer. Exits non-zero on the first
@@ -21,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUITES=(rust addon browser bench godot builtin conformance fuzz)
+SUITES=(rust addon browser bench godot builtin conformance windows fuzz)
 # What a run with no arguments runs: all of them.
 ALL=("${SUITES[@]}")
 if [ $# -gt 0 ] && [[ ! " ${SUITES[*]} " =~ " $1 " ]]; then
@@ -39,9 +42,10 @@ run_suite() {
         addon) bash scripts/harness/addon_test.sh "$@" ;;
         browser) cargo build; bash scripts/harness/browser_test.sh "$@" ;;
         bench) bash scripts/bench.sh --smoke "$@" ;;
-        godot) cargo build; bash scripts/harness/godot_tests.sh "$@" ;;
+        godot) cargo build; python3 scripts/harness/godot_api_check.py; bash scripts/harness/godot_tests.sh "$@" ;;
         builtin) GDWS_BUILTIN=1 bash scripts/harness/godot_tests.sh "$@" ;;
         conformance) bash scripts/harness/conformance.sh "$@" ;;
+        windows) bash scripts/harness/windows_test.sh "$@" ;;
         fuzz) bash scripts/harness/fuzz.sh "$@" ;;
     esac
 }

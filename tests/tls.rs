@@ -361,17 +361,7 @@ fn garbage_and_missing_sections_say_what_is_there() {
     assert!(err.to_string().contains("DER"), "{err}");
 
     // An encrypted key.
-    let encrypted = openssl(
-        &[
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "aes-256-cbc",
-            "-passout",
-            "pass:secret",
-        ],
-        Some(leaf.key_pem.as_bytes()),
-    );
+    let encrypted = encrypted(&leaf.key_pem, "secret");
     let err = build_err(&leaf.cert_pem, &encrypted, None);
     assert!(err.to_string().contains("passphrase"), "{err}");
 }

@@ -4,12 +4,16 @@
 #   1. runs a headless echo through the addon's classes (scripts/harness/addon_check/check.gd);
 #   2. opens the project in the editor (godot3-server --editor) with a check plugin that makes
 #      each class, shows it in the Inspector and quits (scripts/harness/addon_check/editor_check/).
+#   3. checks that every library the .gdnlib names is in the zip, that the Windows DLL imports
+#      only DLLs every Windows has (nothing to ship beside it), and that it loads under wine with
+#      every import resolved and exports the GDNative entry points (harness/windows/load_dll.c).
 # Each step fails on a non-zero exit, a timeout, or an ERROR / SCRIPT ERROR / panic / leak in its log.
 # Port: GDWS_ADDON_PORT, by default GDWS_PORT_BASE + 900 (the Godot tests use the ports above
 # GDWS_PORT_BASE, 20 each).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
+source scripts/harness/windows_env.sh
 
 if [ "${1:-}" = "--release" ]; then
     zip=$(bash scripts/addon.sh | tail -n1)
@@ -51,4 +55,27 @@ cp -r scripts/harness/addon_check/editor_check "$project/addons/"
 printf '\n[editor_plugins]\n\nenabled=PoolStringArray( "editor_check" )\n' >>"$project/project.godot"
 run_step "editor check" --editor
 
-echo "PASS addon: $(basename "$zip") ($(unzip -Z1 "$zip" | grep -v '/$' | tr '\n' ' ')) works in a fresh project, headless and in the editor"
+# 3. The libraries. Every entry of the .gdnlib names a file of the addon.
+gdnlib="$project/addons/gdws/gdws.gdnlib"
+entries=$(sed -n 's/^\([A-Za-z0-9.]*\)="res:\/\/\(.*\)"$/\1 \2/p' "$gdnlib")
+for platform in X11.64 Server.64 Windows.64; do
+    grep -q "^$platform " <<<"$entries" || { echo "FAIL addon: the .gdnlib has no $platform entry"; exit 1; }
+done
+while read -r platform path; do
+    [ -f "$project/$path" ] || { echo "FAIL addon: the .gdnlib's $platform entry res://$path is not in the zip"; exit 1; }
+done <<<"$entries"
+dll="$project/addons/gdws/bin/gdws.dll"
+# Windows' own DLLs (and the API sets that name parts of them): nothing else may be imported.
+system_dlls='^(kernel32|ntdll|advapi32|bcrypt|bcryptprimitives|userenv|ws2_32|msvcrt|api-ms-win-[a-z0-9-]+)\.dll$'
+imports=$(x86_64-w64-mingw32-objdump -p "$dll" | sed -n 's/^\s*DLL Name: //p' | tr 'A-Z' 'a-z' | sort -u)
+foreign=$(grep -Ev "$system_dlls" <<<"$imports" || true)
+if [ -n "$foreign" ]; then
+    echo "FAIL addon: gdws.dll imports DLLs a Windows machine does not have: $foreign"; exit 1
+fi
+load_dll="$project/load_dll.exe"
+x86_64-w64-mingw32-gcc -O2 -o "$load_dll" scripts/harness/windows/load_dll.c
+if ! loaded=$(timeout -k 5 120 scripts/harness/windows/wine_run.sh "$load_dll" "$(winepath_of "$dll")" 2>&1); then
+    echo "FAIL addon: gdws.dll does not load under wine"; echo "$loaded" | sed 's/^/    | /'; exit 1
+fi
+
+echo "PASS addon: $(basename "$zip") ($(unzip -Z1 "$zip" | grep -v '/$' | tr '\n' ' ')) works in a fresh project, headless and in the editor; gdws.dll imports only $(wc -l <<<"$imports") system DLLs and loads under wine"

@@ -36,24 +36,28 @@ pub(crate) fn classify(error: &io::Error) -> AcceptFailure {
         return AcceptFailure::Unknown;
     };
     match errno {
-        Errno::MFILE | Errno::NFILE => AcceptFailure::Descriptors,
-        Errno::NOBUFS | Errno::NOMEM => AcceptFailure::Memory,
+        Errno::MFILE => AcceptFailure::Descriptors,
+        #[cfg(unix)]
+        Errno::NFILE => AcceptFailure::Descriptors,
+        Errno::NOBUFS => AcceptFailure::Memory,
+        #[cfg(unix)]
+        Errno::NOMEM => AcceptFailure::Memory,
         // accept(2): "Linux accept() passes already-pending network errors on the new socket
         // as an error code from accept()", to be retried like EAGAIN; and the connection's own
         // failures (aborted, reset, refused by a firewall rule), or a signal.
         Errno::CONNABORTED
         | Errno::CONNRESET
-        | Errno::PROTO
         | Errno::NOPROTOOPT
         | Errno::NETDOWN
         | Errno::NETUNREACH
         | Errno::HOSTDOWN
         | Errno::HOSTUNREACH
-        | Errno::NONET
         | Errno::OPNOTSUPP
         | Errno::TIMEDOUT
-        | Errno::PERM
         | Errno::INTR => AcceptFailure::Connection,
+        // Errors Windows does not have.
+        #[cfg(unix)]
+        Errno::PROTO | Errno::NONET | Errno::PERM => AcceptFailure::Connection,
         _ => AcceptFailure::Unknown,
     }
 }
@@ -114,25 +118,28 @@ mod tests {
     #[test]
     fn only_resource_errors_back_off() {
         assert_eq!(failure(Errno::MFILE), AcceptFailure::Descriptors);
-        assert_eq!(failure(Errno::NFILE), AcceptFailure::Descriptors);
         assert_eq!(failure(Errno::NOBUFS), AcceptFailure::Memory);
-        assert_eq!(failure(Errno::NOMEM), AcceptFailure::Memory);
         for errno in [
             Errno::CONNABORTED,
             Errno::CONNRESET,
-            Errno::PROTO,
             Errno::NOPROTOOPT,
             Errno::NETDOWN,
             Errno::NETUNREACH,
             Errno::HOSTDOWN,
             Errno::HOSTUNREACH,
-            Errno::NONET,
             Errno::OPNOTSUPP,
             Errno::TIMEDOUT,
-            Errno::PERM,
             Errno::INTR,
         ] {
             assert_eq!(failure(errno), AcceptFailure::Connection, "{errno:?}");
+        }
+        #[cfg(unix)]
+        {
+            assert_eq!(failure(Errno::NFILE), AcceptFailure::Descriptors);
+            assert_eq!(failure(Errno::NOMEM), AcceptFailure::Memory);
+            for errno in [Errno::PROTO, Errno::NONET, Errno::PERM] {
+                assert_eq!(failure(errno), AcceptFailure::Connection, "{errno:?}");
+            }
         }
         assert_eq!(failure(Errno::BADF), AcceptFailure::Unknown);
         assert_eq!(failure(Errno::INVAL), AcceptFailure::Unknown);

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use rustix::process::{getrlimit, Resource};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -53,6 +52,20 @@ pub fn automatic_max_connections(soft_limit: Option<u64>) -> usize {
     }
 }
 
+/// The process's soft `RLIMIT_NOFILE`; `None` when it is unlimited.
+#[cfg(unix)]
+fn soft_descriptor_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, Resource};
+    getrlimit(Resource::Nofile).current
+}
+
+/// Windows has no descriptor limit to keep a reserve under: sockets are handles, which a
+/// process may hold millions of. The automatic `max_connections` is no limit there.
+#[cfg(windows)]
+fn soft_descriptor_limit() -> Option<u64> {
+    None
+}
+
 /// The limit a client ran into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Limit {
@@ -74,7 +87,7 @@ impl Admission {
     pub fn new(config: &ServerConfig) -> Self {
         let max_connections = config
             .max_connections
-            .unwrap_or_else(|| automatic_max_connections(getrlimit(Resource::Nofile).current));
+            .unwrap_or_else(|| automatic_max_connections(soft_descriptor_limit()));
         Self {
             max_connections,
             max_per_ip: config.max_connections_per_ip,

@@ -56,6 +56,11 @@ fn bound_socket(address: SocketAddr, only_v6: Option<bool>) -> Result<Socket, Li
         Some(Protocol::TCP),
     )
     .map_err(ListenError::CantCreate)?;
+    // On Unix, SO_REUSEADDR lets a restarted server bind while connections of the last one
+    // are in TIME_WAIT; it never shares a port with a live listener. On Windows it would share
+    // one (a second server would steal connections), and a plain bind already ignores
+    // TIME_WAIT there.
+    #[cfg(unix)]
     socket
         .set_reuse_address(true)
         .map_err(ListenError::CantCreate)?;
@@ -71,7 +76,8 @@ fn bound_socket(address: SocketAddr, only_v6: Option<bool>) -> Result<Socket, Li
 /// TCP keepalive on every accepted socket: after `TCP_KEEPALIVE_IDLE` without traffic the
 /// kernel probes the client every `TCP_KEEPALIVE_INTERVAL`, and after `TCP_KEEPALIVE_RETRIES`
 /// unanswered probes the connection fails. A client that vanished without a FIN (NAT timeout,
-/// pulled cable) is found within two minutes of silence (60 + 6 x 10 s).
+/// pulled cable) is found within two minutes of silence (60 + 6 x 10 s). Windows does not let a
+/// program set the retries: it gives up after its own 10 probes (60 + 10 x 10 s).
 pub const TCP_KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 pub const TCP_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 pub const TCP_KEEPALIVE_RETRIES: u32 = 6;
@@ -79,8 +85,9 @@ pub const TCP_KEEPALIVE_RETRIES: u32 = 6;
 fn enable_keepalive(tcp: &TcpStream) -> io::Result<()> {
     let keepalive = TcpKeepalive::new()
         .with_time(TCP_KEEPALIVE_IDLE)
-        .with_interval(TCP_KEEPALIVE_INTERVAL)
-        .with_retries(TCP_KEEPALIVE_RETRIES);
+        .with_interval(TCP_KEEPALIVE_INTERVAL);
+    #[cfg(unix)]
+    let keepalive = keepalive.with_retries(TCP_KEEPALIVE_RETRIES);
     SockRef::from(tcp).set_tcp_keepalive(&keepalive)
 }
 

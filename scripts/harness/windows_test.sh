@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The engine's tests as Windows programs: its unit tests and integration tests (real sockets,
+# tokio-tungstenite and rustls clients) cross-built for x86_64-pc-windows-gnu (windows_env.sh)
+# and run under wine, one binary after another. What fails here is a Windows bug.
+#
+#   scripts/harness/windows_test.sh [TEST...]    only these integration tests (names of tests/*.rs)
+#
+# Not run on Windows, each for the reason given: they measure Linux itself.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash scripts/setup.sh --windows
+source scripts/env.sh
+source scripts/harness/windows_env.sh
+
+declare -A LINUX_ONLY=(
+    [faults]="reads /proc/self (descriptors, threads, RSS) and lowers RLIMIT_NOFILE"
+    [admission]="lowers RLIMIT_NOFILE and reads the server's socket options through pidfd_getfd"
+)
+
+if [ $# -gt 0 ]; then
+    tests=("$@")
+else
+    # Every [[test]] target of the engine.
+    mapfile -t tests < <(awk '/^\[\[test\]\]/ { in_test = 1; next }
+        in_test && /^name = / { gsub(/"/, "", $3); print $3; in_test = 0 }' rust/engine/Cargo.toml)
+fi
+targets=(--lib)
+for test in "${tests[@]}"; do
+    if [ -n "${LINUX_ONLY[$test]:-}" ]; then
+        echo "windows_test: $test skipped: ${LINUX_ONLY[$test]}"
+    else
+        targets+=(--test "$test")
+    fi
+done
+windows_cargo test -p gdws-engine "${targets[@]}"
+echo "windows_test: the engine's tests passed as Windows programs under wine (${targets[*]})"
