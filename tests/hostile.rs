@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::hostile::*;
 use common::process::{alone, resident_bytes, shared_turn};
 use common::*;
-use gdws_engine::{Limits, SendError, Server, ServerEvent};
+use gdws_engine::{Limits, SendError, Server, ServerEvent, WarningBudget};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -542,6 +542,8 @@ fn many_hostile_clients_leave_nothing_behind() {
             ..Limits::default()
         };
         config.handshake_timeout = Duration::from_secs(20);
+        // Every client's warning is checked: none may be held back.
+        config.warnings = WarningBudget::UNLIMITED;
     });
     let mut bystander = Bystander::connect(&mut server, &clients);
     let rounds = repetitions(200, 10_000);

@@ -35,4 +35,20 @@ pub enum ServerEvent {
         address: SocketAddr,
         reason: String,
     },
+    /// This many warnings and failed handshakes were held back by the server-wide bound
+    /// (`ServerConfig::warnings`) since the last such notice: sent when warnings pass again.
+    WarningsSuppressed {
+        count: u64,
+    },
+}
+
+impl ServerEvent {
+    /// Whether the server-wide bound on warnings applies to this event: warnings, failed
+    /// handshakes, and the notices of those held back. The others are never held back.
+    pub fn is_warning(&self) -> bool {
+        matches!(
+            self,
+            Self::Warning { .. } | Self::HandshakeFailed { .. } | Self::WarningsSuppressed { .. }
+        )
+    }
 }

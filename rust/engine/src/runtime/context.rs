@@ -4,12 +4,16 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crossbeam_channel::Sender;
+use tokio::sync::Semaphore;
 
+use super::handshake::tls_handshake_slots;
 use super::peer::Peer;
 use super::queue::{Route, WakeBatch};
 use super::registry::Registry;
+use super::warnings::WarningGate;
 use crate::config::ServerConfig;
 use crate::event::ServerEvent;
 use crate::packet::{Packet, PeerId};
@@ -37,6 +41,13 @@ pub(crate) struct ServerContext {
     pub wakes: Arc<WakeBatch>,
     /// Accepted sockets not yet closed: handshaking, peers, and peers closing.
     pub open_sockets: AtomicUsize,
+    /// Connections that closed without sending a byte (port scans, load balancers' TCP
+    /// checks): counted here instead of reported.
+    pub silent_connections: AtomicUsize,
+    /// The server-wide bound on warnings and failed handshakes (see `report`).
+    pub warnings: WarningGate,
+    /// TLS handshakes past their ClientHello, `tls_handshake_slots()` at once.
+    pub tls_handshakes: Semaphore,
     /// Multiplayer mode: the packets for the server that the peers hold unread, all peers
     /// together. Kept by the peers on the main thread (see `Peer`).
     pub multiplayer_unread: Arc<AtomicUsize>,
@@ -45,6 +56,7 @@ pub(crate) struct ServerContext {
 impl ServerContext {
     pub fn new(config: ServerConfig, events: Sender<Event>) -> Self {
         let registry = Registry::new(config.multiplayer);
+        let warnings = WarningGate::new(config.warnings, Instant::now());
         Self {
             config,
             events,
@@ -52,6 +64,9 @@ impl ServerContext {
             refuse_new_connections: AtomicBool::new(false),
             wakes: Arc::default(),
             open_sockets: AtomicUsize::new(0),
+            silent_connections: AtomicUsize::new(0),
+            warnings,
+            tls_handshakes: Semaphore::new(tls_handshake_slots()),
             multiplayer_unread: Arc::default(),
         }
     }
@@ -84,7 +99,19 @@ impl ServerContext {
         let _ = self.events.send(event);
     }
 
+    /// Tells the main thread about `event`. Warnings and failed handshakes pass the
+    /// server-wide bound first: one held back is only counted, and the count goes out, as a
+    /// `WarningsSuppressed` notice, before the next one that passes.
     pub fn report(&self, event: ServerEvent) {
+        if event.is_warning() {
+            match self.warnings.admit(Instant::now()) {
+                None => return,
+                Some(0) => {}
+                Some(count) => {
+                    self.send_event(Event::Report(ServerEvent::WarningsSuppressed { count }))
+                }
+            }
+        }
         self.send_event(Event::Report(event));
     }
 }
