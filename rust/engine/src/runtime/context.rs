@@ -100,17 +100,10 @@ impl ServerContext {
     }
 
     /// Tells the main thread about `event`. Warnings and failed handshakes pass the
-    /// server-wide bound first: one held back is only counted, and the count goes out, as a
-    /// `WarningsSuppressed` notice, before the next one that passes.
+    /// server-wide bound first: one held back is only counted (see `WarningGate`).
     pub fn report(&self, event: ServerEvent) {
-        if event.is_warning() {
-            match self.warnings.admit(Instant::now()) {
-                None => return,
-                Some(0) => {}
-                Some(count) => {
-                    self.send_event(Event::Report(ServerEvent::WarningsSuppressed { count }))
-                }
-            }
+        if event.is_warning() && !self.warnings.admit(Instant::now()) {
+            return;
         }
         self.send_event(Event::Report(event));
     }

@@ -70,9 +70,10 @@ impl WarningLimiter {
 }
 
 /// The server-wide bound: a token bucket (`per_second`, `burst`) and at most `waiting` on the
-/// event channel. The network threads ask it before they send a
-/// warning; the main thread tells it when it takes one, and asks it for the notice of what was
-/// held back once the channel is empty.
+/// event channel. The network threads ask it before they send a warning; the main thread tells
+/// it when it takes one, and once the channel is empty asks it for the notice of those held
+/// back: at most one notice per `WARNING_INTERVAL`, so a flood costs the game at most
+/// `per_second` warnings and one notice a second.
 pub(crate) struct WarningGate {
     state: Mutex<GateState>,
     /// Warnings held back since the last notice. Read without the lock by the main thread's
@@ -83,8 +84,9 @@ pub(crate) struct WarningGate {
 struct GateState {
     bucket: TokenBucket,
     most_waiting: usize,
-    /// Warnings and notices on the event channel, not yet taken by the main thread.
+    /// Warnings on the event channel, not yet taken by the main thread.
     waiting: usize,
+    last_notice: Option<Instant>,
 }
 
 impl WarningGate {
@@ -94,53 +96,53 @@ impl WarningGate {
                 bucket: TokenBucket::full(budget, now),
                 most_waiting: budget.waiting,
                 waiting: 0,
+                last_notice: None,
             }),
             suppressed: AtomicU64::new(0),
         }
     }
 
-    /// A warning wants onto the channel at `now`. `Some(n)`: it may go, after a notice of the
-    /// `n` held back before it when `n > 0` (both are counted as waiting). `None`: it is held
-    /// back and counted.
-    pub fn admit(&self, now: Instant) -> Option<u64> {
+    /// Whether a warning may go onto the channel at `now`; one that may not is counted.
+    pub fn admit(&self, now: Instant) -> bool {
         let mut state = self.state.lock();
         if state.waiting >= state.most_waiting || !state.bucket.take(now) {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
-            return None;
+            return false;
         }
-        let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
-        state.waiting += if suppressed > 0 { 2 } else { 1 };
-        Some(suppressed)
+        state.waiting += 1;
+        true
     }
 
-    /// The main thread took a warning or a notice off the channel.
+    /// The main thread took a warning off the channel.
     pub fn taken(&self) {
         let mut state = self.state.lock();
         state.waiting = state.waiting.saturating_sub(1);
     }
 
-    /// Whether `take_notice` would give a notice now (without taking the token).
+    /// Whether `take_notice` would give a notice at `now`.
     pub fn notice_due(&self, now: Instant) -> bool {
-        self.suppressed.load(Ordering::Relaxed) > 0 && self.state.lock().bucket.has_token(now)
+        self.suppressed.load(Ordering::Relaxed) > 0 && self.state.lock().notice_may_go(now)
     }
 
-    /// For a main thread that found the channel empty: the count held back since the last
-    /// notice, when one is due and the bucket lets it out. Printing resumes with it.
+    /// For a main thread that found the channel empty: the count of warnings held back since
+    /// the last notice, when there are some and the last notice is `WARNING_INTERVAL` old.
     pub fn take_notice(&self, now: Instant) -> Option<u64> {
         if self.suppressed.load(Ordering::Relaxed) == 0 {
             return None;
         }
         let mut state = self.state.lock();
-        if !state.bucket.take(now) {
+        if !state.notice_may_go(now) {
             return None;
         }
-        match self.suppressed.swap(0, Ordering::Relaxed) {
-            0 => {
-                state.bucket.give_back();
-                None
-            }
-            n => Some(n),
-        }
+        state.last_notice = Some(now);
+        Some(self.suppressed.swap(0, Ordering::Relaxed)).filter(|count| *count > 0)
+    }
+}
+
+impl GateState {
+    fn notice_may_go(&self, now: Instant) -> bool {
+        self.last_notice
+            .is_none_or(|last| now.saturating_duration_since(last) >= WARNING_INTERVAL)
     }
 }
 
@@ -169,21 +171,13 @@ impl TokenBucket {
         self.refilled_at = self.refilled_at.max(now);
     }
 
-    fn has_token(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        self.tokens >= 1.0
-    }
-
     fn take(&mut self, now: Instant) -> bool {
-        let has = self.has_token(now);
+        self.refill(now);
+        let has = self.tokens >= 1.0;
         if has {
             self.tokens -= 1.0;
         }
         has
-    }
-
-    fn give_back(&mut self) {
-        self.tokens = (self.tokens + 1.0).min(self.burst);
     }
 }
 
@@ -206,33 +200,34 @@ mod tests {
     const TOKEN_TIME: Duration = Duration::from_millis(1000 / BUDGET.per_second as u64);
 
     #[test]
-    fn the_server_passes_a_burst_then_its_rate_and_counts_the_rest_in_the_next() {
+    fn the_server_passes_a_burst_then_its_rate_and_counts_the_rest() {
         let start = Instant::now();
         let gate = WarningGate::new(BUDGET, start);
         for _ in 0..BUDGET.burst {
-            assert_eq!(gate.admit(start), Some(0));
+            assert!(gate.admit(start));
             gate.taken();
         }
         for _ in 0..5 {
-            assert_eq!(gate.admit(start), None);
+            assert!(!gate.admit(start));
         }
-        // One token later: the next warning goes, after the notice of the five.
-        assert_eq!(gate.admit(start + TOKEN_TIME / 2), None);
-        assert_eq!(gate.admit(start + TOKEN_TIME), Some(6));
-        assert_eq!(gate.admit(start + TOKEN_TIME), None);
+        assert!(!gate.admit(start + TOKEN_TIME / 2));
+        assert!(gate.admit(start + TOKEN_TIME));
+        gate.taken();
+        assert!(!gate.admit(start + TOKEN_TIME));
+        assert_eq!(gate.take_notice(start + TOKEN_TIME), Some(7));
     }
 
     #[test]
     fn a_game_that_does_not_poll_holds_a_bounded_number_and_the_count_of_the_rest() {
         let start = Instant::now();
         let gate = WarningGate::new(BUDGET, start);
-        // Much later than needed to refill: only the bound on waiting warnings holds them.
+        // Slower than the rate: only the bound on waiting warnings holds them.
         let admitted = (0..1000u32)
-            .filter(|i| gate.admit(start + TOKEN_TIME * *i).is_some())
+            .filter(|i| gate.admit(start + TOKEN_TIME * *i))
             .count();
         assert_eq!(admitted, BUDGET.waiting);
-        let later = start + TOKEN_TIME * 2000;
-        // The game polls: it takes what waits, then the notice of the rest.
+        // The game polls: it takes what waits, then the notice of the rest, at once.
+        let later = start + TOKEN_TIME * 1000;
         for _ in 0..admitted {
             gate.taken();
         }
@@ -243,15 +238,16 @@ mod tests {
     }
 
     #[test]
-    fn the_notice_waits_for_a_token() {
+    fn notices_go_at_most_once_per_interval() {
         let start = Instant::now();
         let gate = WarningGate::new(BUDGET, start);
         for _ in 0..=BUDGET.burst {
             gate.admit(start);
-            gate.taken();
         }
-        assert!(!gate.notice_due(start));
-        assert_eq!(gate.take_notice(start), None);
-        assert_eq!(gate.take_notice(start + TOKEN_TIME), Some(1));
+        assert_eq!(gate.take_notice(start), Some(1));
+        gate.admit(start);
+        assert!(!gate.notice_due(start + WARNING_INTERVAL / 2));
+        assert_eq!(gate.take_notice(start + WARNING_INTERVAL / 2), None);
+        assert_eq!(gate.take_notice(start + WARNING_INTERVAL), Some(1));
     }
 }
