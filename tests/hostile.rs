@@ -742,13 +742,17 @@ fn a_flood_of_refused_handshakes_while_the_game_does_not_poll_holds_a_bounded_nu
         ),
         "the visitor's events, all of them: {visitor:?}"
     );
-    println!(
-        "RELIABILITY warning_flood refusals={FLOOD} seconds={:.1} waiting_events={waiting} \
-         warnings={warnings} suppressed={suppressed} longest_reason={longest} \
-         rss_grown_kib={}",
-        flood_time.as_secs_f64(),
-        rss_grown / 1024
-    );
+    for (key, value) in [
+        ("refusals", FLOOD),
+        ("flood_ms", flood_time.as_millis() as usize),
+        ("waiting_events", waiting),
+        ("warnings", warnings),
+        ("suppressed", suppressed as usize),
+        ("longest_reason", longest),
+        ("rss_grown_kib", rss_grown / 1024),
+    ] {
+        println!("RELIABILITY warning_flood_{key}={value}");
+    }
     report(
         &format!("{FLOOD} refused handshakes while the game does not poll"),
         &format!("HTTP 400 each; {waiting} events waiting"),

@@ -139,7 +139,10 @@ func _strict_requests(server):
 		if builtin:
 			yield(settle(0.2), "completed")
 			var first_line = to_json(answer.split("\r\n")[0]) if answer != "" else "closed without an answer"
-			print("stock: %s: %s, signals %s" % [c[0], first_line, to_json(events)])
+			var signals := []
+			for ev in events:
+				signals.append(ev[0])
+			print("stock: %s: %s; signals: %s" % [c[0], first_line, PoolStringArray(signals).join(", ") if not signals.empty() else "none"])
 			events.clear()
 		if not builtin or stock_error != "":
 			yield(expect_end(c[0]), "completed")
