@@ -1,5 +1,6 @@
-//! Hostile input on the wire, from raw TCP clients writing hand-made bytes: broken HTTP
-//! requests, a slowloris, frames no proper client sends, a peer that never reads. For each, the
+//! Hostile input on the wire, from raw TCP clients writing hand-made bytes: broken,
+//! ambiguous and malformed HTTP requests, a slowloris, frames no proper client sends, a peer
+//! that never reads, a flood of refused handshakes while the game does not poll. For each, the
 //! exact answer on the wire (HTTP status or close code), the server's event, a well-behaved
 //! client that keeps exchanging messages meanwhile, and the engine's accounting back to where
 //! it was. Cases already covered elsewhere are not repeated here: invalid UTF-8 (1007), a

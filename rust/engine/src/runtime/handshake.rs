@@ -155,10 +155,8 @@ async fn tls_accept(
     let hello = LazyConfigAcceptor::new(Default::default(), tcp)
         .await
         .map_err(|e| tls_failure(&e))?;
-    // The semaphore is never closed.
-    let Ok(_slot) = context.tls_handshakes.acquire().await else {
-        return Err(Refusal::Reason("the server is stopping".to_owned()));
-    };
+    // Held until the TLS handshake ends. The semaphore is never closed, so this is a permit.
+    let _slot = context.tls_handshakes.acquire().await;
     if Instant::now() >= deadline {
         // `timeout_at` would only notice after the next step, the expensive one.
         return Err(Refusal::Reason(timed_out(&context.config)));
