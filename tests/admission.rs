@@ -161,12 +161,9 @@ fn a_handshake_under_way_holds_a_slot() {
     });
     assert_refused(&clients, addr, FULL_BODY);
     drop(silent);
-    assert!(matches!(
-        event_past_refusals(&mut server),
-        ServerEvent::HandshakeFailed { reason, .. } if reason.contains("closed the connection")
-    ));
+    // A connection that never sent a byte is counted, not reported (a port scan).
     wait_until("the silent client's slot is free", || {
-        server.open_sockets() == 1
+        server.open_sockets() == 1 && server.silent_connections() == 1
     });
     let _next = join(&mut server, &clients);
     server.stop();

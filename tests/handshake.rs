@@ -1,15 +1,19 @@
 //! The HTTP upgrade: subprotocol choice, handshake timeout, bad requests, refusing new
-//! connections.
+//! connections, connections that send nothing, and the bound on TLS handshakes at once.
 
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::tls::{connect_wss, KeyKind, Pki};
 use common::*;
-use gdws_engine::Server;
-use tokio::io::AsyncWriteExt;
+use gdws_engine::{tls_handshake_slots, Server, ServerEvent, WarningBudget};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::{ClientConfig, ClientConnection};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
@@ -215,5 +219,174 @@ fn refuse_new_connections_closes_new_sockets_until_cleared() {
         clients.run(recv(&mut kept)),
         tokio_tungstenite::tungstenite::Message::text("hi")
     );
+    server.stop();
+}
+
+// ---- port scans and load-balancer checks ----
+
+/// Connections that close (`reset` false) or reset (`reset` true) without sending a byte.
+fn silent_visits(server: &Server, clients: &Clients, count: usize, reset: bool) {
+    let addr = server.local_addr();
+    clients.run(async {
+        for _ in 0..count {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            if reset {
+                // Linger 0: the close sends a reset instead of a FIN.
+                socket2::SockRef::from(&tcp)
+                    .set_linger(Some(Duration::ZERO))
+                    .unwrap();
+            }
+            drop(tcp);
+        }
+    });
+}
+
+/// Silent connections and resets leave no event (the next one is the good client's), and
+/// they are counted.
+fn assert_silent_visits_are_counted_not_reported(
+    mut server: Server,
+    connect_good: impl Fn(&Server),
+) {
+    let clients = Clients::new();
+    let before = server.silent_connections();
+    silent_visits(&server, &clients, 20, false);
+    silent_visits(&server, &clients, 20, true);
+    wait_until("the silent connections are counted", || {
+        server.silent_connections() == before + 40
+    });
+    connect_good(&server);
+    connected(&mut server);
+    assert_eq!(server.silent_connections(), before + 40);
+    server.stop();
+}
+
+#[test]
+fn connections_that_close_without_a_byte_are_counted_not_reported() {
+    let clients = Clients::new();
+    let server = start();
+    assert_silent_visits_are_counted_not_reported(server, |server| {
+        clients.connect(server.local_addr());
+    });
+}
+
+#[test]
+fn connections_that_close_without_a_byte_are_counted_not_reported_on_wss() {
+    let (pki, clients) = (Pki::new(), Clients::new());
+    let leaf = pki.leaf(KeyKind::P256, |_| {});
+    let server = start_with(|config| config.tls = Some(pki.server_tls(&leaf)));
+    assert_silent_visits_are_counted_not_reported(server, |server| {
+        let addr = server.local_addr();
+        clients
+            .run(connect_wss(addr, pki.client(), "localhost"))
+            .expect("wss:// connect");
+    });
+}
+
+// ---- TLS handshakes at once ----
+
+/// A connection that sends the ClientHello of `client` (the first `send` bytes of it, or all)
+/// and then nothing, never answering the server.
+async fn stalled_tls_client(
+    addr: SocketAddr,
+    client: Arc<ClientConfig>,
+    send: Option<usize>,
+) -> TcpStream {
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut tls = ClientConnection::new(client, name).unwrap();
+    let mut hello = Vec::new();
+    tls.write_tls(&mut hello).unwrap();
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let send = send.unwrap_or(hello.len());
+    tcp.write_all(&hello[..send]).await.unwrap();
+    tcp
+}
+
+/// A wss:// server that reports every failed handshake (the test counts them).
+fn counted_tls_server(pki: &Pki, handshake_timeout: Duration) -> Server {
+    let leaf = pki.leaf(KeyKind::P256, |_| {});
+    start_with(|config| {
+        config.tls = Some(pki.server_tls(&leaf));
+        config.handshake_timeout = handshake_timeout;
+        config.warnings = WarningBudget::UNLIMITED;
+    })
+}
+
+#[test]
+fn clients_that_stall_before_their_client_hello_ends_hold_no_tls_slot() {
+    let (pki, clients) = (Pki::new(), Clients::new());
+    let mut server = counted_tls_server(&pki, Duration::from_secs(5));
+    let addr = server.local_addr();
+    let stalled = 2 * tls_handshake_slots();
+    let started = Instant::now();
+    let _held: Vec<TcpStream> = clients.run(async {
+        let mut held = Vec::new();
+        for _ in 0..stalled {
+            // A record header and a few bytes of the hello it announces.
+            held.push(stalled_tls_client(addr, pki.client(), Some(16)).await);
+        }
+        held
+    });
+    let (_ws, _) = clients
+        .run(connect_wss(addr, pki.client(), "localhost"))
+        .expect("wss:// connect");
+    let took = started.elapsed();
+    // Before any of the stalled ones timed out.
+    connected(&mut server);
+    println!("RELIABILITY tls_half_hello_stalled={stalled}");
+    println!(
+        "RELIABILITY tls_half_hello_good_client_ms={}",
+        took.as_millis()
+    );
+    server.stop();
+}
+
+#[test]
+fn stalled_tls_handshakes_fill_the_slots_until_their_timeout_frees_them() {
+    let (pki, clients) = (Pki::new(), Clients::new());
+    let timeout = Duration::from_secs(2);
+    let mut server = counted_tls_server(&pki, timeout);
+    let addr = server.local_addr();
+    let slots = tls_handshake_slots();
+    let _held: Vec<TcpStream> = clients.run(async {
+        let mut held = Vec::new();
+        for _ in 0..slots {
+            let mut tcp = stalled_tls_client(addr, pki.client(), None).await;
+            // The server's answer shows it took a slot for this one.
+            let mut byte = [0u8; 1];
+            assert_eq!(tcp.read(&mut byte).await.unwrap(), 1);
+            held.push(tcp);
+        }
+        held
+    });
+    let good_started = Instant::now();
+    let (_ws, _) = clients
+        .run(connect_wss(addr, pki.client(), "localhost"))
+        .expect("wss:// connect within the handshake timeout");
+    let good_took = good_started.elapsed();
+    // The stalled ones were dropped at their timeout, and only then did the good client get
+    // a slot: a stalled one's failure comes first.
+    let reason = handshake_failed(&mut server, None);
+    assert!(reason.contains("handshake_timeout"), "{reason}");
+    let mut failed = 1u128;
+    loop {
+        match event(&mut server) {
+            ServerEvent::HandshakeFailed { reason, .. } => {
+                assert!(reason.contains("handshake_timeout"), "{reason}");
+                failed += 1;
+            }
+            ServerEvent::Connected { .. } => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    // It still made it within its own timeout, counted from after theirs started.
+    assert!(good_took < timeout, "{good_took:?}");
+    for (key, value) in [
+        ("slots", slots as u128),
+        ("timeout_ms", timeout.as_millis()),
+        ("failed_before_good", failed),
+        ("good_client_waited_ms", good_took.as_millis()),
+    ] {
+        println!("RELIABILITY tls_full_{key}={value}");
+    }
     server.stop();
 }

@@ -1,5 +1,6 @@
-//! Hostile input on the wire, from raw TCP clients writing hand-made bytes: broken HTTP
-//! requests, a slowloris, frames no proper client sends, a peer that never reads. For each, the
+//! Hostile input on the wire, from raw TCP clients writing hand-made bytes: broken,
+//! ambiguous and malformed HTTP requests, a slowloris, frames no proper client sends, a peer
+//! that never reads, a flood of refused handshakes while the game does not poll. For each, the
 //! exact answer on the wire (HTTP status or close code), the server's event, a well-behaved
 //! client that keeps exchanging messages meanwhile, and the engine's accounting back to where
 //! it was. Cases already covered elsewhere are not repeated here: invalid UTF-8 (1007), a
@@ -13,9 +14,11 @@ use std::time::{Duration, Instant};
 use common::hostile::*;
 use common::process::{alone, resident_bytes, shared_turn};
 use common::*;
-use gdws_engine::{Limits, SendError, Server, ServerEvent};
+use futures_util::{SinkExt, StreamExt};
+use gdws_engine::{Limits, SendError, Server, ServerEvent, WarningBudget};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
 
 /// A long handshake timeout: a prompt answer shows the request was refused, not timed out.
 fn patient_server() -> Server {
@@ -162,6 +165,75 @@ fn missing_or_wrong_upgrade_headers_get_400() {
         let request = UPGRADE_HEAD.replace(header, replacement) + "\r\n";
         check_refused(what, request.as_bytes(), 400, reason);
     }
+}
+
+#[test]
+fn an_upgrade_with_a_body_or_a_header_twice_gets_400_and_its_body_is_not_read_as_frames() {
+    let _turn = shared_turn();
+    // A text frame "hi", which a lax server would take from the body.
+    let frame = client_frame(true, 0x1, b"hi");
+    let mut body = format!("Content-Length: {}\r\n\r\n", frame.len()).into_bytes();
+    body.extend(&frame);
+    let mut chunked =
+        format!("Transfer-Encoding: chunked\r\n\r\n{:x}\r\n", frame.len()).into_bytes();
+    chunked.extend(&frame);
+    chunked.extend(b"\r\n0\r\n\r\n");
+    let cases = [
+        ("Content-Length and a body", body, "(Content-Length: \"8\")"),
+        (
+            "Transfer-Encoding: chunked",
+            chunked,
+            "(Transfer-Encoding: \"chunked\")",
+        ),
+        (
+            "two Upgrade headers",
+            b"Upgrade: websocket\r\n\r\n".to_vec(),
+            "the Upgrade header appears 2 times",
+        ),
+        (
+            "two Sec-WebSocket-Version headers",
+            b"Sec-WebSocket-Version: 13\r\n\r\n".to_vec(),
+            "the Sec-WebSocket-Version header appears 2 times",
+        ),
+        (
+            "two Sec-WebSocket-Key headers",
+            b"Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\r\n".to_vec(),
+            "the Sec-WebSocket-Key header appears 2 times",
+        ),
+        (
+            "a subprotocol that is not a token",
+            b"Sec-WebSocket-Protocol: chat, {\"json\"}\r\n\r\n".to_vec(),
+            "not a token: \"{\\\"json\\\"}\"",
+        ),
+    ];
+    for (what, rest, reason) in cases {
+        let mut request = UPGRADE_HEAD.as_bytes().to_vec();
+        request.extend(rest);
+        check_refused(what, &request, 400, reason);
+    }
+    let request = UPGRADE_HEAD.replace("dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ=") + "\r\n";
+    check_refused(
+        "Sec-WebSocket-Key of 5 bytes",
+        request.as_bytes(),
+        400,
+        "the Sec-WebSocket-Key \"c2hvcnQ=\" is not the base64 of 16 bytes",
+    );
+}
+
+#[test]
+fn client_text_in_a_reason_is_cut_to_a_short_prefix_and_escaped() {
+    let _turn = shared_turn();
+    let long = "x".repeat(8000);
+    let request = format!("{UPGRADE_HEAD}Sec-WebSocket-Protocol: \u{e9}\u{e9}{long}\r\n\r\n");
+    let text = check_refused(
+        "an 8 KB subprotocol list, not a token",
+        request.as_bytes(),
+        400,
+        "(cut, 8004 bytes in all)",
+    );
+    let reason = text.rsplit("\r\n\r\n").next().unwrap();
+    assert!(reason.contains("\"\\xc3\\xa9\\xc3\\xa9xxx"), "{reason}");
+    assert!(reason.len() < 200, "{reason}");
 }
 
 #[test]
@@ -542,6 +614,8 @@ fn many_hostile_clients_leave_nothing_behind() {
             ..Limits::default()
         };
         config.handshake_timeout = Duration::from_secs(20);
+        // Every client's warning is checked: none may be held back.
+        config.warnings = WarningBudget::UNLIMITED;
     });
     let mut bystander = Bystander::connect(&mut server, &clients);
     let rounds = repetitions(200, 10_000);
@@ -576,5 +650,117 @@ fn many_hostile_clients_leave_nothing_behind() {
         "sockets and peers back to the bystander alone after every round",
     );
     assert!(grown < 16 << 20, "resident memory grew by {grown} bytes");
+    server.stop();
+}
+
+/// Refused handshakes in the flood below, and how many at once.
+const FLOOD: usize = 3000;
+const FLOOD_CONCURRENCY: usize = 32;
+/// The flood must be over by then (it takes a second or two).
+const FLOOD_TIME_BOUND: Duration = Duration::from_secs(120);
+
+#[test]
+fn a_flood_of_refused_handshakes_while_the_game_does_not_poll_holds_a_bounded_number_of_warnings() {
+    let _alone = alone();
+    let clients = Clients::new();
+    let mut server = patient_server();
+    let budget = server.config().warnings;
+    let addr = server.local_addr();
+    let rss_before = resident_bytes();
+    let started = Instant::now();
+    // The game does not poll from here on. Meanwhile a client comes, talks and leaves: none of
+    // that may be lost.
+    let flood = async {
+        let refusals = futures_util::stream::iter(0..FLOOD).for_each_concurrent(
+            FLOOD_CONCURRENCY,
+            |_| async {
+                let (answer, _) = raw_request(addr, b"HELLO\r\n\r\n").await;
+                assert_eq!(answer.status, 400, "{}", answer.text);
+            },
+        );
+        let visitor = async {
+            let (mut ws, _) = connect(addr, &[]).await.expect("the visitor connects");
+            ws.send(Message::text("still here")).await.unwrap();
+            ws.close(None).await.unwrap();
+            while ws.next().await.is_some() {}
+        };
+        tokio::join!(refusals, visitor);
+    };
+    clients.run(async {
+        let in_time = tokio::time::timeout(FLOOD_TIME_BOUND, flood).await;
+        in_time.expect("the flood ends within its time bound");
+    });
+    wait_until("every refused connection is closed", || {
+        server.open_sockets() == 0
+    });
+    let flood_time = started.elapsed();
+    let waiting = server.pending_events();
+    let rss_grown = resident_bytes().saturating_sub(rss_before);
+
+    // The first poll: what waits, as poll() takes it.
+    let (mut warnings, mut notices, mut suppressed, mut longest) = (0, 0, 0, 0);
+    let mut visitor = Vec::new();
+    for _ in 0..waiting {
+        match server
+            .next_event()
+            .expect("as many events as pending_events() said")
+        {
+            ServerEvent::HandshakeFailed { reason, .. } => {
+                warnings += 1;
+                longest = longest.max(reason.len());
+            }
+            ServerEvent::WarningsSuppressed { count } => {
+                notices += 1;
+                suppressed += count;
+            }
+            other => visitor.push(other),
+        }
+    }
+    assert_eq!(server.next_event(), None, "the first poll took everything");
+    assert!(
+        warnings <= budget.waiting,
+        "{warnings} warnings waited for the poll, over the bound of {}",
+        budget.waiting
+    );
+    assert_eq!(notices, 1, "the first poll prints the count of the rest");
+    assert_eq!(
+        warnings as u64 + suppressed,
+        FLOOD as u64,
+        "every refusal is printed or counted"
+    );
+    assert!(
+        matches!(
+            &visitor[..],
+            [
+                ServerEvent::Connected { .. },
+                ServerEvent::Message { .. },
+                ServerEvent::CloseRequest { .. },
+                ServerEvent::Disconnected {
+                    was_clean: true,
+                    ..
+                }
+            ]
+        ),
+        "the visitor's events, all of them: {visitor:?}"
+    );
+    for (key, value) in [
+        ("refusals", FLOOD),
+        ("flood_ms", flood_time.as_millis() as usize),
+        ("waiting_events", waiting),
+        ("warnings", warnings),
+        ("suppressed", suppressed as usize),
+        ("longest_reason", longest),
+        ("rss_grown_kib", rss_grown / 1024),
+    ] {
+        println!("RELIABILITY warning_flood_{key}={value}");
+    }
+    report(
+        &format!("{FLOOD} refused handshakes while the game does not poll"),
+        &format!("HTTP 400 each; {waiting} events waiting"),
+        &format!(
+            "{warnings} HandshakeFailed, then WarningsSuppressed {{ count: {suppressed} }}; \
+             the visitor's Connected, Message, CloseRequest, Disconnected"
+        ),
+    );
     server.stop();
 }

@@ -20,14 +20,14 @@ func run():
 	yield(wait_event("client_disconnected"), "completed")
 
 	# No protocol in common: rejected.
-	yield(expect_rejected({"protocols": ["xml"]}, "client offers only an unknown protocol", '["xml"]', '["chat", "json"]'), "completed")
+	yield(expect_rejected({"protocols": ["xml"]}, "client offers only an unknown protocol", '"xml"', '["chat", "json"]'), "completed")
 	# Client offers none but the server lists some: rejected.
-	yield(expect_rejected({}, "client offers no protocol to a server that requires one", '[]', '["chat", "json"]'), "completed")
+	yield(expect_rejected({}, "client offers no protocol to a server that requires one", 'none', '["chat", "json"]'), "completed")
 	server.stop()
 
 	# Server lists none, client offers some: rejected.
 	check_eq(server.listen(port), OK, "listen without protocols")
-	yield(expect_rejected({"protocols": ["chat"]}, "client offers a protocol to a server with none", '["chat"]', '[]'), "completed")
+	yield(expect_rejected({"protocols": ["chat"]}, "client offers a protocol to a server with none", '"chat"', '[]'), "completed")
 
 	# Both empty: accepted with protocol "".
 	client = spawn_client()

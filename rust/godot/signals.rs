@@ -4,7 +4,7 @@ use gdnative::export::NativeClass;
 use gdnative::prelude::*;
 
 use super::log;
-use gdws_engine::ServerEvent;
+use gdws_engine::{ServerEvent, WarningBudget};
 
 /// A signal the server emits, with `N` parameters: `emit` takes exactly that many arguments.
 struct Signal<const N: usize> {
@@ -76,7 +76,7 @@ pub(crate) fn declare<C: NativeClass>(builder: &ClassBuilder<C>) {
 /// The signal for `event`: as a multiplayer peer the server speaks to MultiplayerAPI
 /// (`peer_connected`, `peer_packet`, `peer_disconnected`) instead of `client_*` and
 /// `data_received`; `client_close_request` fires in both modes, like the stock class.
-/// Warnings and refused handshakes are printed instead.
+/// Warnings, refused handshakes and the count of those held back are printed instead.
 pub(crate) fn emit(owner: &Object, event: ServerEvent, multiplayer: bool) {
     match event {
         ServerEvent::Connected { id, .. } if multiplayer => {
@@ -113,5 +113,21 @@ pub(crate) fn emit(owner: &Object, event: ServerEvent, multiplayer: bool) {
                 format!("connection from {address} refused: {reason}"),
             );
         }
+        ServerEvent::WarningsSuppressed { count } => {
+            log::warn("WebSocketServer.poll", suppressed_warnings(count));
+        }
     }
+}
+
+/// The notice of warnings the engine held back (the Godot class runs with the default budget).
+fn suppressed_warnings(count: u64) -> String {
+    let WarningBudget {
+        per_second,
+        burst,
+        waiting,
+    } = WarningBudget::DEFAULT;
+    format!(
+        "{count} more warnings and refused connections were not printed (the server prints \
+         {burst} at once, then {per_second} a second, and holds {waiting} until poll())"
+    )
 }

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::proto::limits::Limits;
+use crate::runtime::warnings::WarningBudget;
 use crate::tls::TlsConfig;
 
 /// Where the server listens.
@@ -50,6 +51,9 @@ pub struct ServerConfig {
     /// How long a close handshake may take before the connection is dropped. Default 3 s.
     pub close_timeout: Duration,
     pub limits: Limits,
+    /// How many warnings and failed handshakes reach the game, all peers together. Default
+    /// `WarningBudget::DEFAULT`.
+    pub warnings: WarningBudget,
     /// Speak Godot's high-level multiplayer protocol (`proto::multiplayer`): announce joins and
     /// leaves, relay client-to-client packets, hand the game only what is addressed to the
     /// server.
@@ -74,6 +78,7 @@ impl ServerConfig {
             handshake_timeout: Duration::from_secs(3),
             close_timeout: Duration::from_secs(3),
             limits: Limits::default(),
+            warnings: WarningBudget::DEFAULT,
             multiplayer: false,
             tls: None,
             max_connections: None,

@@ -35,4 +35,18 @@ pub enum ServerEvent {
         address: SocketAddr,
         reason: String,
     },
+    /// This many warnings and failed handshakes were held back by the server-wide bound
+    /// (`ServerConfig::warnings`) since the last such notice. It comes once the events before
+    /// it are taken, at most once per `WARNING_INTERVAL`.
+    WarningsSuppressed {
+        count: u64,
+    },
+}
+
+impl ServerEvent {
+    /// Whether the server-wide bound on warnings applies to this event: warnings and failed
+    /// handshakes. The others are never held back.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Self::Warning { .. } | Self::HandshakeFailed { .. })
+    }
 }

@@ -17,9 +17,41 @@ pub fn choose_protocol<'a>(offered: &[&'a str], accepted: &[String]) -> Option<&
         .copied()
 }
 
-/// The protocols of a `Sec-WebSocket-Protocol` header value: comma-separated, trimmed.
-pub(crate) fn parse_offered(header: &str) -> impl Iterator<Item = &str> {
-    header.split(',').map(str::trim).filter(|p| !p.is_empty())
+/// The protocols of a `Sec-WebSocket-Protocol` header value: a comma-separated list of tokens
+/// (RFC 6455 4.1, RFC 7230 3.2.6) with optional spaces or tabs around each; empty elements are
+/// skipped (RFC 7230 7). `Err(element)` for the first element that is not a token.
+pub(crate) fn parse_offered(header: &[u8]) -> Result<Vec<&str>, &[u8]> {
+    let mut offered = Vec::new();
+    for element in header.split(|byte| *byte == b',') {
+        let element = trim_whitespace(element);
+        if element.is_empty() {
+            continue;
+        }
+        // A token is ASCII, so it is UTF-8.
+        match std::str::from_utf8(element) {
+            Ok(protocol) if element.iter().all(|byte| is_token_byte(*byte)) => {
+                offered.push(protocol)
+            }
+            _ => return Err(element),
+        }
+    }
+    Ok(offered)
+}
+
+/// RFC 7230's optional whitespace: spaces and tabs.
+fn trim_whitespace(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+/// RFC 7230's `tchar`: the bytes of a token.
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }
 
 #[cfg(test)]
@@ -53,7 +85,22 @@ mod tests {
 
     #[test]
     fn header_values_are_split_and_trimmed() {
-        let offered: Vec<_> = parse_offered(" a, b ,,c").collect();
-        assert_eq!(offered, ["a", "b", "c"]);
+        let offered = parse_offered(b" a, b ,,c\t,\tx.y-z_1~").unwrap();
+        assert_eq!(offered, ["a", "b", "c", "x.y-z_1~"]);
+        assert_eq!(parse_offered(b"").unwrap(), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn an_element_that_is_not_a_token_is_refused() {
+        for (header, bad) in [
+            (&b"chat, two words"[..], &b"two words"[..]),
+            (b"chat, \"quoted\"", b"\"quoted\""),
+            (b"a/b", b"a/b"),
+            (b"x;q=1", b"x;q=1"),
+            (b"ok, \xc3\xa9", b"\xc3\xa9"),
+            (b"{json}", b"{json}"),
+        ] {
+            assert_eq!(parse_offered(header), Err(bad), "{header:?}");
+        }
     }
 }

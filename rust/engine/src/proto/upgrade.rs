@@ -1,6 +1,8 @@
 //! The HTTP upgrade request as pure code on bytes: whether what a client sent so far is a
-//! whole request head, whether it is a WebSocket upgrade we take (tungstenite's checks, then
-//! the subprotocol choice), and the exact bytes to answer. The listener feeds it what it reads
+//! whole request head, whether it is a WebSocket upgrade we take (no body, no header that must
+//! be single twice, tungstenite's checks, a well-formed key, subprotocols that are tokens, then
+//! the subprotocol choice), and the exact bytes to answer. Client text in a reason is quoted
+//! with `client_text::quote`: a short prefix, escaped. The listener feeds it what it reads
 //! from a socket; the fuzzer (`fuzz/`) feeds it anything.
 
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
@@ -11,6 +13,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use super::client_text::quote;
 use super::limits::Limits;
 use super::subprotocol::{choose_protocol, parse_offered};
 
@@ -89,30 +92,107 @@ pub fn answer(input: &[u8], accepted: &[String]) -> Upgrade {
         }
     };
     let (head_len, request) = request;
+    if let Some(reason) = ambiguous(&request) {
+        let reason = format!("invalid WebSocket handshake: {reason}");
+        return reject(StatusCode::BAD_REQUEST, reason);
+    }
     let response = match create_response(&request) {
         Ok(response) => response,
         Err(e) => return not_an_upgrade(&request, &e),
     };
-    let offered: Vec<&str> = request
-        .headers()
-        .get_all("Sec-WebSocket-Protocol")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(parse_offered)
-        .collect();
+    let offered = match offered_protocols(&request) {
+        Ok(offered) => offered,
+        Err(reason) => {
+            let reason = format!("invalid WebSocket handshake: {reason}");
+            return reject(StatusCode::BAD_REQUEST, reason);
+        }
+    };
     match choose_protocol(&offered, accepted) {
         Some(protocol) => Upgrade::Accept {
             response: switching_protocols(response, protocol),
             protocol: protocol.to_owned(),
             head_len,
         },
-        None => reject(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "no common subprotocol: the client offered {offered:?}, the server accepts \
+        None => {
+            let offered = match offered.is_empty() {
+                true => "none".to_owned(),
+                false => quote(offered.join(", ").as_bytes()),
+            };
+            let reason = format!(
+                "no common subprotocol: the client offered {offered}, the server accepts \
                  {accepted:?}"
-            ),
-        ),
+            );
+            reject(StatusCode::BAD_REQUEST, reason)
+        }
+    }
+}
+
+/// The headers of a WebSocket upgrade that must appear at most once: a second value would
+/// leave the server and a proxy in front of it reading different requests.
+const SINGLE_HEADERS: [&str; 3] = ["Upgrade", "Sec-WebSocket-Version", "Sec-WebSocket-Key"];
+
+/// Why `request` could be read two ways, if it could: it has a body (whose bytes would
+/// otherwise be taken for the first frames), or a header that must appear once appears twice.
+/// `Content-Length: 0` is no body.
+fn ambiguous(request: &Request) -> Option<String> {
+    let headers = request.headers();
+    if let Some(value) = headers.get("Transfer-Encoding") {
+        return Some(format!(
+            "a GET request with a body (Transfer-Encoding: {}); an upgrade has none",
+            quote(value.as_bytes())
+        ));
+    }
+    let mut lengths = headers.get_all("Content-Length").iter();
+    match (lengths.next(), lengths.next()) {
+        (Some(length), None) if length == "0" => {}
+        (None, _) => {}
+        (Some(length), _) => {
+            return Some(format!(
+                "a GET request with a body (Content-Length: {}); an upgrade has none",
+                quote(length.as_bytes())
+            ))
+        }
+    }
+    SINGLE_HEADERS.iter().find_map(|name| {
+        let count = headers.get_all(*name).iter().count();
+        (count > 1).then(|| format!("the {name} header appears {count} times; it must be once"))
+    })
+}
+
+/// The subprotocols the client offered, checked: its key must be a WebSocket key, and every
+/// offered protocol a token. The reason otherwise.
+fn offered_protocols(request: &Request) -> Result<Vec<&str>, String> {
+    let headers = request.headers();
+    // create_response made sure there is one.
+    if let Some(key) = headers.get("Sec-WebSocket-Key") {
+        if !is_websocket_key(key.as_bytes()) {
+            return Err(format!(
+                "the Sec-WebSocket-Key {} is not the base64 of 16 bytes",
+                quote(key.as_bytes())
+            ));
+        }
+    }
+    let mut offered = Vec::new();
+    for value in headers.get_all("Sec-WebSocket-Protocol") {
+        let protocols = parse_offered(value.as_bytes()).map_err(|bad| {
+            format!(
+                "the client offered a subprotocol that is not a token: {}",
+                quote(bad)
+            )
+        })?;
+        offered.extend(protocols);
+    }
+    Ok(offered)
+}
+
+/// Whether `key` is the base64 of 16 bytes (RFC 6455 4.1): 22 characters of the base64
+/// alphabet and `==`. The 4 bits the last character has beyond the 16 bytes are not checked
+/// (RFC 4648 3.5 leaves that to the decoder): the key is only hashed, never decoded.
+fn is_websocket_key(key: &[u8]) -> bool {
+    let is_base64 = |byte: &u8| byte.is_ascii_alphanumeric() || *byte == b'+' || *byte == b'/';
+    match key.trim_ascii() {
+        [data @ .., b'=', b'='] => data.len() == 22 && data.iter().all(is_base64),
+        _ => false,
     }
 }
 
@@ -180,7 +260,7 @@ fn not_an_upgrade(request: &Request, error: &WsError) -> Upgrade {
     let has_upgrade_headers =
         request.headers().contains_key("Upgrade") && request.headers().contains_key("Connection");
     if has_upgrade_headers && version.is_none_or(|v| v != "13") {
-        let asked = version.map_or("none".into(), |v| String::from_utf8_lossy(v.as_bytes()));
+        let asked = version.map_or("none".into(), |v| quote(v.as_bytes()));
         let reason = format!(
             "invalid WebSocket handshake: the client asked for WebSocket version {asked}, the \
              server speaks 13"
@@ -364,6 +444,159 @@ mod tests {
             .contains("sec-websocket-protocol: chat\r\n"));
         let upgrade = answer(input.as_bytes(), &["json".to_owned()]);
         assert_eq!(status_of(&upgrade), StatusCode::BAD_REQUEST);
+    }
+
+    /// The reason `answer` refuses `UPGRADE` plus `extra` headers with, after checking it is a
+    /// 400 whose body says it.
+    fn refused_with_400(extra: &str) -> String {
+        let input = format!("{UPGRADE}{extra}\r\n");
+        let Upgrade::Reject {
+            response,
+            status,
+            reason,
+        } = answer(input.as_bytes(), &[])
+        else {
+            panic!("{extra:?} not refused");
+        };
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{extra:?}: {reason}");
+        assert!(String::from_utf8(response)
+            .unwrap()
+            .ends_with(&format!("{reason}\n")));
+        reason
+    }
+
+    fn accepted_with(extra: &str, accepted: &[String]) -> bool {
+        let input = format!("{UPGRADE}{extra}\r\n");
+        matches!(answer(input.as_bytes(), accepted), Upgrade::Accept { .. })
+    }
+
+    #[test]
+    fn a_request_with_a_body_is_refused_and_content_length_0_is_none() {
+        let reason = refused_with_400("Transfer-Encoding: chunked\r\n");
+        assert_eq!(
+            reason,
+            "invalid WebSocket handshake: a GET request with a body (Transfer-Encoding: \
+             \"chunked\"); an upgrade has none"
+        );
+        let reason = refused_with_400("Content-Length: 12\r\n");
+        assert!(reason.contains("(Content-Length: \"12\")"), "{reason}");
+        refused_with_400("Content-Length: 0\r\nContent-Length: 0\r\n");
+        refused_with_400("Content-Length: zero\r\n");
+        assert!(accepted_with("Content-Length: 0\r\n", &[]));
+    }
+
+    #[test]
+    fn a_second_upgrade_version_or_key_header_is_refused() {
+        for (name, value) in [
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="),
+        ] {
+            let reason = refused_with_400(&format!("{name}: {value}\r\n"));
+            assert_eq!(
+                reason,
+                format!(
+                    "invalid WebSocket handshake: the {name} header appears 2 times; it must \
+                     be once"
+                )
+            );
+        }
+        // Headers that may be repeated still are.
+        assert!(accepted_with(
+            "Connection: keep-alive\r\nX-A: 1\r\nX-A: 2\r\n",
+            &[]
+        ));
+    }
+
+    #[test]
+    fn a_key_that_is_not_the_base64_of_16_bytes_is_refused() {
+        let good = "dGhlIHNhbXBsZSBub25jZQ==";
+        for bad in [
+            "dGhlIHNhbXBsZSBub25jZQ",
+            "dGhlIHNhbXBsZSBub25jZQ=",
+            "dGhlIHNhbXBsZSBub25jZQ===",
+            "dGhlIHNhbXBsZSBub25jZXg=",
+            "dGhlIHNhbXBsZSBub25j!Q==",
+            "x",
+            "dGhlIHNhbXBsZSBub25jZQdGhlIHNhbXBsZSBub25jZQ==",
+        ] {
+            let input = UPGRADE.replace(good, bad) + "\r\n";
+            let Upgrade::Reject { status, reason, .. } = answer(input.as_bytes(), &[]) else {
+                panic!("{bad:?} taken");
+            };
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert_eq!(
+                reason,
+                format!(
+                    "invalid WebSocket handshake: the Sec-WebSocket-Key \"{bad}\" is not the \
+                     base64 of 16 bytes"
+                )
+            );
+        }
+        let other = UPGRADE.replace(good, "+/+/AAAAAAAAAAAAAAAAAA==") + "\r\n";
+        assert!(matches!(
+            answer(other.as_bytes(), &[]),
+            Upgrade::Accept { .. }
+        ));
+    }
+
+    #[test]
+    fn offered_subprotocols_that_are_not_tokens_are_refused() {
+        let accepted = ["chat".to_owned()];
+        for (header, bad) in [
+            ("chat, two words", r#""two words""#),
+            ("chat, {json}", r#""{json}""#),
+            ("chat, a\u{e9}b", r#""a\xc3\xa9b""#),
+        ] {
+            let input = format!("{UPGRADE}Sec-WebSocket-Protocol: {header}\r\n\r\n");
+            let Upgrade::Reject { status, reason, .. } = answer(input.as_bytes(), &accepted) else {
+                panic!("{header:?} taken");
+            };
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert_eq!(
+                reason,
+                format!(
+                    "invalid WebSocket handshake: the client offered a subprotocol that is not \
+                     a token: {bad}"
+                )
+            );
+        }
+        // Two headers make one list.
+        let two = "Sec-WebSocket-Protocol: x\r\nSec-WebSocket-Protocol: chat\r\n";
+        assert!(accepted_with(two, &accepted));
+    }
+
+    #[test]
+    fn quoted_client_text_is_cut_and_escaped() {
+        let many: Vec<String> = (0..2000).map(|i| format!("p{i}")).collect();
+        let input = format!(
+            "{UPGRADE}Sec-WebSocket-Protocol: {}\r\n\r\n",
+            many.join(",")
+        );
+        let Upgrade::Reject { reason, .. } = answer(input.as_bytes(), &[]) else {
+            panic!("taken");
+        };
+        assert!(reason.len() < 200, "{reason}");
+        assert!(
+            reason.starts_with("no common subprotocol: the client offered \"p0, p1, p2, "),
+            "{reason}"
+        );
+        assert!(reason.contains("\"... (cut, "), "{reason}");
+
+        let version = format!("\u{e9}\t{}", "9".repeat(5000));
+        let input = UPGRADE.replace("Version: 13", &format!("Version: {version}")) + "\r\n";
+        let Upgrade::Reject { reason, .. } = answer(input.as_bytes(), &[]) else {
+            panic!("taken");
+        };
+        assert!(reason.len() < 200, "{reason}");
+        assert!(
+            reason.contains("version \"\\xc3\\xa9\\x09999"),
+            "what is not printable ASCII is escaped: {reason}"
+        );
+        assert!(
+            reason.contains("(cut, 5003 bytes in all), the server speaks 13"),
+            "{reason}"
+        );
     }
 
     /// Feeds `input` to a `RequestHead` `chunk` bytes at a time; the first decision that is not

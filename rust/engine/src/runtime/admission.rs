@@ -12,9 +12,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::connection::WarningLimiter;
 use super::context::ServerContext;
 use super::handshake::{finish_refusal, first_byte, REFUSAL_DRAIN_TIME, TLS_HANDSHAKE_RECORD};
+use super::warnings::WarningLimiter;
 use crate::config::ServerConfig;
 use crate::event::ServerEvent;
 use crate::proto::upgrade::service_unavailable;

@@ -32,6 +32,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::context::{Event, OpenSocket, ServerContext};
 use super::queue::{Command, Commands, PeerCounters, Route};
 use super::transport::Transport;
+use super::warnings::WarningLimiter;
 use crate::event::ServerEvent;
 use crate::packet::{Packet, PeerId};
 use crate::proto::close::strip_nul;
@@ -39,8 +40,6 @@ use crate::proto::multiplayer;
 
 /// How many steps one poll may take before yielding to other connections.
 const POLL_BUDGET: usize = 64;
-/// At most one warning per connection in this interval; the rest are counted.
-pub const WARNING_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the end of a connection may wait to tell the client (TLS close_notify, then FIN).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -536,29 +535,6 @@ enum ReadStep {
     Progress,
     Idle,
     Ended(bool),
-}
-
-/// Lets one warning through per `WARNING_INTERVAL` and counts the ones it holds back.
-#[derive(Default)]
-pub(crate) struct WarningLimiter {
-    last: Option<Instant>,
-    suppressed: u32,
-}
-
-impl WarningLimiter {
-    /// `Some(number held back since the last one)` when a warning may go out now.
-    pub(crate) fn allow(&mut self, now: Instant) -> Option<u32> {
-        match self.last {
-            Some(last) if now.duration_since(last) < WARNING_INTERVAL => {
-                self.suppressed = self.suppressed.saturating_add(1);
-                None
-            }
-            _ => {
-                self.last = Some(now);
-                Some(std::mem::take(&mut self.suppressed))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

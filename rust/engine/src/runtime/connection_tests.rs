@@ -321,14 +321,3 @@ async fn a_message_over_the_input_limit_is_closed_with_1009_and_a_warning() {
         "{told:?}"
     );
 }
-
-#[test]
-fn warnings_pass_once_per_interval_and_count_the_rest() {
-    let mut limiter = WarningLimiter::default();
-    let start = Instant::now();
-    assert_eq!(limiter.allow(start), Some(0));
-    assert_eq!(limiter.allow(start + WARNING_INTERVAL / 2), None);
-    assert_eq!(limiter.allow(start + WARNING_INTERVAL / 2), None);
-    assert_eq!(limiter.allow(start + WARNING_INTERVAL), Some(2));
-    assert_eq!(limiter.allow(start + WARNING_INTERVAL * 3), Some(0));
-}

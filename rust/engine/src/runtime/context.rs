@@ -4,13 +4,17 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crossbeam_channel::Sender;
+use tokio::sync::Semaphore;
 
 use super::admission::Admission;
+use super::handshake::tls_handshake_slots;
 use super::peer::Peer;
 use super::queue::{Route, WakeBatch};
 use super::registry::Registry;
+use super::warnings::WarningGate;
 use crate::config::ServerConfig;
 use crate::event::ServerEvent;
 use crate::packet::{Packet, PeerId};
@@ -42,6 +46,13 @@ pub(crate) struct ServerContext {
     pub admission: Admission,
     /// Accept calls that failed (see `Server::accept_failures`).
     pub accept_failures: AtomicUsize,
+    /// Connections that closed without sending a byte (port scans, load balancers' TCP
+    /// checks): counted here instead of reported.
+    pub silent_connections: AtomicUsize,
+    /// The server-wide bound on warnings and failed handshakes (see `report`).
+    pub warnings: WarningGate,
+    /// TLS handshakes past their ClientHello, `tls_handshake_slots()` at once.
+    pub tls_handshakes: Semaphore,
     /// Multiplayer mode: the packets for the server that the peers hold unread, all peers
     /// together. Kept by the peers on the main thread (see `Peer`).
     pub multiplayer_unread: Arc<AtomicUsize>,
@@ -51,6 +62,7 @@ impl ServerContext {
     pub fn new(config: ServerConfig, events: Sender<Event>) -> Self {
         let registry = Registry::new(config.multiplayer);
         let admission = Admission::new(&config);
+        let warnings = WarningGate::new(config.warnings, Instant::now());
         Self {
             config,
             events,
@@ -60,6 +72,9 @@ impl ServerContext {
             open_sockets: AtomicUsize::new(0),
             admission,
             accept_failures: AtomicUsize::new(0),
+            silent_connections: AtomicUsize::new(0),
+            warnings,
+            tls_handshakes: Semaphore::new(tls_handshake_slots()),
             multiplayer_unread: Arc::default(),
         }
     }
@@ -92,7 +107,12 @@ impl ServerContext {
         let _ = self.events.send(event);
     }
 
+    /// Tells the main thread about `event`. Warnings and failed handshakes pass the
+    /// server-wide bound first: one held back is only counted (see `WarningGate`).
     pub fn report(&self, event: ServerEvent) {
+        if event.is_warning() && !self.warnings.admit(Instant::now()) {
+            return;
+        }
         self.send_event(Event::Report(event));
     }
 }

@@ -1,9 +1,12 @@
 //! What happens to an accepted connection until it is a peer: refused or not, TCP_NODELAY,
 //! TLS (wss://) and the HTTP upgrade, all within `handshake_timeout` of the accept. A client of
-//! the wrong kind (TLS on ws://, plain on wss://) is told so in words it understands.
+//! the wrong kind (TLS on ws://, plain on wss://) is told so in words it understands. A
+//! connection that closes without a byte (a port scan, a load balancer's check) is only
+//! counted, and at most `TLS_HANDSHAKES_PER_CORE` TLS handshakes per core do their work at once.
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,12 +14,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::error::Elapsed;
 use tokio::time::{timeout_at, Instant};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::LazyConfigAcceptor;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
 use super::connection::run_peer;
 use super::context::{OpenSocket, ServerContext};
 use super::read_ahead::ReadAhead;
+use super::server::available_cores;
 use super::transport::Transport;
 use crate::config::ServerConfig;
 use crate::event::ServerEvent;
@@ -26,6 +32,34 @@ use crate::tls::TlsConfig;
 /// How long, and how much, a refused client's further input is read before the close.
 pub const REFUSAL_DRAIN_TIME: Duration = Duration::from_millis(500);
 const REFUSAL_DRAIN_BYTES: usize = 64 * 1024;
+
+/// TLS handshakes that may run at once, per core, counted from a whole ClientHello (reading
+/// one costs nearly nothing, so a client that sends half of one holds no slot) to the end of
+/// the TLS handshake. The rest wait their turn, first come first served, within their
+/// `handshake_timeout`: a flood of handshakes queues instead of sharing the cores until every
+/// one of them times out, and one whose deadline passed while it waited does no TLS work.
+pub const TLS_HANDSHAKES_PER_CORE: usize = 16;
+
+/// How many TLS handshakes a server of this process runs at once: `TLS_HANDSHAKES_PER_CORE`
+/// for each core the process may run on.
+pub fn tls_handshake_slots() -> usize {
+    TLS_HANDSHAKES_PER_CORE * available_cores()
+}
+
+/// Why a connection did not become a peer.
+pub(crate) enum Refusal {
+    /// It closed (or was reset) before sending a byte: a port scan or a load balancer's TCP
+    /// check. Counted in `silent_connections`, not reported.
+    Silent,
+    /// Reported to the game as `HandshakeFailed`.
+    Reason(String),
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Self {
+        Self::Reason(reason)
+    }
+}
 
 /// Upgrades one accepted connection (TLS first, on a wss:// server) and runs it as a peer.
 /// The whole handshake, TLS and HTTP, must finish within `handshake_timeout` of the accept.
@@ -49,7 +83,7 @@ pub(crate) async fn serve(
         }
         Some(tls) => {
             let handshake = async {
-                let stream = tls_accept(tcp, tls).await?;
+                let stream = tls_accept(tcp, tls, &context, deadline).await?;
                 upgrade(stream, &context.config).await
             };
             let result = timeout_at(deadline, handshake).await;
@@ -61,7 +95,7 @@ pub(crate) async fn serve(
 type Upgraded<S> = (WebSocketStream<ReadAhead<S>>, String);
 
 async fn finish_handshake<S: Transport>(
-    result: Result<Result<Upgraded<S>, String>, Elapsed>,
+    result: Result<Result<Upgraded<S>, Refusal>, Elapsed>,
     address: SocketAddr,
     open: OpenSocket,
     context: Arc<ServerContext>,
@@ -72,47 +106,65 @@ async fn finish_handshake<S: Transport>(
         Ok(Ok((ws, protocol))) => {
             tokio::spawn(run_peer(ws, address, protocol, open, context));
         }
-        Ok(Err(reason)) => handshake_failed(&context, address, reason),
-        Err(_) => {
-            let reason = format!(
-                "the handshake did not finish within handshake_timeout ({:.1} s)",
-                context.config.handshake_timeout.as_secs_f64()
-            );
-            handshake_failed(&context, address, reason);
+        Ok(Err(Refusal::Silent)) => {
+            context.silent_connections.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(Err(Refusal::Reason(reason))) => handshake_failed(&context, address, reason),
+        Err(_) => handshake_failed(&context, address, timed_out(&context.config)),
     }
+}
+
+fn timed_out(config: &ServerConfig) -> String {
+    format!(
+        "the handshake did not finish within handshake_timeout ({:.1} s)",
+        config.handshake_timeout.as_secs_f64()
+    )
 }
 
 /// On a plain ws:// server: a client that opens with a TLS record (a wss:// client) gets a TLS
 /// `handshake_failure` alert and is dropped, so it fails at once and knows why.
-async fn refuse_tls_client(tcp: &mut TcpStream) -> Result<(), String> {
+async fn refuse_tls_client(tcp: &mut TcpStream) -> Result<(), Refusal> {
     if first_byte(tcp).await? != TLS_HANDSHAKE_RECORD {
         return Ok(());
     }
     let _ = tcp.write_all(&TLS_HANDSHAKE_FAILURE_ALERT).await;
     finish_refusal(tcp).await;
-    Err("a TLS (wss://) client on this plain ws:// server, which has no certificate".to_owned())
+    Err(Refusal::Reason(
+        "a TLS (wss://) client on this plain ws:// server, which has no certificate".to_owned(),
+    ))
 }
 
 /// The TLS handshake of a wss:// server. A plain HTTP client (ws://) gets an HTTP 400 that
-/// says to use wss://.
+/// says to use wss://. The ClientHello is read first; the rest of the handshake waits for one
+/// of the `tls_handshakes` slots, and is not started once `deadline` has passed.
 async fn tls_accept(
     mut tcp: TcpStream,
     tls: &TlsConfig,
-) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
+    context: &ServerContext,
+    deadline: Instant,
+) -> Result<TlsStream<TcpStream>, Refusal> {
     let first = first_byte(&tcp).await?;
     if first != TLS_HANDSHAKE_RECORD && first.is_ascii_alphabetic() {
         let _ = tcp.write_all(PLAIN_CLIENT_ON_TLS_RESPONSE).await;
         finish_refusal(&mut tcp).await;
-        return Err(
+        return Err(Refusal::Reason(
             "a plain (ws://, not TLS) client on this wss:// server; it was told to use wss://"
                 .to_owned(),
-        );
+        ));
     }
-    tls.acceptor()
-        .accept(tcp)
+    let hello = LazyConfigAcceptor::new(Default::default(), tcp)
         .await
-        .map_err(|e| tls_failure(&e))
+        .map_err(|e| tls_failure(&e))?;
+    // Held until the TLS handshake ends. The semaphore is never closed, so this is a permit.
+    let _slot = context.tls_handshakes.acquire().await;
+    if Instant::now() >= deadline {
+        // `timeout_at` would only notice after the next step, the expensive one.
+        return Err(Refusal::Reason(timed_out(&context.config)));
+    }
+    hello
+        .into_stream(tls.acceptor().config().clone())
+        .await
+        .map_err(|e| tls_failure(&e).into())
 }
 
 /// The first TLS record of a handshake has content type 22.
@@ -126,13 +178,15 @@ const PLAIN_CLIENT_ON_TLS_RESPONSE: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
     Connection: close\r\n\r\n\
     This server accepts only TLS connections: use wss://, not ws://\n";
 
-/// The first byte the client sent, left unread.
-pub(crate) async fn first_byte(tcp: &TcpStream) -> Result<u8, String> {
+/// The first byte the client sent, left unread. A client that closes or resets the
+/// connection before its first byte is a silent refusal.
+pub(crate) async fn first_byte(tcp: &TcpStream) -> Result<u8, Refusal> {
     let mut byte = [0u8; 1];
     match tcp.peek(&mut byte).await {
-        Ok(0) => Err("the client closed the connection before the handshake".to_owned()),
+        Ok(0) => Err(Refusal::Silent),
         Ok(_) => Ok(byte[0]),
-        Err(e) => Err(format!("the connection failed before the handshake: {e}")),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Err(Refusal::Silent),
+        Err(e) => Err(format!("the connection failed before the handshake: {e}").into()),
     }
 }
 
@@ -186,14 +240,20 @@ fn handshake_failed(context: &ServerContext, address: SocketAddr, reason: String
 async fn upgrade<S: Transport>(
     mut stream: S,
     config: &ServerConfig,
-) -> Result<Upgraded<S>, String> {
+) -> Result<Upgraded<S>, Refusal> {
     let mut head = RequestHead::new();
     let mut buffer = [0u8; 4096];
     loop {
         let read = match stream.read(&mut buffer).await {
-            Ok(0) => return Err("the client closed the connection during the handshake".into()),
+            Ok(0) => {
+                let reason = "the client closed the connection during the handshake";
+                return Err(reason.to_owned().into());
+            }
             Ok(read) => read,
-            Err(e) => return Err(format!("the connection failed during the handshake: {e}")),
+            Err(e) => {
+                let reason = format!("the connection failed during the handshake: {e}");
+                return Err(reason.into());
+            }
         };
         match head.push(&buffer[..read], &config.protocols) {
             Upgrade::Incomplete => {}
@@ -206,9 +266,9 @@ async fn upgrade<S: Transport>(
                     stream.write_all(&response).await?;
                     stream.flush().await
                 };
-                written
-                    .await
-                    .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
+                written.await.map_err(|e| {
+                    Refusal::Reason(format!("the connection failed during the handshake: {e}"))
+                })?;
                 let frames = head.into_frames(head_len);
                 let ws_config = Some(websocket_config(&config.limits));
                 let stream = ReadAhead::new(stream);
@@ -222,7 +282,7 @@ async fn upgrade<S: Transport>(
             } => {
                 let _ = stream.write_all(&response).await;
                 finish_refusal(&mut stream).await;
-                return Err(reason);
+                return Err(reason.into());
             }
         }
     }

@@ -14,9 +14,9 @@ use tokio::time::Instant;
 
 use super::accept_error::{classify, AcceptFailure, Shed, SpareDescriptor, ACCEPT_BACKOFF};
 use super::admission::{since_last_warning, Refusals};
-use super::connection::WarningLimiter;
 use super::context::{OpenSocket, ServerContext};
 use super::handshake;
+use super::warnings::WarningLimiter;
 use crate::config::BindAddress;
 use crate::error::ListenError;
 use crate::event::ServerEvent;

@@ -1,5 +1,6 @@
 //! The server running on tokio: the listener and the handshake, one task per connection, the
-//! per-peer queues between those tasks and the main thread, and the main thread's handle.
+//! per-peer queues between those tasks and the main thread, the bound on warnings, and the main
+//! thread's handle.
 
 pub(crate) mod accept_error;
 pub(crate) mod admission;
@@ -13,3 +14,4 @@ pub(crate) mod read_ahead;
 pub(crate) mod registry;
 pub(crate) mod server;
 pub(crate) mod transport;
+pub(crate) mod warnings;

@@ -102,11 +102,14 @@ impl Server {
 
     /// Takes the next event, if one is ready, and updates the peers to match: a peer is
     /// reachable from its `Connected` event until its `Disconnected` event.
+    /// Once the channel is empty, the notice of warnings held back comes out, when due.
     pub fn next_event(&mut self) -> Option<ServerEvent> {
         loop {
             let event = match self.events.try_recv() {
                 Ok(event) => event,
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+                    return self.suppressed_warnings();
+                }
             };
             if let Some(event) = self.apply(event) {
                 return Some(event);
@@ -136,7 +139,17 @@ impl Server {
     /// How many events are waiting (some may be dropped on the way, e.g. input for a peer the
     /// server is closing). A poll that handles only these cannot be kept busy forever.
     pub fn pending_events(&self) -> usize {
-        self.events.len()
+        let notice = self.context.warnings.notice_due(std::time::Instant::now());
+        self.events.len() + usize::from(notice)
+    }
+
+    /// The notice of the warnings the server-wide bound held back, when the bound lets it out.
+    fn suppressed_warnings(&self) -> Option<ServerEvent> {
+        let count = self
+            .context
+            .warnings
+            .take_notice(std::time::Instant::now())?;
+        Some(ServerEvent::WarningsSuppressed { count })
     }
 
     /// Like `next_event`, but waits up to `timeout` for one. Blocks the calling thread: for
@@ -144,6 +157,11 @@ impl Server {
     pub fn wait_event(&mut self, timeout: Duration) -> Option<ServerEvent> {
         let deadline = std::time::Instant::now() + timeout;
         loop {
+            if self.events.is_empty() {
+                if let Some(notice) = self.suppressed_warnings() {
+                    return Some(notice);
+                }
+            }
             let event = self.events.recv_deadline(deadline).ok()?;
             if let Some(event) = self.apply(event) {
                 return Some(event);
@@ -181,7 +199,12 @@ impl Server {
                 peer.drop_unread();
                 Some(event)
             }
-            Event::Report(event) => Some(event),
+            Event::Report(event) => {
+                if event.is_warning() {
+                    self.context.warnings.taken();
+                }
+                Some(event)
+            }
         }
     }
 
@@ -280,6 +303,12 @@ impl Server {
         self.context.accept_failures.load(Ordering::Relaxed)
     }
 
+    /// Connections that closed without sending a byte (port scans, load balancers' TCP
+    /// checks), which are not reported as failed handshakes.
+    pub fn silent_connections(&self) -> usize {
+        self.context.silent_connections.load(Ordering::Relaxed)
+    }
+
     /// New TCP connections are closed at once while set; handshakes under way go on.
     pub fn set_refuse_new_connections(&self, refuse: bool) {
         self.context
@@ -329,6 +358,6 @@ impl Drop for Server {
 
 /// How many cores the process may run on (its CPU affinity and quota). The runtime gets one or
 /// two I/O threads: the main thread keeps a core of its own on small machines.
-fn available_cores() -> usize {
+pub(crate) fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
