@@ -30,22 +30,25 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 const IN_NETNS: &str = "GDWS_TEST_IN_NETNS";
 
 /// Runs the test `name` again, alone, in a network namespace whose TCP buffers are 4 KiB each
-/// way; true inside that run, false in the calling one once the inner run passed. Without
-/// `unshare` (not root) the test fails: it cannot show what it is for.
+/// way (scripts/harness/small_tcp_buffers.sh); true inside that run, false in the calling one
+/// once the inner run passed. Without `unshare` (not root) the test fails: it cannot show what
+/// it is for.
 fn in_small_tcp_buffers(name: &str) -> bool {
     if std::env::var_os(IN_NETNS).is_some() {
         return true;
     }
-    let setup = "ip link set lo up && \
-        sysctl -qw net.ipv4.tcp_wmem='4096 4096 4096' net.ipv4.tcp_rmem='4096 4096 4096' && \
-        exec \"$0\" \"$@\"";
-    let status = Command::new("unshare")
-        .args(["-n", "sh", "-c", setup])
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/harness/small_tcp_buffers.sh"
+    );
+    let status = Command::new("bash")
+        .arg(script)
+        .arg("env")
+        .arg(format!("{IN_NETNS}=1"))
         .arg(std::env::current_exe().expect("the test binary"))
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(IN_NETNS, "1")
         .status()
-        .expect("unshare runs (the test needs root for a network namespace)");
+        .expect("bash runs");
     assert!(
         status.success(),
         "{name} in its network namespace: {status}"
