@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reliability fragment (see scripts/reliability.sh): per-peer bounds, with their numbers.
-# Runs tests/hostile_multiplayer.rs (its `RELIABILITY key=value` lines; its churn case reruns in a
-# network namespace of its own, so it needs root) and the headless Godot test
-# test_faults_mp_peers, on our server and on the built-in one, then prints a Markdown section on
-# stdout. Exits 1 if any of them failed.
+# Runs tests/hostile_multiplayer.rs (its `RELIABILITY key=value` lines) and the headless Godot
+# tests test_faults_mp_peers and test_faults_mp_churn, on our server and on the built-in one (the
+# churn cases rerun in a network namespace of their own, so they need root), then prints a
+# Markdown section on stdout. Exits 1 if any of them failed.
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
 source scripts/env.sh
@@ -15,8 +15,15 @@ trap 'rm -f "$LOG" "$GODOT_LOG"' EXIT
 status=0
 cargo test --test hostile_multiplayer -- --nocapture >"$LOG" 2>&1 || status=1
 engine_result=$(grep -E '^test result:' "$LOG" | tail -n1)
-bash scripts/harness/godot_tests.sh test_faults_mp_peers >"$GODOT_LOG" 2>&1 || status=1
-GDWS_BUILTIN=1 bash scripts/harness/godot_tests.sh test_faults_mp_peers >>"$GODOT_LOG" 2>&1 || status=1
+GODOT_TESTS=(test_faults_mp_peers test_faults_mp_churn)
+GDWS_KEEP_LOGS=1 bash scripts/harness/godot_tests.sh "${GODOT_TESTS[@]}" >"$GODOT_LOG" 2>&1 || status=1
+GDWS_KEEP_LOGS=1 GDWS_BUILTIN=1 bash scripts/harness/godot_tests.sh "${GODOT_TESTS[@]}" >>"$GODOT_LOG" 2>&1 || status=1
+# The churn test's numbers, from the logs the runs kept: ours first, then the built-in's.
+mapfile -t kept < <(sed -n 's/^logs kept in //p' "$GODOT_LOG")
+churn_line() { sed -n 's/^mp churn: //p' "${kept[$1]:-/dev/null}/test_faults_mp_churn.log" 2>/dev/null | tail -n1; }
+ours_churn=$(churn_line 0)
+stock_churn=$(churn_line 1)
+rm -rf "${kept[@]}"
 
 declare -A v
 while IFS='=' read -r key value; do
@@ -51,9 +58,9 @@ on who sent the packet:
 - **Closed for not keeping up**: close 1008, reason \`${reason:-?}\`. What was still queued for the
   peer is dropped; the close frame goes out behind what its socket had already taken, and a
   peer that reads nothing is dropped at the close timeout (3 s). \`poll()\` prints one warning
-  naming the peer and the cause, e.g. \`WebSocketServer: peer 7 cannot keep up: a packet relayed
-  from peer 5 of 21 bytes did not fit in its outbound queue (65572 bytes in 4 packets queued);
-  closing with 1008\` (or \`a peer list update (SYS_ADD/SYS_DEL) of 13 bytes\`); then the game
+  naming the peer and the cause, e.g. \`WARNING: WebSocketServer.poll: peer 7 cannot keep up: a
+  packet relayed from peer 5 of 21 bytes did not fit in its outbound queue (65572 bytes in 4
+  packets queued); closing with 1008\` (or \`a peer list update (SYS_ADD/SYS_DEL) of 13 bytes\`); then the game
   hears \`client_disconnected(id, false)\` and \`peer_disconnected(id)\`, and every other peer
   gets SYS_DEL(id) and nothing else.
 - So a peer costs at most its queue (the output size, plus 13 bytes and one queued command per
@@ -80,6 +87,7 @@ The life of a peer id and of a peer's end:
 | Case | gdws | Test |
 | --- | --- | --- |
 | $(get mp_churn_stuck) stuck peers (never read; 4 KiB TCP buffers) while one peer joins and leaves in a loop; limits 4 KiB / 16 packets | each closed once with 1008 and one warning after at most $(n "$(get mp_churn_cycles)") cycles; heap peak +$(n "$(get mp_churn_heap_peak)") B (bound $(n "$(get mp_churn_heap_bound)") B); a reading bystander sees every stuck peer come and go. Before the bound: none closed after 20,000 cycles, heap +41 MB and growing | \`tests/hostile_multiplayer.rs\` |
+| The same in a Godot process (\`set_buffers(64, 1024, 4, 16)\`), raw TCP clients | ${ours_churn:-?}; each closed once with one warning. Built-in: ${stock_churn:-?}, and an ERROR for every update to a peer already gone | \`godot_project/tests/test_faults_mp_churn.gd\` |
 | A relay to a full queue | the target is closed with 1008 and one warning; it gets what its socket had taken, in order, then the close; the sender goes on | \`tests/hostile_multiplayer.rs\` |
 | A new peer while the last holder of the id it would get is gone but not yet polled | gets another id | \`tests/hostile_multiplayer.rs\` |
 | A panic in a connection task | \`Disconnected\`, SYS_DEL to the others, socket closed | \`tests/hostile_multiplayer.rs\` |
@@ -91,6 +99,6 @@ Engine: ${engine_result:-no result}
 
 Godot tests (ours, then the built-in server):
 
-$(grep -E '^(PASS|FAIL) test_faults_mp_peers' "$GODOT_LOG" | sed 's/^/- /')
+$(grep -E '^(PASS|FAIL) test_faults_mp_' "$GODOT_LOG" | sed 's/^/- /')
 EOF
 exit $status
