@@ -8,6 +8,7 @@
 //! Open ──Close command──────────► Closing { by: Server } ──client's close, end of stream──► clean
 //! Open ──client's close frame───► Closing { by: Client } ──our reply out, end of stream───► clean
 //! Open, Closing ──server stop, broken protocol──► Ending ──close frame flushed, FIN──► Draining
+//! Open ──overflow (a relay or peer-list update did not fit: close 1008)──► Ending
 //! Draining ──client's FIN──► not clean
 //! Closing, Ending, Draining ──deadline──► not clean
 //! ```
