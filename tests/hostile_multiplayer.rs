@@ -87,9 +87,10 @@ fn stuck_peers_under_join_leave_churn_are_closed_once_each_and_the_heap_stays_bo
     let bystander = connected(&mut server).0;
     let reader = clients.spawn(read_until_fence(bystander_ws, bystander));
     let mut stuck = BTreeSet::new();
+    // Never read; kept open until the end.
+    let mut stuck_clients = Vec::new();
     for _ in 0..STUCK {
-        let ws = stalled_client(&clients, &server);
-        std::mem::forget(ws); // never read, never closed: dropped with the process
+        stuck_clients.push(stalled_client(&clients, &server));
         stuck.insert(connected(&mut server).0);
     }
     let before = live_bytes();
@@ -161,6 +162,7 @@ fn stuck_peers_under_join_leave_churn_are_closed_once_each_and_the_heap_stays_bo
     }
     assert_eq!(peers, BTreeSet::from([SERVER]));
     server.stop();
+    drop(stuck_clients);
 }
 
 /// What the stuck peers did during the churn: their warnings, and which ones left.
@@ -282,6 +284,8 @@ fn a_relay_to_a_full_queue_closes_the_target_with_1008_and_loses_nothing_else() 
         );
         while let Some(Ok(_)) = target.ws.next().await {}
     });
+    // Its FIN ends the server's drain.
+    drop(target);
     assert!(!disconnected(&mut server, s));
     // The sender hears it left, and goes on.
     assert_eq!(clients.run(recv_packet(&mut sender.ws)), sys(SYS_DEL, s));
