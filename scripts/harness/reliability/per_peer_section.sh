@@ -65,7 +65,8 @@ on who sent the packet:
   gets SYS_DEL(id) and nothing else.
 - So a peer costs at most its queue (the output size, plus 13 bytes and one queued command per
   update past it) and tungstenite's write buffer (16 KiB + the output size + 1 KiB), beside the
-  kernel's socket buffers.
+  kernel's socket buffers. Its other commands are bounded too: one close, and one pending
+  TCP_NODELAY change (\`set_no_delay\` calls made before it applies are coalesced).
 
 The life of a peer id and of a peer's end:
 

@@ -336,9 +336,9 @@ impl<S: Transport> Connection<S> {
                 }
             }
             Command::Shutdown => self.end(CloseCode::Away, "", now),
-            Command::SetNoDelay(enabled) => {
+            Command::SetNoDelay => {
                 // Best effort, like the stock class: a failure leaves the old setting.
-                let _ = self.ws.get_ref().set_nodelay(enabled);
+                let _ = self.ws.get_ref().set_nodelay(self.counters.take_no_delay());
             }
             Command::Panic => panic!(
                 "panic injected into the connection task of peer {}",

@@ -145,7 +145,7 @@ impl Peer {
 
     /// TCP_NODELAY on or off (on by default).
     pub fn set_no_delay(&self, enabled: bool) {
-        let _ = self.route.command(Command::SetNoDelay(enabled));
+        self.route.set_no_delay(enabled);
     }
 
     /// Files a message from the connection task; dropped (and its room given back) when the

@@ -45,7 +45,8 @@ pub(crate) enum Command {
         code: u16,
         reason: String,
     },
-    SetNoDelay(bool),
+    /// Apply the latest `Route::set_no_delay` (one such command is queued at most).
+    SetNoDelay,
     /// The server stops: send a close frame and end without waiting for the reply.
     Shutdown,
     /// Panic in the connection task: the test hook of `Peer::inject_panic`.
@@ -70,6 +71,10 @@ pub(crate) struct PeerCounters {
     overflow: OnceLock<Overflow>,
     /// The connection task let go of its commands: it ended, or is about to.
     ended: AtomicBool,
+    /// TCP_NODELAY as the game last set it, and whether a `SetNoDelay` command is queued to
+    /// apply it: a game that calls `set_no_delay` on a peer that reads nothing queues one.
+    no_delay: AtomicBool,
+    no_delay_queued: AtomicBool,
 }
 
 /// Why a peer is closed for not keeping up: the first packet it had to take that did not fit.
@@ -130,6 +135,13 @@ impl PeerCounters {
     pub fn remove_queued(&self, bytes: usize, packets: usize) {
         self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
         self.queued_packets.fetch_sub(packets, Ordering::AcqRel);
+    }
+
+    /// The TCP_NODELAY setting to apply now, for a `SetNoDelay` command.
+    pub fn take_no_delay(&self) -> bool {
+        // Cleared first: a setting made after this queues a command of its own.
+        self.no_delay_queued.store(false, Ordering::Release);
+        self.no_delay.load(Ordering::Acquire)
     }
 
     /// Why the peer must be closed for not keeping up, once it must.
@@ -290,6 +302,15 @@ impl Route {
     /// Whether the connection task ended: nothing queued now would be sent.
     pub fn has_ended(&self) -> bool {
         self.counters.ended.load(Ordering::Acquire)
+    }
+
+    /// Sets TCP_NODELAY (best effort, once the connection task runs); settings made before it
+    /// applies one are coalesced into the latest.
+    pub fn set_no_delay(&self, enabled: bool) {
+        self.counters.no_delay.store(enabled, Ordering::Release);
+        if !self.counters.no_delay_queued.swap(true, Ordering::AcqRel) {
+            let _ = self.command(Command::SetNoDelay);
+        }
     }
 
     /// Queues a command other than a packet and wakes the connection task. Fails once the task
@@ -505,6 +526,19 @@ pub(crate) mod tests {
             route.command(Command::Shutdown),
             Err(SendError::NotConnected)
         );
+    }
+
+    #[test]
+    fn no_delay_settings_queue_one_command_and_the_latest_wins() {
+        let (route, commands) = Route::new(LIMITS);
+        for i in 0..1000 {
+            route.set_no_delay(i % 2 == 0);
+        }
+        assert!(matches!(&drain(&commands)[..], [Command::SetNoDelay]));
+        assert!(!route.counters.take_no_delay(), "the last call said false");
+        route.set_no_delay(true);
+        assert!(matches!(&drain(&commands)[..], [Command::SetNoDelay]));
+        assert!(route.counters.take_no_delay());
     }
 
     #[test]
