@@ -44,11 +44,12 @@ impl PacketPeerImpl for ServerState {
             return Err(GodotError::Unconfigured);
         }
         let target = self.target_peer.get();
-        let refused = self
-            .engine()
-            .with(|server| server.send_multiplayer(target, data))
-            .ok_or(GodotError::Unconfigured)?;
-        multiplayer_send_result(target, &refused)
+        self.engine()
+            .with(|server| {
+                let refused = server.send_multiplayer(target, data);
+                multiplayer_send_result(target, &refused, |id| server.peer(id).is_some())
+            })
+            .ok_or(GodotError::Unconfigured)?
     }
 
     fn available_packet_count(&self) -> i64 {
@@ -119,11 +120,22 @@ impl MultiplayerPeerImpl for ServerState {
     }
 }
 
-/// The Godot error for a multiplayer send that some destinations refused.
-fn multiplayer_send_result(target: i64, refused: &[(PeerId, SendError)]) -> Result<(), GodotError> {
+/// The Godot error for a multiplayer send that some destinations refused. A target the server
+/// still `knows` refuses as not connected only while it is leaving (the game hears of it at the
+/// next poll): that fails quietly, the game did nothing wrong.
+fn multiplayer_send_result(
+    target: i64,
+    refused: &[(PeerId, SendError)],
+    knows: impl Fn(PeerId) -> bool,
+) -> Result<(), GodotError> {
     let Some((id, error)) = refused.first() else {
         return Ok(());
     };
+    if let [(id, SendError::NotConnected)] = refused {
+        if knows(*id) {
+            return Err(GodotError::Failed);
+        }
+    }
     let more = match refused.len() {
         1 => String::new(),
         n => format!(" (and {} more peers)", n - 1),

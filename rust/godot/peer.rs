@@ -15,7 +15,7 @@ use super::engine_server::EngineServer;
 use super::errors::{describe_send_error, send_error_code};
 use super::ffi::{Binding, PacketPeerImpl};
 use super::log;
-use gdws_engine::{Packet, Peer, PeerId};
+use gdws_engine::{Packet, Peer, PeerId, SendError};
 
 /// WebSocketPeer.WriteMode
 const WRITE_MODE_TEXT: i64 = 0;
@@ -83,10 +83,14 @@ impl PacketPeerImpl for PeerLink {
         self.with_peer("put_packet", |peer| peer.put_packet(packet))
             .ok_or(GodotError::Failed)?
             .map_err(|e| {
-                log::error(
-                    "WebSocketPeer.put_packet",
-                    format!("peer {id}: {}", describe_send_error(&e)),
-                );
+                // A peer that is leaving (the game hears of it at the next poll) refuses
+                // quietly: the game did nothing wrong.
+                if e != SendError::NotConnected {
+                    log::error(
+                        "WebSocketPeer.put_packet",
+                        format!("peer {id}: {}", describe_send_error(&e)),
+                    );
+                }
                 send_error_code(&e)
             })
     }

@@ -8,7 +8,9 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod heap;
 pub mod hostile;
+pub mod mp;
 pub mod process;
 pub mod tls;
 

@@ -24,12 +24,13 @@ pub use runtime::admission::{
     automatic_max_connections, descriptor_reserve, DESCRIPTOR_RESERVE_MIN, MAX_DRAINING_REFUSALS,
     RETRY_AFTER_SECONDS,
 };
-pub use runtime::handshake::REFUSAL_DRAIN_TIME;
-pub use runtime::handshake::{tls_handshake_slots, TLS_HANDSHAKES_PER_CORE};
+pub use runtime::connection::OVERFLOW_REASON;
+pub use runtime::handshake::{tls_handshake_slots, REFUSAL_DRAIN_TIME, TLS_HANDSHAKES_PER_CORE};
 pub use runtime::listener::{
     BACKLOG, TCP_KEEPALIVE_IDLE, TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES,
 };
 pub use runtime::peer::Peer;
+pub use runtime::queue::SYSTEM_RESERVE_PACKETS;
 pub use runtime::server::{HeldWakes, Server, STOP_GRACE};
 pub use runtime::warnings::{WarningBudget, WARNING_INTERVAL};
 pub use tls::{Pem, TlsConfig, TlsError, MAX_PEM_BYTES};

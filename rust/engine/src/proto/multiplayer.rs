@@ -10,6 +10,8 @@ use crate::packet::PeerId;
 pub const HEADER_SIZE: usize = 9;
 /// The server's peer id.
 pub const SERVER_ID: PeerId = 1;
+/// A system message's size: the header and a peer id.
+pub const SYSTEM_MESSAGE_SIZE: usize = HEADER_SIZE + 4;
 
 /// The packet types of the header's first byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +57,7 @@ pub fn encode_data(from: PeerId, to: PeerId, payload: &[u8]) -> Bytes {
 
 /// A system message from the server: 13 bytes, from = 1, to = 0, then the peer id.
 pub fn encode_system(kind: PacketType, id: PeerId) -> Bytes {
-    let mut packet = BytesMut::with_capacity(HEADER_SIZE + 4);
+    let mut packet = BytesMut::with_capacity(SYSTEM_MESSAGE_SIZE);
     put_header(&mut packet, kind, SERVER_ID, 0);
     packet.put_i32_le(id);
     packet.freeze()

@@ -8,6 +8,7 @@
 //! Open ──Close command──────────► Closing { by: Server } ──client's close, end of stream──► clean
 //! Open ──client's close frame───► Closing { by: Client } ──our reply out, end of stream───► clean
 //! Open, Closing ──server stop, broken protocol──► Ending ──close frame flushed, FIN──► Draining
+//! Open ──overflow (a relay or peer-list update did not fit: close 1008)──► Ending
 //! Draining ──client's FIN──► not clean
 //! Closing, Ending, Draining ──deadline──► not clean
 //! ```
@@ -30,7 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::context::{Event, OpenSocket, ServerContext};
-use super::queue::{Command, Commands, PeerCounters, Route};
+use super::queue::{Command, Commands, Overflow, OverflowCause, PeerCounters, Route};
 use super::transport::Transport;
 use super::warnings::WarningLimiter;
 use crate::event::ServerEvent;
@@ -42,10 +43,13 @@ use crate::proto::multiplayer;
 const POLL_BUDGET: usize = 64;
 /// How long the end of a connection may wait to tell the client (TLS close_notify, then FIN).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
+/// The reason of the close 1008 of a peer that could not take what it had to.
+pub const OVERFLOW_REASON: &str = "too slow: the outbound queue overflowed";
 
 /// Runs an upgraded connection as a peer: registers it (a new id; in multiplayer mode the
 /// join is announced), tells the main thread, drives it to its end, then unregisters it and
-/// reports the disconnection. `_open` counts its socket until then.
+/// reports the disconnection, however the task ends (see `Registration`). `_open` counts its
+/// socket until then.
 pub(crate) async fn run_peer<S: Transport>(
     mut ws: WebSocketStream<S>,
     address: SocketAddr,
@@ -65,12 +69,36 @@ pub(crate) async fn run_peer<S: Transport>(
         let _ = timeout(context.config.close_timeout, ws.close(Some(away))).await;
         return;
     };
+    let mut registration = Registration {
+        id,
+        context: context.clone(),
+        was_clean: false,
+    };
     let peer = context.new_peer(id, address, protocol, route);
     context.send_event(Event::Connected(peer));
-    let connection = Connection::new(id, ws, commands, counters, context.clone());
-    let was_clean = connection.run().await;
-    context.registry.unregister(id);
-    context.report(ServerEvent::Disconnected { id, was_clean });
+    let connection = Connection::new(id, ws, commands, counters, context);
+    registration.was_clean = connection.run().await;
+}
+
+/// A registered peer, until its connection task ends. Dropped when the task returns, panics
+/// (tokio catches the panic; the unwinding drops the task's state) or is dropped by the
+/// runtime's shutdown: each way the peer is unregistered (in multiplayer mode every other peer
+/// gets SYS_DEL) and the main thread hears `Disconnected`, so no ghost peer is left.
+struct Registration {
+    id: PeerId,
+    context: Arc<ServerContext>,
+    /// Whether a close handshake completed; false unless the connection ran to its end.
+    was_clean: bool,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.context.registry.unregister(self.id);
+        self.context.report(ServerEvent::Disconnected {
+            id: self.id,
+            was_clean: self.was_clean,
+        });
+    }
 }
 
 /// Where a connection is in its life (see the module's header).
@@ -228,6 +256,13 @@ impl<S: Transport> Connection<S> {
     /// connection (the socket failed).
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
         let mut progressed = false;
+        if self.phase.is_open() {
+            if let Some(overflow) = self.counters.poll_overflow(cx) {
+                let warning = overflow_warning(self.id, overflow);
+                self.close_overflowed(warning, Instant::now());
+                progressed = true;
+            }
+        }
         loop {
             if self.phase.is_open() {
                 match Pin::new(&mut self.ws).poll_ready(cx) {
@@ -299,11 +334,15 @@ impl<S: Transport> Connection<S> {
                     };
                 }
             }
-            Command::Shutdown => self.end(CloseCode::Away, now),
-            Command::SetNoDelay(enabled) => {
+            Command::Shutdown => self.end(CloseCode::Away, "", now),
+            Command::SetNoDelay => {
                 // Best effort, like the stock class: a failure leaves the old setting.
-                let _ = self.ws.get_ref().set_nodelay(enabled);
+                let _ = self.ws.get_ref().set_nodelay(self.counters.take_no_delay());
             }
+            Command::Panic => panic!(
+                "panic injected into the connection task of peer {}",
+                self.id
+            ),
         }
         Ok(())
     }
@@ -313,12 +352,12 @@ impl<S: Transport> Connection<S> {
         Deadline::after(now, self.context.config.close_timeout)
     }
 
-    /// Ends without waiting for the client: a close frame with `code` where one may still be
-    /// sent, then the drain. A close handshake under way keeps its deadline.
-    fn end(&mut self, code: CloseCode, now: Instant) {
+    /// Ends without waiting for the client: a close frame with `code` and `reason` where one
+    /// may still be sent, then the drain. A close handshake under way keeps its deadline.
+    fn end(&mut self, code: CloseCode, reason: &str, now: Instant) {
         let deadline = match std::mem::replace(&mut self.phase, Phase::Open) {
             Phase::Open => {
-                self.send_close(code, String::new());
+                self.send_close(code, reason.to_owned());
                 self.close_deadline(now)
             }
             Phase::Closing { deadline, .. } => deadline,
@@ -354,6 +393,17 @@ impl<S: Transport> Connection<S> {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// The peer could not take a packet it had to (a relay, a system message): it is closed
+    /// with 1008, and the game told once why (`warning`). The close frame waits behind what is
+    /// queued; a peer that reads nothing is dropped at the close timeout.
+    fn close_overflowed(&mut self, warning: String, now: Instant) {
+        self.context.report(ServerEvent::Warning {
+            id: self.id,
+            message: warning,
+        });
+        self.end(CloseCode::Policy, OVERFLOW_REASON, now);
     }
 
     /// Queues a close frame, on an open connection; from then on it takes no input.
@@ -453,11 +503,9 @@ impl<S: Transport> Connection<S> {
             Ok((_, delivery)) => delivery,
             Err(rejection) => return self.warn(&format!("sent {rejection}; dropped")),
         };
-        let refused = self.context.registry.relay(delivery.relay, &data);
-        if let Some((target, error)) = refused.first() {
-            let more = refused.len() - 1;
+        if let Err(target) = self.context.registry.relay(self.id, delivery.relay, &data) {
             self.warn(&format!(
-                "a packet relayed to peer {target} (and {more} more) was dropped: {error}"
+                "sent a packet to peer {target}, which is not connected; dropped"
             ));
         }
         if delivery.to_server {
@@ -529,6 +577,19 @@ impl<S: Transport> Connection<S> {
         };
         ReadStep::Progress
     }
+}
+
+/// The warning for peer `id`, closed for `overflow`.
+fn overflow_warning(id: PeerId, overflow: &Overflow) -> String {
+    let what = match overflow.cause {
+        OverflowCause::SystemMessage => "a peer list update (SYS_ADD/SYS_DEL)".to_owned(),
+        OverflowCause::Relay { from } => format!("a packet relayed from peer {from}"),
+    };
+    format!(
+        "peer {id} cannot keep up: {what} of {} bytes did not fit in its outbound queue \
+         ({} bytes in {} packets queued); closing with 1008",
+        overflow.packet, overflow.queued_bytes, overflow.queued_packets
+    )
 }
 
 enum ReadStep {

@@ -20,7 +20,7 @@ use crate::config::ServerConfig;
 use crate::error::SendError;
 use crate::proto::limits::Limits;
 use crate::proto::upgrade::websocket_config;
-use crate::runtime::queue::{Bound, Wake};
+use crate::runtime::queue::{Bound, OverflowCause, Wake};
 
 const ID: PeerId = 7;
 /// Room in each direction of the pipe: small, so backpressure shows after a few messages.
@@ -251,9 +251,9 @@ async fn queued_output_counts_against_the_limit_until_the_client_reads_it() {
         "the pipe took no part"
     );
 
-    // Messages the protocol must not lose pass the limit.
+    // Multiplayer system messages pass the limit by their reserve.
     h.route
-        .enqueue(packet(), Bound::Unlimited, Wake::Now)
+        .enqueue(packet(), Bound::System { extra: 1000 }, Wake::Now)
         .unwrap();
     for _ in 0..=queued {
         assert_eq!(h.client_reads().await, Message::binary(vec![7u8; 1000]));
@@ -320,4 +320,35 @@ async fn a_message_over_the_input_limit_is_closed_with_1009_and_a_warning() {
         matches!(&told[..], [Event::Report(ServerEvent::Warning { id: ID, message })] if *message == warning),
         "{told:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stuck_peer_that_overflows_is_told_once_and_dropped_at_the_close_deadline() {
+    let limits = Limits {
+        out_bytes: 4096,
+        out_packets: 4,
+        ..Limits::default()
+    };
+    let mut h = start_with(limits).await;
+    // The client reads nothing: the pipe, then the queue fill up.
+    let packet = || Packet::binary(vec![1u8; 1000].into());
+    while h.route.enqueue(packet(), Bound::Limited, Wake::Now).is_ok() {
+        sleep(SETTLE).await;
+    }
+    let relay = OverflowCause::Relay { from: 9 };
+    h.route.enqueue_or_overflow(packet(), Bound::Limited, relay);
+    h.route.enqueue_or_overflow(packet(), Bound::Limited, relay);
+    let closing_at = Instant::now();
+    sleep(SETTLE).await;
+    let told = h.told();
+    assert!(
+        matches!(&told[..], [Told::Report(ServerEvent::Warning { id: ID, message })]
+            if message.starts_with(&format!("peer {ID} cannot keep up: a packet relayed from peer 9 of 1000 bytes"))
+                && message.ends_with("; closing with 1008")),
+        "{told:?}"
+    );
+    // Its close frame waits behind what the pipe holds; nobody reads: the deadline ends it.
+    assert!(!h.ended().await);
+    assert!(closing_at.elapsed() >= h.close_timeout);
+    assert_eq!(h.told(), [], "one warning only");
 }

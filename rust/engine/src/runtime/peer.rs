@@ -74,6 +74,20 @@ impl Peer {
         !self.closing
     }
 
+    /// Whether the peer is on its way out: the server is closing it, or its connection ended
+    /// and the game hears `Disconnected` at its next poll. It takes no more packets.
+    pub fn is_leaving(&self) -> bool {
+        self.closing || self.route.has_ended()
+    }
+
+    /// Makes this peer's connection task panic. A test hook, hidden from the docs: it proves
+    /// that a panic there still unregisters the peer and reports its disconnection. Nothing a
+    /// client sends reaches it.
+    #[doc(hidden)]
+    pub fn inject_panic(&self) {
+        let _ = self.route.command(Command::Panic);
+    }
+
     /// Queues a message. Refuses, sending nothing, when the peer is closing or the outbound
     /// limits would be passed.
     pub fn put_packet(&self, packet: Packet) -> Result<(), SendError> {
@@ -131,7 +145,7 @@ impl Peer {
 
     /// TCP_NODELAY on or off (on by default).
     pub fn set_no_delay(&self, enabled: bool) {
-        let _ = self.route.command(Command::SetNoDelay(enabled));
+        self.route.set_no_delay(enabled);
     }
 
     /// Files a message from the connection task; dropped (and its room given back) when the

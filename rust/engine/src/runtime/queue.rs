@@ -13,9 +13,11 @@
 //!
 //! The connection stops reading its socket while the unread counters are at the inbound limit
 //! (TCP backpressure), and `enqueue` refuses while the queued ones are at the outbound limit.
+//! What a peer must take and cannot refuse (a relay, a multiplayer system message) marks it as
+//! overflowed instead (`Route::enqueue_or_overflow`): its connection closes it.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -23,8 +25,16 @@ use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 
 use crate::error::SendError;
-use crate::packet::Packet;
+use crate::packet::{Packet, PeerId};
 use crate::proto::limits::Limits;
+use crate::proto::multiplayer::SYSTEM_MESSAGE_SIZE;
+
+/// How many multiplayer system messages (SYS_ADD, SYS_DEL) a peer's queue takes past its
+/// outbound limits, on top of one per registered peer: a peer whose queue is full of game data
+/// still hears of joins and leaves, and a new peer's join (SYS_ID, SYS_ADD(1), then one SYS_ADD
+/// per peer) always fits. A peer with more than that waiting (it reads nothing while peers
+/// come and go) cannot be told its peer list, and is closed.
+pub const SYSTEM_RESERVE_PACKETS: usize = 256;
 
 /// What the main thread (or the registry) asks of a connection task.
 #[derive(Debug)]
@@ -35,9 +45,12 @@ pub(crate) enum Command {
         code: u16,
         reason: String,
     },
-    SetNoDelay(bool),
+    /// Apply the latest `Route::set_no_delay` (one such command is queued at most).
+    SetNoDelay,
     /// The server stops: send a close frame and end without waiting for the reply.
     Shutdown,
+    /// Panic in the connection task: the test hook of `Peer::inject_panic`.
+    Panic,
 }
 
 /// Counters shared by the main thread and the connection task (see the table above).
@@ -53,6 +66,33 @@ pub(crate) struct PeerCounters {
     writer_waker: AtomicWaker,
     /// In the held wakes of a `WakeBatch`.
     wake_held: AtomicBool,
+    /// Set once, by the first packet the peer had to take and could not: its connection
+    /// closes it.
+    overflow: OnceLock<Overflow>,
+    /// The connection task let go of its commands: it ended, or is about to.
+    ended: AtomicBool,
+    /// TCP_NODELAY as the game last set it, and whether a `SetNoDelay` command is queued to
+    /// apply it: a game that calls `set_no_delay` on a peer that reads nothing queues one.
+    no_delay: AtomicBool,
+    no_delay_queued: AtomicBool,
+}
+
+/// Why a peer is closed for not keeping up: the first packet it had to take that did not fit.
+#[derive(Debug)]
+pub(crate) struct Overflow {
+    pub cause: OverflowCause,
+    /// Its queue when the packet came, and the packet's size.
+    pub queued_bytes: usize,
+    pub queued_packets: usize,
+    pub packet: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OverflowCause {
+    /// A multiplayer SYS_ADD or SYS_DEL: without it the peer's list of peers would be wrong.
+    SystemMessage,
+    /// A packet another client sent it through the server.
+    Relay { from: PeerId },
 }
 
 impl PeerCounters {
@@ -96,16 +136,61 @@ impl PeerCounters {
         self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
         self.queued_packets.fetch_sub(packets, Ordering::AcqRel);
     }
+
+    /// The TCP_NODELAY setting to apply now, for a `SetNoDelay` command.
+    pub fn take_no_delay(&self) -> bool {
+        // Cleared first: a setting made after this queues a command of its own.
+        self.no_delay_queued.store(false, Ordering::Release);
+        self.no_delay.load(Ordering::Acquire)
+    }
+
+    /// Why the peer must be closed for not keeping up, once it must.
+    pub fn overflow(&self) -> Option<&Overflow> {
+        self.overflow.get()
+    }
+
+    /// Like `overflow`, but when there is none, `cx` is woken once there is: the connection
+    /// task, which waits on its socket while the peer reads nothing, still hears of it.
+    pub fn poll_overflow(&self, cx: &mut Context<'_>) -> Option<&Overflow> {
+        if let Some(overflow) = self.overflow() {
+            return Some(overflow);
+        }
+        self.writer_waker.register(cx.waker());
+        self.overflow()
+    }
+
+    /// Records the first overflow and wakes the connection task, which closes the peer.
+    fn set_overflow(&self, overflow: Overflow) {
+        if self.overflow.set(overflow).is_ok() {
+            self.writer_waker.wake();
+        }
+    }
 }
 
-/// Whether an enqueued packet must fit in the peer's outbound limits.
+/// How far an enqueued packet may fill the peer's queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Bound {
-    /// Refused with `SendError::QueueFull` past the limits: game data.
+    /// Within the outbound limits: game data and relays.
     Limited,
-    /// Queued whatever the limits: the few protocol messages that must not be lost
-    /// (multiplayer joins and leaves, one per peer).
-    Unlimited,
+    /// Past the outbound limits by at most `extra` messages of `SYSTEM_MESSAGE_SIZE` bytes:
+    /// multiplayer system messages (see `SYSTEM_RESERVE_PACKETS`).
+    System { extra: usize },
+}
+
+impl Bound {
+    /// The limits a packet under this bound must fit in.
+    fn outbound_limits(self, limits: &Limits) -> Limits {
+        match self {
+            Bound::Limited => *limits,
+            Bound::System { extra } => Limits {
+                out_bytes: limits
+                    .out_bytes
+                    .saturating_add(extra.saturating_mul(SYSTEM_MESSAGE_SIZE)),
+                out_packets: limits.out_packets.saturating_add(extra),
+                ..*limits
+            },
+        }
+    }
 }
 
 /// When the connection task hears of an enqueued packet.
@@ -162,6 +247,13 @@ pub(crate) struct Commands {
     counters: Arc<PeerCounters>,
 }
 
+impl Drop for Commands {
+    /// However the task ends (returns, panics, dropped at shutdown), its peer takes no more.
+    fn drop(&mut self) {
+        self.counters.ended.store(true, Ordering::Release);
+    }
+}
+
 impl Commands {
     /// The next command; `Ready(None)` once every sender is gone (the server went away).
     pub fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Command>> {
@@ -207,6 +299,20 @@ impl Route {
         (route, receiver)
     }
 
+    /// Whether the connection task ended: nothing queued now would be sent.
+    pub fn has_ended(&self) -> bool {
+        self.counters.ended.load(Ordering::Acquire)
+    }
+
+    /// Sets TCP_NODELAY (best effort, once the connection task runs); settings made before it
+    /// applies one are coalesced into the latest.
+    pub fn set_no_delay(&self, enabled: bool) {
+        self.counters.no_delay.store(enabled, Ordering::Release);
+        if !self.counters.no_delay_queued.swap(true, Ordering::AcqRel) {
+            let _ = self.command(Command::SetNoDelay);
+        }
+    }
+
     /// Queues a command other than a packet and wakes the connection task. Fails once the task
     /// has ended.
     pub fn command(&self, command: Command) -> Result<(), SendError> {
@@ -217,21 +323,22 @@ impl Route {
         Ok(())
     }
 
-    /// Queues a packet, within the outbound limits or not (`bound`), and wakes the connection
-    /// task as `wake` says. Refused, sending nothing, past the limits or once the task ended.
+    /// Queues a packet within `bound` and wakes the connection task as `wake` says. Refused,
+    /// sending nothing, past the bound or once the task ended.
     pub fn enqueue(&self, packet: Packet, bound: Bound, wake: Wake<'_>) -> Result<(), SendError> {
         let len = packet.data.len();
         let counters = &self.counters;
-        if bound == Bound::Limited {
-            let queued_bytes = counters.queued_bytes.load(Ordering::Acquire);
-            let queued_packets = counters.queued_packets.load(Ordering::Acquire);
-            if !self.limits.outbound_fits(queued_bytes, queued_packets, len) {
-                return Err(SendError::QueueFull {
-                    queued_bytes,
-                    queued_packets,
-                    packet: len,
-                });
-            }
+        let queued_bytes = counters.queued_bytes.load(Ordering::Acquire);
+        let queued_packets = counters.queued_packets.load(Ordering::Acquire);
+        if !bound
+            .outbound_limits(&self.limits)
+            .outbound_fits(queued_bytes, queued_packets, len)
+        {
+            return Err(SendError::QueueFull {
+                queued_bytes,
+                queued_packets,
+                packet: len,
+            });
         }
         counters.queued_bytes.fetch_add(len, Ordering::AcqRel);
         counters.queued_packets.fetch_add(1, Ordering::AcqRel);
@@ -244,6 +351,25 @@ impl Route {
             Wake::Batched(batch) => batch.wake(counters),
         }
         Ok(())
+    }
+
+    /// Queues a packet the peer must take (`cause` says which kind) from the network side: past
+    /// `bound` nothing is queued and the peer is marked as overflowed, so its connection closes
+    /// it. A peer whose task ended misses it: it is gone.
+    pub fn enqueue_or_overflow(&self, packet: Packet, bound: Bound, cause: OverflowCause) {
+        if let Err(SendError::QueueFull {
+            queued_bytes,
+            queued_packets,
+            packet,
+        }) = self.enqueue(packet, bound, Wake::Now)
+        {
+            self.counters.set_overflow(Overflow {
+                cause,
+                queued_bytes,
+                queued_packets,
+                packet,
+            });
+        }
     }
 }
 
@@ -332,15 +458,24 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn an_unlimited_packet_passes_a_full_queue_and_counts_in_it() {
+    fn a_system_message_passes_a_full_queue_by_its_reserve_and_counts_in_it() {
         let (route, commands) = Route::new(LIMITS);
         route
             .enqueue(packet(100), Bound::Limited, Wake::Now)
             .unwrap();
-        route
-            .enqueue(packet(500), Bound::Unlimited, Wake::Now)
-            .unwrap();
-        assert_eq!(route.counters.queued_bytes(), 600);
+        let system = Bound::System { extra: 2 };
+        route.enqueue(packet(13), system, Wake::Now).unwrap();
+        route.enqueue(packet(13), system, Wake::Now).unwrap();
+        assert_eq!(
+            route.enqueue(packet(13), system, Wake::Now),
+            Err(SendError::QueueFull {
+                queued_bytes: 126,
+                queued_packets: 3,
+                packet: 13
+            }),
+            "the byte limit and 2 system messages: 126 bytes"
+        );
+        assert_eq!(route.counters.queued_bytes(), 126);
         let lens: Vec<_> = drain(&commands)
             .into_iter()
             .map(|command| match command {
@@ -348,7 +483,33 @@ pub(crate) mod tests {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(lens, [100, 500]);
+        assert_eq!(lens, [100, 13, 13]);
+    }
+
+    #[test]
+    fn a_packet_that_must_be_taken_and_does_not_fit_overflows_the_peer_once() {
+        let (route, commands) = Route::new(LIMITS);
+        let waker = CountingWaker::register(&route.counters);
+        let relay = OverflowCause::Relay { from: 9 };
+        route.enqueue_or_overflow(packet(100), Bound::Limited, relay);
+        assert!(route.counters.overflow().is_none());
+        assert_eq!(waker.wakes(), 1);
+        let waker = CountingWaker::register(&route.counters);
+        route.enqueue_or_overflow(packet(1), Bound::Limited, relay);
+        let system = Bound::System { extra: 0 };
+        route.enqueue_or_overflow(packet(13), system, OverflowCause::SystemMessage);
+        let overflow = route.counters.overflow().expect("overflowed");
+        assert_eq!(overflow.cause, relay, "the first cause is kept");
+        assert_eq!(
+            (
+                overflow.queued_bytes,
+                overflow.queued_packets,
+                overflow.packet
+            ),
+            (100, 1, 1)
+        );
+        assert_eq!(waker.wakes(), 1, "woken to close the peer");
+        assert_eq!(drain(&commands).len(), 1);
     }
 
     #[test]
@@ -365,6 +526,19 @@ pub(crate) mod tests {
             route.command(Command::Shutdown),
             Err(SendError::NotConnected)
         );
+    }
+
+    #[test]
+    fn no_delay_settings_queue_one_command_and_the_latest_wins() {
+        let (route, commands) = Route::new(LIMITS);
+        for i in 0..1000 {
+            route.set_no_delay(i % 2 == 0);
+        }
+        assert!(matches!(&drain(&commands)[..], [Command::SetNoDelay]));
+        assert!(!route.counters.take_no_delay(), "the last call said false");
+        route.set_no_delay(true);
+        assert!(matches!(&drain(&commands)[..], [Command::SetNoDelay]));
+        assert!(route.counters.take_no_delay());
     }
 
     #[test]

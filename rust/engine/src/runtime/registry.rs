@@ -2,15 +2,14 @@
 //! through, the multiplayer join/leave announcements, and a way to reach every connection when
 //! the server stops (including those the main thread has not heard of yet).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
 use rand::Rng;
 use tokio::sync::Notify;
 
-use super::queue::{Bound, Command, Route, Wake};
-use crate::error::SendError;
+use super::queue::{Bound, Command, OverflowCause, Route, SYSTEM_RESERVE_PACKETS};
 use crate::packet::{Packet, PeerId};
 use crate::proto::multiplayer::{encode_system, PacketType, Relay, SERVER_ID};
 
@@ -26,7 +25,44 @@ pub(crate) struct Registry {
 struct RegistryState {
     /// Ordered by id: joins are announced in ascending id order, as the stock server does.
     routes: BTreeMap<PeerId, Route>,
+    /// The ids of connections that ended and whose `Disconnected` event the main thread has
+    /// not taken yet: given to no new peer until then, or the game would hear of the new peer
+    /// before the old one left, and lose it when it does.
+    leaving: HashSet<PeerId>,
+    /// Ids to try before random ones (`Server::propose_peer_ids`, for tests).
+    proposed: VecDeque<PeerId>,
     stopping: bool,
+}
+
+impl RegistryState {
+    /// Whether `id` is a client id no connection holds.
+    fn is_free(&self, id: PeerId) -> bool {
+        id > SERVER_ID && !self.routes.contains_key(&id) && !self.leaving.contains(&id)
+    }
+
+    /// A client id no connection holds: a proposed one if any is free, else a random one.
+    fn free_id(&mut self) -> PeerId {
+        while let Some(id) = self.proposed.pop_front() {
+            if self.is_free(id) {
+                return id;
+            }
+        }
+        let mut rng = rand::thread_rng();
+        loop {
+            let id = rng.gen_range(2..=i32::MAX);
+            if self.is_free(id) {
+                return id;
+            }
+        }
+    }
+
+    /// The bound of a system message: past the outbound limits by one message per peer and
+    /// `SYSTEM_RESERVE_PACKETS`.
+    fn system_bound(&self) -> Bound {
+        Bound::System {
+            extra: self.routes.len() + SYSTEM_RESERVE_PACKETS,
+        }
+    }
 }
 
 impl Registry {
@@ -38,42 +74,43 @@ impl Registry {
         }
     }
 
-    /// Gives a new connection a random id no live connection has; `None` once the server
-    /// stops. In multiplayer mode the join is announced under the same lock, so every pair of
-    /// peers learns of each other exactly once: SYS_ID(new) and SYS_ADD(1) to the new peer,
-    /// then for each existing peer X, SYS_ADD(new) to X and SYS_ADD(X) to the new peer.
+    /// Gives a new connection an id no connection holds, nor one whose end the main thread has
+    /// not taken (see `release`); `None` once the server stops. In multiplayer mode the join is
+    /// announced under the same lock, so every pair of peers learns of each other exactly once:
+    /// SYS_ID(new) and SYS_ADD(1) to the new peer, then for each existing peer X, SYS_ADD(new)
+    /// to X and SYS_ADD(X) to the new peer.
     pub fn register(&self, route: Route) -> Option<PeerId> {
         let mut state = self.state.write();
         if state.stopping {
             return None;
         }
-        let mut rng = rand::thread_rng();
-        let id = loop {
-            let id = rng.gen_range(2..=i32::MAX);
-            if !state.routes.contains_key(&id) {
-                break id;
-            }
-        };
+        let id = state.free_id();
         if self.multiplayer {
-            announce(&route, PacketType::SysId, id);
-            announce(&route, PacketType::SysAdd, SERVER_ID);
+            let bound = state.system_bound();
+            announce(&route, bound, PacketType::SysId, id);
+            announce(&route, bound, PacketType::SysAdd, SERVER_ID);
             let joined = encode_system(PacketType::SysAdd, id);
             for (&other_id, other) in &state.routes {
-                system_send(other, joined.clone());
-                announce(&route, PacketType::SysAdd, other_id);
+                system_send(other, bound, joined.clone());
+                announce(&route, bound, PacketType::SysAdd, other_id);
             }
         }
         state.routes.insert(id, route);
         Some(id)
     }
 
-    /// Forgets a connection; in multiplayer mode every other peer gets SYS_DEL(id).
+    /// Forgets a connection, whose id stays taken until `release`; in multiplayer mode every
+    /// other peer gets SYS_DEL(id).
     pub fn unregister(&self, id: PeerId) {
         let mut state = self.state.write();
-        if state.routes.remove(&id).is_some() && self.multiplayer {
-            let left = encode_system(PacketType::SysDel, id);
-            for other in state.routes.values() {
-                system_send(other, left.clone());
+        if state.routes.remove(&id).is_some() {
+            state.leaving.insert(id);
+            if self.multiplayer {
+                let bound = state.system_bound();
+                let left = encode_system(PacketType::SysDel, id);
+                for other in state.routes.values() {
+                    system_send(other, bound, left.clone());
+                }
             }
         }
         if state.routes.is_empty() {
@@ -81,30 +118,35 @@ impl Registry {
         }
     }
 
-    /// Sends `packet`, unchanged, to the clients `relay` names. Returns the destinations that
-    /// refused it (full queue, or no such peer for a single target).
-    pub fn relay(&self, relay: Relay, packet: &Bytes) -> Vec<(PeerId, SendError)> {
+    /// The main thread took the `Disconnected` event of `id`: a new peer may have it.
+    pub fn release(&self, id: PeerId) {
+        self.state.write().leaving.remove(&id);
+    }
+
+    /// The ids new peers get next, before random ones (each skipped if taken).
+    pub fn propose_ids(&self, ids: impl IntoIterator<Item = PeerId>) {
+        self.state.write().proposed.extend(ids);
+    }
+
+    /// Sends `packet` from client `from`, unchanged, to the clients `relay` names. A
+    /// destination whose queue is full is closed for not keeping up (see
+    /// `Route::enqueue_or_overflow`): nothing is dropped while it stays. `Err` with the
+    /// target when the one peer named is not connected.
+    pub fn relay(&self, from: PeerId, relay: Relay, packet: &Bytes) -> Result<(), PeerId> {
         let state = self.state.read();
-        let mut refused = Vec::new();
-        let mut send = |id: PeerId, route: &Route| {
+        let send = |route: &Route| {
             let packet = Packet::binary(packet.clone());
-            if let Err(e) = route.enqueue(packet, Bound::Limited, Wake::Now) {
-                refused.push((id, e));
-            }
+            route.enqueue_or_overflow(packet, Bound::Limited, OverflowCause::Relay { from });
         };
         match relay {
             Relay::None => {}
-            Relay::One(target) => match state.routes.get(&target) {
-                Some(route) => send(target, route),
-                None => refused.push((target, SendError::NotConnected)),
-            },
+            Relay::One(target) => send(state.routes.get(&target).ok_or(target)?),
             _ => {
-                for (&id, route) in state.routes.iter().filter(|(id, _)| relay.includes(**id)) {
-                    send(id, route);
-                }
+                let targets = state.routes.iter().filter(|(id, _)| relay.includes(**id));
+                targets.for_each(|(_, route)| send(route));
             }
         }
-        refused
+        Ok(())
     }
 
     /// Refuses new connections and tells every live one to close.
@@ -133,14 +175,15 @@ impl Registry {
     }
 }
 
-fn announce(route: &Route, kind: PacketType, id: PeerId) {
-    system_send(route, encode_system(kind, id));
+fn announce(route: &Route, bound: Bound, kind: PacketType, id: PeerId) {
+    system_send(route, bound, encode_system(kind, id));
 }
 
-/// System messages bypass the outbound limits: losing one would leave a client with a wrong
-/// peer list. A closed connection is fine to miss.
-fn system_send(route: &Route, data: Bytes) {
-    let _ = route.enqueue(Packet::binary(data), Bound::Unlimited, Wake::Now);
+/// A system message must not be lost: a peer that cannot take it would have a wrong peer
+/// list, and is closed instead (see `SYSTEM_RESERVE_PACKETS`).
+fn system_send(route: &Route, bound: Bound, data: Bytes) {
+    let packet = Packet::binary(data);
+    route.enqueue_or_overflow(packet, bound, OverflowCause::SystemMessage);
 }
 
 #[cfg(test)]
@@ -226,29 +269,107 @@ mod tests {
     }
 
     #[test]
-    fn a_relay_reports_each_destination_that_refused() {
+    fn a_relay_to_a_full_queue_overflows_that_destination_only() {
         let registry = Registry::new(false);
-        let (a, _a_commands) = join(&registry);
+        let (a, a_commands) = join(&registry);
         let full = Limits {
             out_packets: 1,
             ..Limits::default()
         };
         let (route, b_commands) = Route::new(full);
+        let b_counters = route.counters.clone();
         let b = registry.register(route).unwrap();
         let packet = Bytes::from_static(b"relayed");
-        assert!(registry.relay(Relay::One(b), &packet).is_empty());
-        let refused = registry.relay(Relay::AllBut { sender: SERVER_ID }, &packet);
-        assert!(
-            matches!(&refused[..], [(id, SendError::QueueFull { .. })] if *id == b),
-            "{refused:?}"
+        assert_eq!(registry.relay(a, Relay::One(b), &packet), Ok(()));
+        assert!(b_counters.overflow().is_none());
+        assert_eq!(
+            registry.relay(a, Relay::AllBut { sender: SERVER_ID }, &packet),
+            Ok(())
+        );
+        let overflow = b_counters.overflow().expect("b could not take the relay");
+        assert_eq!(overflow.cause, OverflowCause::Relay { from: a });
+        assert_eq!(
+            (overflow.queued_packets, overflow.packet),
+            (1, packet.len())
         );
         let unknown = (2..).find(|id| ![a, b].contains(id)).unwrap();
         assert_eq!(
-            registry.relay(Relay::One(unknown), &packet),
-            [(unknown, SendError::NotConnected)]
+            registry.relay(a, Relay::One(unknown), &packet),
+            Err(unknown)
         );
-        assert!(registry.relay(Relay::None, &packet).is_empty());
+        assert_eq!(registry.relay(a, Relay::None, &packet), Ok(()));
         assert_eq!(drain(&b_commands).len(), 1);
+        assert_eq!(drain(&a_commands).len(), 1, "a got the broadcast");
+    }
+
+    #[test]
+    fn system_messages_pass_the_limits_by_the_reserve_then_overflow() {
+        let registry = Registry::new(true);
+        let tight = Limits {
+            out_packets: 1,
+            ..Limits::default()
+        };
+        let (route, _stuck_commands) = Route::new(tight);
+        let stuck = route.counters.clone();
+        registry.register(route).unwrap();
+        // SYS_ID and SYS_ADD(1) are in the stuck peer's queue; it takes no more.
+        let mut announced = 2;
+        while stuck.overflow().is_none() {
+            let (id, _commands) = join(&registry);
+            registry.unregister(id);
+            registry.release(id);
+            announced += 2;
+            assert!(
+                announced < 2 * SYSTEM_RESERVE_PACKETS + 10,
+                "never overflowed"
+            );
+        }
+        // Its queue took the limit, plus the reserve and one for each peer (itself alone
+        // when the peer that left is announced).
+        let overflow = stuck.overflow().unwrap();
+        assert_eq!(
+            overflow.queued_packets,
+            tight.out_packets + SYSTEM_RESERVE_PACKETS + 1
+        );
+        assert_eq!(overflow.cause, OverflowCause::SystemMessage);
+        assert_eq!(overflow.packet, 13);
+    }
+
+    #[test]
+    fn a_join_of_more_peers_than_the_queue_takes_still_fits() {
+        let registry = Registry::new(true);
+        let tight = Limits {
+            out_packets: 4,
+            ..Limits::default()
+        };
+        let joined: Vec<_> = (0..SYSTEM_RESERVE_PACKETS + 10)
+            .map(|_| {
+                let (route, commands) = Route::new(tight);
+                let counters = route.counters.clone();
+                registry.register(route).unwrap();
+                (counters, commands)
+            })
+            .collect();
+        let (last, commands) = joined.last().unwrap();
+        assert!(last.overflow().is_none(), "{:?}", last.overflow());
+        assert_eq!(drain(commands).len(), 2 + SYSTEM_RESERVE_PACKETS + 9);
+    }
+
+    #[test]
+    fn an_id_stays_taken_until_the_main_thread_took_its_end() {
+        let registry = Registry::new(false);
+        registry.propose_ids([5]);
+        let (five, _commands) = join(&registry);
+        assert_eq!(five, 5);
+        registry.unregister(5);
+        assert_eq!(registry.len(), 0);
+        registry.propose_ids([5, 6]);
+        assert_eq!(join(&registry).0, 6, "5 is not released yet");
+        registry.release(5);
+        registry.propose_ids([5]);
+        assert_eq!(join(&registry).0, 5);
+        registry.propose_ids([0, 1, -3]);
+        assert!(join(&registry).0 >= 2, "never the server's id or below");
     }
 
     #[tokio::test]

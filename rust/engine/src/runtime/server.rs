@@ -191,9 +191,11 @@ impl Server {
                 self.peers.contains_key(&id).then_some(event)
             }
             Event::Report(event @ ServerEvent::Disconnected { id, .. }) => {
+                // From here on the game knows the peer left: a new peer may have its id.
+                self.context.registry.release(id);
                 let mut peer = self.peers.remove(&id)?;
                 if peer.is_multiplayer() {
-                    // The id may be given to a new peer now: its packets are not these.
+                    // Before a new peer with this id files packets, which are not these.
                     self.arrivals.retain(|from| *from != id);
                 }
                 peer.drop_unread();
@@ -263,7 +265,9 @@ impl Server {
 
     /// Multiplayer mode: sends `payload` from the server (id 1) to `target`: 0 every peer,
     /// < 0 every peer but `-target`, > 1 that peer. Encoded once, shared by every queue. The
-    /// peers that refused it (full queue, unknown target) come back as errors.
+    /// peers that refused it (full queue, unknown or leaving target) come back as errors; a
+    /// broadcast leaves out the peers that are leaving (closing, or their connection ended),
+    /// which the game hears of at its next poll.
     pub fn send_multiplayer(&self, target: i64, payload: &[u8]) -> Vec<(PeerId, SendError)> {
         let to = i32::try_from(target).unwrap_or(i32::MIN);
         let data = encode_data(SERVER_ID, to, payload);
@@ -277,10 +281,21 @@ impl Server {
                 None => vec![(to, SendError::NotConnected)],
             },
             relay => {
-                let targets = self.peers.values().filter(|peer| relay.includes(peer.id()));
+                let targets = self
+                    .peers
+                    .values()
+                    .filter(|peer| relay.includes(peer.id()) && !peer.is_leaving());
                 targets.filter_map(send).collect()
             }
         }
+    }
+
+    /// The ids the next peers get, in order, before random ones; an id a connection holds (or
+    /// held, until the game took its `Disconnected`), or one below 2, is skipped. A test hook,
+    /// hidden from the docs: it makes id collisions happen on demand.
+    #[doc(hidden)]
+    pub fn propose_peer_ids(&self, ids: &[PeerId]) {
+        self.context.registry.propose_ids(ids.iter().copied());
     }
 
     /// Accepted sockets the network side still holds: handshakes under way (which
