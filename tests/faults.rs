@@ -24,7 +24,9 @@ use common::process::{resident_bytes, server_threads, thread_names};
 use common::tls::{tls_over, KeyKind, Pki};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use gdws_engine::{Limits, PeerId, SendError, Server, ServerEvent, BACKLOG, STOP_GRACE};
+use gdws_engine::{
+    Limits, PeerId, SendError, Server, ServerEvent, BACKLOG, MAX_BUFFER_BYTES, STOP_GRACE,
+};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -756,6 +758,116 @@ const PING_FLOOD_HEAP_BOUND: usize = 512 * 1024;
 /// up to 64 KiB of TLS records not yet sent each way, and a record being read or written.
 const PING_FLOOD_WSS_HEAP_BOUND: usize = 1024 * 1024;
 
+// ---- a frame header that claims a huge payload ----
+
+/// Clients each sending one frame header (14 bytes) that claims a payload as large as the
+/// input limit allows, and nothing after it. tungstenite reserves a frame's claimed length
+/// when it reads the header, so `MAX_BUFFER_BYTES` caps what a header can make the server
+/// reserve: an engine configured past it (as `set_buffers` once allowed, up to 2^63 bytes)
+/// refuses bigger frames with 1009 at once; at the cap, the reservation is address space
+/// that only the bytes the client really sends turn into resident memory.
+fn a_frame_header_claiming_a_huge_payload_reserves_at_most_the_buffer_cap() {
+    const CLIENTS: usize = 4;
+    let clients = Clients::new();
+    let header = |claimed: usize| {
+        let mut frame = vec![0x82, 0x80 | 127];
+        frame.extend((claimed as u64).to_be_bytes());
+        frame.extend([0x37, 0xfa, 0x21, 0x3d]);
+        frame
+    };
+    let connect_and_send = |server: &mut Server, bytes: &[u8]| -> Vec<(TcpStream, PeerId)> {
+        let mut joined: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let tcp = clients.run(raw_ws(server.local_addr()));
+                (tcp, connected(server).0)
+            })
+            .collect();
+        for (tcp, _) in &mut joined {
+            clients.run(tcp.write_all(bytes)).unwrap();
+        }
+        joined
+    };
+
+    // Configured for 1 GiB messages: frames are still capped.
+    let gigabyte = 1 << 30;
+    let mut server = start_with(|config| config.limits.in_bytes = gigabyte);
+    let before = resources();
+    PEAK_BYTES.store(before.heap_bytes, Ordering::Relaxed);
+    let flooders = connect_and_send(&mut server, &header(gigabyte));
+    for _ in &flooders {
+        match event(&mut server) {
+            ServerEvent::Warning { message, .. } => assert!(
+                message.contains(&format!("a message of {gigabyte} bytes"))
+                    && message.contains("closing with 1009"),
+                "{message}"
+            ),
+            other => panic!("expected the 1009 warning, got {other:?}"),
+        }
+    }
+    let peak = PEAK_BYTES.load(Ordering::Relaxed) - before.heap_bytes;
+    report("huge_header_refused_heap_peak_bytes", peak);
+    assert!(
+        peak <= CLIENTS * HUGE_HEADER_PEER_SLACK,
+        "{CLIENTS} headers claiming {gigabyte} bytes grew the heap by {peak} bytes"
+    );
+    drop(flooders);
+    all_disconnected(&mut server, CLIENTS);
+    server.stop();
+
+    // At the cap: each header reserves the cap, and what the client sends is what is resident.
+    let mut server = start_with(|config| config.limits.in_bytes = MAX_BUFFER_BYTES);
+    let before = resources();
+    PEAK_BYTES.store(before.heap_bytes, Ordering::Relaxed);
+    let mut start = header(MAX_BUFFER_BYTES);
+    start.extend([0u8; 1000]);
+    let flooders = connect_and_send(&mut server, &start);
+    let reserved = CLIENTS * MAX_BUFFER_BYTES;
+    wait_until("every header's reservation is made", || {
+        LIVE_BYTES.load(Ordering::Relaxed) >= before.heap_bytes + reserved
+    });
+    let during = resources();
+    let peak = PEAK_BYTES.load(Ordering::Relaxed) - before.heap_bytes;
+    report("huge_header_at_cap_heap_peak_bytes", peak);
+    report(
+        "huge_header_at_cap_rss_growth_kib",
+        during.rss_kib.saturating_sub(before.rss_kib),
+    );
+    assert!(
+        peak <= reserved + CLIENTS * HUGE_HEADER_PEER_SLACK,
+        "{CLIENTS} headers claiming {MAX_BUFFER_BYTES} bytes grew the heap by {peak} bytes"
+    );
+    assert!(
+        during.rss_kib <= before.rss_kib + CLIENTS * HUGE_HEADER_PEER_SLACK / 1024,
+        "{CLIENTS} reservations of {MAX_BUFFER_BYTES} bytes made {} KiB resident",
+        during.rss_kib - before.rss_kib
+    );
+    drop(flooders);
+    all_disconnected(&mut server, CLIENTS);
+    server.stop();
+}
+
+/// The next `count` events are unclean disconnections.
+#[track_caller]
+fn all_disconnected(server: &mut Server, count: usize) {
+    for _ in 0..count {
+        let next = event(server);
+        assert!(
+            matches!(
+                next,
+                ServerEvent::Disconnected {
+                    was_clean: false,
+                    ..
+                }
+            ),
+            "expected Disconnected, got {next:?}"
+        );
+    }
+}
+
+/// What one connection costs besides a frame's reservation: its buffers (4 KiB read, 16 KiB
+/// write), tungstenite's and the runtime's state, with room to spare.
+const HUGE_HEADER_PEER_SLACK: usize = 256 * 1024;
+
 // ---- the listen backlog ----
 
 fn open_file_limit() -> Rlimit {
@@ -867,6 +979,7 @@ const CASES: &[(&str, fn())] = cases![
     the_kernel_holds_a_backlog_of_1024_connections_for_the_accept_loop,
     a_ping_flood_from_a_peer_that_never_reads_holds_bounded_memory,
     a_ping_flood_over_wss_from_a_peer_that_never_reads_holds_bounded_memory,
+    a_frame_header_claiming_a_huge_payload_reserves_at_most_the_buffer_cap,
 ];
 
 /// What the command line asks for, in libtest's terms: name filters (a case runs when its name
