@@ -6,13 +6,12 @@ use std::time::Duration;
 
 use gdnative::api::{CryptoKey, MultiplayerPeerGDNative, X509Certificate};
 use gdnative::core_types::GodotError;
-use gdnative::export::user_data::LocalCellData;
 use gdnative::prelude::*;
 use gdnative::sys;
 
 use super::args::{Int, Real};
 use super::errors::{listen_error_code, to_code};
-use super::ffi::Binding;
+use super::ffi::{Binding, DroppedElsewhere, MainThreadData};
 use super::log::{self, LISTEN};
 use super::peer::WebSocketPeer;
 use super::pump;
@@ -25,7 +24,7 @@ use gdws_engine::{BindAddress, Limits, ServerConfig, MAX_BUFFER_BYTES};
 /// the work in `ServerState` and the engine.
 #[derive(NativeClass)]
 #[inherit(MultiplayerPeerGDNative)]
-#[user_data(LocalCellData<WebSocketServer>)]
+#[user_data(MainThreadData<WebSocketServer>)]
 #[register_with(Self::register)]
 pub struct WebSocketServer {
     binding: Binding<sys::godot_net_multiplayer_peer, ServerState>,
@@ -360,6 +359,17 @@ impl Drop for WebSocketServer {
     /// Freeing the object stops the server like `stop()`; then the binding unbinds.
     fn drop(&mut self) {
         self.state().stop();
+    }
+}
+
+impl DroppedElsewhere for WebSocketServer {
+    /// The last reference went on another thread, where this object may not be touched: the
+    /// engine server is stopped there all the same (port freed, clients closed, threads
+    /// ended). The WebSocketPeer objects handed out, and this object's own memory, stay
+    /// until the process exits.
+    fn on_drop_elsewhere(&self) -> Box<dyn Fn() + Send + Sync> {
+        let stopper = self.state().engine().stopper();
+        Box::new(move || stopper.stop())
     }
 }
 
