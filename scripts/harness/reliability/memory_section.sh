@@ -50,7 +50,7 @@ engine (`rust/engine/src/proto/upgrade.rs`, `runtime/read_ahead.rs`) and rustls'
 | Messages the game has not read | the input limit in payload bytes and in messages; then the socket is not read (TCP backpressure) | 64 KiB, 1,024 messages |
 | A message read while the unread queue is full | one message, at most the input limit | 64 KiB |
 | A message arriving in fragments | the input limit (tungstenite's `max_message_size`; past it, close 1009) | 64 KiB |
-| A frame being read | the frame's claimed length, reserved by tungstenite when it reads the header, at most the input limit and never over 64 MiB (`max_frame_size`; past it, close 1009 at the header). The reservation is address space: only the bytes that really arrive become resident | 64 KiB |
+| A frame being read | at most the input limit and never over 64 MiB (`max_frame_size`; past it, close 1009 at the header). tungstenite reserves a frame's claimed length when it reads the header, so a frame over 64 KiB is held back from it (`FrameGate`) in a buffer that grows with what arrives (at most twice that plus 64 KiB), and handed on whole: a header alone costs at most 64 KiB, and a large frame about three times its length while it is handed on | 64 KiB |
 | The read buffer | 4 KiB for the connection's life, and 64 KiB more while input comes in bulk (`ReadAhead`) | 68 KiB |
 | Messages the game queued (`put_packet`) | the output limit in bytes and in messages (`ERR_OUT_OF_MEMORY` past it) | 64 KiB, 1,024 messages |
 | tungstenite's write buffer: game data handed to it, pongs, close replies | 16 KiB + the output limit + 1 KiB (`max_write_buffer_size`). A client that sends pings and never reads fills it; then only the latest pong is kept (RFC 6455 5.5.3 allows it) | 81 KiB |
@@ -65,11 +65,10 @@ idle peer holds a few KiB. Not in this table: in multiplayer mode, the system me
 Measured (debug build):
 
 EOF
-echo "- Frame headers claiming huge payloads, nothing after them (\`tests/faults.rs\`, heap counted"
-echo "  by the test's allocator): 4 clients claiming 1 GiB from an engine configured for 1 GiB"
-echo "  messages are closed with 1009 at the header, heap peak +$(n "$(get huge_header_refused_heap_peak_bytes)") B;"
-echo "  4 claiming exactly the 64 MiB cap reserve $(n "$(get huge_header_at_cap_heap_peak_bytes)") B of address space, of which"
-echo "  $(n "$(get huge_header_at_cap_rss_growth_kib)") KiB became resident."
+echo "- Frame headers claiming huge payloads (\`tests/faults.rs\`, heap counted by the test's"
+echo "  allocator): 4 clients claiming 1 GiB from an engine configured for 1 GiB messages are closed"
+echo "  with 1009 at the header, heap peak +$(n "$(get huge_header_refused_heap_peak_bytes)") B; 4 claiming the 64 MiB cap and sending"
+echo "  $(n "$(get huge_header_at_cap_sent_bytes)") B of it each: heap peak +$(n "$(get huge_header_at_cap_heap_peak_bytes)") B (without the hold, tungstenite reserved the 4 x 64 MiB at the headers)."
 echo "- A client process that floods 200,000 masked pings of 125 B and never reads"
 echo "  (\`test_faults_flood.gd\`, the Godot process's RSS sampled every frame): ours +$(n "$(get flood_ping_rss_growth_kb)") KiB, every"
 echo "  ping read, the flooder still connected, a stock client's echo unaffected (bound: two peers'"

@@ -3,6 +3,7 @@
 
 pub(crate) mod connection;
 pub(crate) mod context;
+pub(crate) mod frame_gate;
 pub(crate) mod handshake;
 pub(crate) mod listener;
 pub(crate) mod peer;
