@@ -387,8 +387,8 @@ const MAX_BUFFER_KB: i64 = (MAX_BUFFER_BYTES / 1024) as i64;
 
 /// `set_buffers(in_kb, in_packets, out_kb, out_packets)` as engine limits: like the stock class,
 /// each value is rounded up to a power of two. Refused, with the reason, when a value is not
-/// positive or a size is over `MAX_BUFFER_KB` (a client's frame header alone makes the server
-/// reserve up to the input size for that peer).
+/// positive or a size is over `MAX_BUFFER_KB` (each peer may make the server hold several times
+/// the input size; see `MAX_BUFFER_BYTES`).
 fn limits_from_buffers(
     in_kb: i64,
     in_packets: i64,
@@ -406,8 +406,8 @@ fn limits_from_buffers(
     }
     if in_kb > MAX_BUFFER_KB || out_kb > MAX_BUFFER_KB {
         return Err(format!(
-            "a buffer size is over the maximum of {MAX_BUFFER_KB} KiB {all}: a client's frame \
-             header alone makes the server reserve the input size for that peer"
+            "a buffer size is over the maximum of {MAX_BUFFER_KB} KiB {all}: each peer may make \
+             the server hold several times the input size"
         ));
     }
     // Positive, and the packet counts round to at most 2^63 in an i64's range.

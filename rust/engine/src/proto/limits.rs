@@ -1,9 +1,10 @@
 //! Per-peer buffer limits and the arithmetic that applies them: whether one more message fits.
 
 /// The largest `in_bytes` and `out_bytes` a game may set (64 MiB, tungstenite's own default
-/// message limit). tungstenite reserves a frame's whole claimed length as soon as it has read
-/// the frame's header, so `in_bytes` is also what 14 bytes from a client can make the server
-/// reserve for that peer: without a cap, `set_buffers` could let one header reserve gigabytes.
+/// message limit), and the largest frame read whatever the limits. A peer may make the server
+/// hold several times `in_bytes` (unread messages, one waiting for room, one being read); past
+/// 64 MiB a handful of peers would hold gigabytes, and tungstenite reserves a frame's claimed
+/// length as soon as it hands the frame on.
 pub const MAX_BUFFER_BYTES: usize = 64 * 1024 * 1024;
 
 /// Per-peer buffer limits, in bytes and messages, each way.

@@ -34,8 +34,8 @@ const CONTROL_ROOM: usize = 1024;
 /// input limit (a bigger one is closed with 1009), small buffers, and a bounded write buffer.
 ///
 /// tungstenite reserves a frame's claimed length as soon as it has read the frame's header, so
-/// frames are also capped at `MAX_BUFFER_BYTES` whatever the input limit: 14 bytes from a
-/// client never make the server reserve more than that for it. `set_buffers` refuses larger
+/// frames are also capped at `MAX_BUFFER_BYTES` whatever the input limit (and the runtime's
+/// `FrameGate` hands a large frame on only once it is whole). `set_buffers` refuses larger
 /// limits; an engine configured past the cap takes larger messages in fragments only.
 ///
 /// The runtime hands tungstenite a packet only once its buffer is under `WRITE_BUFFER`, and no
