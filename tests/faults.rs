@@ -24,7 +24,9 @@ use common::process::{resident_bytes, server_threads, thread_names};
 use common::tls::{tls_over, KeyKind, Pki};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use gdws_engine::{Limits, PeerId, SendError, Server, ServerEvent, BACKLOG, STOP_GRACE};
+use gdws_engine::{
+    Limits, PeerId, SendError, Server, ServerEvent, BACKLOG, MAX_BUFFER_BYTES, STOP_GRACE,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -755,6 +757,131 @@ const PING_FLOOD_HEAP_BOUND: usize = 512 * 1024;
 /// up to 64 KiB of TLS records not yet sent each way, and a record being read or written.
 const PING_FLOOD_WSS_HEAP_BOUND: usize = 1024 * 1024;
 
+// ---- a frame header that claims a huge payload ----
+
+/// Clients each sending one frame header (14 bytes) that claims a payload as large as the
+/// input limit allows, and little or nothing after it. tungstenite reserves a frame's claimed
+/// length when it reads the header: frames are capped at `MAX_BUFFER_BYTES` (an engine
+/// configured past it, as `set_buffers` once allowed up to 2^63 bytes, refuses bigger ones with
+/// 1009 at once), and a large frame is held back from tungstenite until it is whole, so what
+/// it costs grows with what the client really sends.
+fn a_frame_header_claiming_a_huge_payload_costs_only_what_arrives() {
+    const CLIENTS: usize = 4;
+    let clients = Clients::new();
+    let header = |claimed: usize| {
+        let mut frame = vec![0x82, 0x80 | 127];
+        frame.extend((claimed as u64).to_be_bytes());
+        frame.extend([0x37, 0xfa, 0x21, 0x3d]);
+        frame
+    };
+    let connect_and_send = |server: &mut Server, bytes: &[u8]| -> Vec<(TcpStream, PeerId)> {
+        let mut joined: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let tcp = clients.run(raw_ws(server.local_addr()));
+                (tcp, connected(server).0)
+            })
+            .collect();
+        for (tcp, _) in &mut joined {
+            clients.run(tcp.write_all(bytes)).unwrap();
+        }
+        joined
+    };
+
+    // Configured for 1 GiB messages: frames are still capped.
+    let gigabyte = 1 << 30;
+    let mut server = start_with(|config| config.limits.in_bytes = gigabyte);
+    let before = resources();
+    PEAK_BYTES.store(before.heap_bytes, Ordering::Relaxed);
+    let flooders = connect_and_send(&mut server, &header(gigabyte));
+    for _ in &flooders {
+        match event(&mut server) {
+            ServerEvent::Warning { message, .. } => assert!(
+                message.contains(&format!("a message of {gigabyte} bytes"))
+                    && message.contains("closing with 1009"),
+                "{message}"
+            ),
+            other => panic!("expected the 1009 warning, got {other:?}"),
+        }
+    }
+    let peak = PEAK_BYTES.load(Ordering::Relaxed) - before.heap_bytes;
+    report("huge_header_refused_heap_peak_bytes", peak);
+    assert!(
+        peak <= CLIENTS * HUGE_HEADER_PEER_SLACK,
+        "{CLIENTS} headers claiming {gigabyte} bytes grew the heap by {peak} bytes"
+    );
+    drop(flooders);
+    all_disconnected(&mut server, CLIENTS);
+    server.stop();
+
+    // At the cap: each header claims 64 MiB and 1 MiB of its payload follows. The frame is
+    // held back from tungstenite (which would reserve the claimed length at the header) in a
+    // buffer that grows with what arrives.
+    let mut server = start_with(|config| config.limits.in_bytes = MAX_BUFFER_BYTES);
+    let before = resources();
+    PEAK_BYTES.store(before.heap_bytes, Ordering::Relaxed);
+    let sent = 1 << 20;
+    let mut start = header(MAX_BUFFER_BYTES);
+    start.extend(vec![0u8; sent]);
+    let flooders = connect_and_send(&mut server, &start);
+    wait_until("the server holds what every client sent", || {
+        LIVE_BYTES.load(Ordering::Relaxed) >= before.heap_bytes + CLIENTS * sent
+    });
+    let during = resources();
+    let peak = PEAK_BYTES.load(Ordering::Relaxed) - before.heap_bytes;
+    report("huge_header_at_cap_sent_bytes", sent);
+    report("huge_header_at_cap_heap_peak_bytes", peak);
+    report(
+        "huge_header_at_cap_rss_growth_kib",
+        during.rss_kib.saturating_sub(before.rss_kib),
+    );
+    // What arrived, grown by doubling with a read's room, and a connection's own slack.
+    let bound = CLIENTS * (2 * (sent + 64 * 1024) + HUGE_HEADER_PEER_SLACK);
+    assert!(
+        peak <= bound,
+        "{CLIENTS} headers claiming {MAX_BUFFER_BYTES} bytes and {sent} bytes after each grew \
+         the heap by {peak} bytes (bound {bound})"
+    );
+    drop(flooders);
+    all_disconnected(&mut server, CLIENTS);
+
+    // A whole large frame still arrives intact, once whole.
+    let payload: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let mut tcp = clients.run(raw_ws(server.local_addr()));
+    let (id, _) = connected(&mut server);
+    clients
+        .run(tcp.write_all(&client_frame(true, 0x2, &payload)))
+        .unwrap();
+    assert!(
+        message(&mut server, id) == binary(&payload),
+        "the 8 MiB message changed"
+    );
+    drop(tcp);
+    assert!(!disconnected(&mut server, id));
+    server.stop();
+}
+
+/// The next `count` events are unclean disconnections.
+#[track_caller]
+fn all_disconnected(server: &mut Server, count: usize) {
+    for _ in 0..count {
+        let next = event(server);
+        assert!(
+            matches!(
+                next,
+                ServerEvent::Disconnected {
+                    was_clean: false,
+                    ..
+                }
+            ),
+            "expected Disconnected, got {next:?}"
+        );
+    }
+}
+
+/// What one connection costs besides a frame's reservation: its buffers (4 KiB read, 16 KiB
+/// write), tungstenite's and the runtime's state, with room to spare.
+const HUGE_HEADER_PEER_SLACK: usize = 256 * 1024;
+
 // ---- the listen backlog ----
 
 /// The listening socket's backlog as the kernel reports it (`ss`: a listening socket's Send-Q
@@ -808,6 +935,7 @@ const CASES: &[(&str, fn())] = cases![
     the_kernel_holds_a_backlog_of_1024_connections_for_the_accept_loop,
     a_ping_flood_from_a_peer_that_never_reads_holds_bounded_memory,
     a_ping_flood_over_wss_from_a_peer_that_never_reads_holds_bounded_memory,
+    a_frame_header_claiming_a_huge_payload_costs_only_what_arrives,
 ];
 
 /// What the command line asks for, in libtest's terms: name filters (a case runs when its name

@@ -1,11 +1,25 @@
 extends "res://tests/lib/test_case.gd"
 # Buffers and limits (set_buffers): a message bigger than the input buffer closes the connection
 # with 1009; ours never drops complete messages when the game reads slowly (TCP backpressure);
-# a put_packet past the output limit is refused with ERR_OUT_OF_MEMORY.
+# a put_packet past the output limit is refused with ERR_OUT_OF_MEMORY; ours refuses buffer
+# sizes over 64 MiB (each peer may make the server hold several times the input size).
+
+const MAX_BUFFER_KB = 65536
 
 
 func run():
 	var server = make_server()
+	# Stock takes any size (and allocates it for every peer).
+	if not builtin:
+		expect_errors_begin("set_buffers over the maximum", "^" + literal(
+				"ERROR: WebSocketServer.set_buffers: a buffer size is over the maximum of 65536 KiB (got ")
+				+ "(65537 KiB, 4 packets in; 1 KiB|1 KiB, 4 packets in; 1099511627776 KiB)"
+				+ literal(", 4 packets out): each peer may make the server hold several times the input size") + "$", 2)
+	check_eq_ours(server.set_buffers(MAX_BUFFER_KB + 1, 4, 1, 4), ERR_INVALID_PARAMETER, "set_buffers over 64 MiB in")
+	check_eq_ours(server.set_buffers(1, 4, 1 << 40, 4), ERR_INVALID_PARAMETER, "set_buffers over 64 MiB out")
+	if not builtin:
+		expect_errors_end("set_buffers over the maximum")
+	check_eq(server.set_buffers(MAX_BUFFER_KB, 4, MAX_BUFFER_KB, 4), OK, "set_buffers at 64 MiB")
 	# 1 KiB and 4 messages each way.
 	check_eq(server.set_buffers(1, 4, 1, 4), OK, "set_buffers")
 	check_eq(server.listen(port), OK, "listen")

@@ -20,6 +20,7 @@ func run():
 	pki = TestPki.new()
 	check(pki.ok, "the test PKI was made with openssl")
 	yield(chain_from_resources_and_ca_chain(), "completed")
+	stale_key_directories()
 	yield(chain_from_pem_paths(), "completed")
 	yield(chain_from_a_loaded_resource(), "completed")
 	yield(chain_from_a_ca_chain_path(), "completed")
@@ -166,6 +167,36 @@ func chain_from_resources_and_ca_chain():
 	server.ca_chain = inter
 	server.private_key = key
 	yield(listen_and_echo(server, "listen with certificate, ca_chain and key resources", "ca_chain"), "completed")
+
+
+# A private directory left by a gdws process that crashed while Godot's save of a key was in
+# it (`gdws-pem-<pid>-...`, with the key file) is removed by the next listen() that turns a
+# resource into PEM; one of a process still running is not.
+func stale_key_directories():
+	var tmp = OS.get_environment("TMPDIR")
+	tmp = "/tmp" if tmp == "" else tmp
+	# 2^22 is above Linux's largest pid: no process has it.
+	var stale = "%s/gdws-pem-%d-planted" % [tmp, 1 << 22]
+	var running = "%s/gdws-pem-%d-planted" % [tmp, OS.get_process_id()]
+	var dir := Directory.new()
+	for planted in [stale, running]:
+		check_eq(dir.make_dir_recursive(planted), OK, "plant " + planted)
+		var f := File.new()
+		check_eq(f.open(planted + "/private_key.key", File.WRITE), OK, "plant a key file in " + planted)
+		f.store_string("-----BEGIN PRIVATE KEY-----\n")
+		f.close()
+	var leaf = pki.leaf("ec")
+	var server = new_server()
+	var key := CryptoKey.new()
+	check_eq(key.load(leaf["key"]), OK, "load the key")
+	server.private_key = key
+	server.ssl_certificate_path = leaf["crt"]
+	check_eq(server.listen(port), OK, "listen with a key resource")
+	server.stop()
+	check(not dir.dir_exists(stale), "the directory of a process that is gone was removed")
+	check(dir.file_exists(running + "/private_key.key"), "the directory of a running process was kept")
+	dir.remove(running + "/private_key.key")
+	dir.remove(running)
 
 
 # `server` listens (`what`), a stock wss:// client trusting the root gets its echo (`echo_what`),

@@ -1,6 +1,6 @@
 //! The engine `Server` a WebSocketServer runs, shared with its WebSocketPeer objects: peers by id.
 
-use std::cell::RefCell;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use gdws_engine::{Peer, Server};
 
@@ -8,14 +8,49 @@ use super::log;
 
 /// The running engine server, or none while the WebSocketServer is not listening. The
 /// WebSocketPeer objects reach their peer through it (by a `Weak`: they may outlive it).
+///
+/// Behind a mutex rather than a `RefCell` for one caller on another thread: the
+/// `ServerStopper`, run when the WebSocketServer's last reference goes on a thread other than
+/// the main one (where gdnative does not run its `Drop`). On the main thread the lock is never
+/// contended; no call nests in another (each closure works on the engine alone).
 #[derive(Default)]
 pub(crate) struct EngineServer {
-    server: RefCell<Option<Server>>,
+    server: Arc<Mutex<Option<Server>>>,
+}
+
+/// Stops the running engine server from any thread (the engine's `Server::stop` needs no
+/// particular thread): all it shares with the main thread is the mutex.
+pub(crate) struct ServerStopper(Arc<Mutex<Option<Server>>>);
+
+impl ServerStopper {
+    /// Stops the server if one runs: the port is free and every client has seen its close
+    /// when this returns (the same bounded wait as `stop()`).
+    pub fn stop(&self) {
+        let server = lock(&self.0).take();
+        if let Some(server) = server {
+            server.stop();
+        }
+    }
+}
+
+/// The slot, also after a panic in a call that held it (which the FFI layer caught): each call
+/// leaves the engine server consistent, so the slot stays usable.
+fn lock(slot: &Mutex<Option<Server>>) -> MutexGuard<'_, Option<Server>> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl EngineServer {
+    fn slot(&self) -> MutexGuard<'_, Option<Server>> {
+        lock(&self.server)
+    }
+
+    /// What stops this server from another thread.
+    pub fn stopper(&self) -> ServerStopper {
+        ServerStopper(self.server.clone())
+    }
+
     pub fn is_listening(&self) -> bool {
-        self.server.borrow().is_some()
+        self.slot().is_some()
     }
 
     /// Listening with `gd_mp_api = true`.
@@ -26,22 +61,22 @@ impl EngineServer {
 
     /// Keeps `server` as the running one. The caller checked that none runs.
     pub fn start(&self, server: Server) {
-        *self.server.borrow_mut() = Some(server);
+        *self.slot() = Some(server);
     }
 
     /// The running server, which is then no longer reachable here.
     pub fn take(&self) -> Option<Server> {
-        self.server.borrow_mut().take()
+        self.slot().take()
     }
 
     /// Runs `f` on the running server; `None` when none runs.
     pub fn with<R>(&self, f: impl FnOnce(&Server) -> R) -> Option<R> {
-        self.server.borrow().as_ref().map(f)
+        self.slot().as_ref().map(f)
     }
 
     /// Like `with`, for calls that change the server.
     pub fn with_mut<R>(&self, f: impl FnOnce(&mut Server) -> R) -> Option<R> {
-        self.server.borrow_mut().as_mut().map(f)
+        self.slot().as_mut().map(f)
     }
 
     /// Runs `f` on peer `id`, or prints why not (naming `call`) and returns None.

@@ -5,17 +5,20 @@
 // Rust. Each callback forwards to a safe trait method through `call`, which refuses calls from
 // a thread other than the object's, keeps the state alive for the whole call, and catches
 // panics: a panic unwinding into Godot would abort the game. Also the few calls on shared Godot
-// objects that gdnative marks `unsafe`.
+// objects that gdnative marks `unsafe`, and the user-data wrapper of WebSocketServer
+// (`MainThreadData`), whose trait gdnative declares `unsafe`.
 
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::thread::ThreadId;
 
 use bytes::Bytes;
 use gdnative::api::{MultiplayerPeerGDNative, PacketPeerGDNative, Resource};
 use gdnative::core_types::GodotError;
+use gdnative::export::user_data::{LocalCellData, LocalCellError, Map, MapMut, UserData};
 use gdnative::prelude::*;
 use gdnative::sys;
 
@@ -410,4 +413,96 @@ where
     // used on the main thread, where `listen()` runs; `resource_path` only reads a string.
     let resource = unsafe { resource.assume_safe() };
     resource.upcast::<Resource>().path().to_string()
+}
+
+/// What a class does when its last reference goes on another thread than the one that made it
+/// (a GDScript `Thread` dropping it): gdnative's `LocalCellData` then skips the class's `Drop`,
+/// since the object may not be touched off its thread.
+pub trait DroppedElsewhere {
+    /// Made with the object, on its thread; run on the other thread instead of `Drop`. It may
+    /// use only what it holds (nothing of the object's `Rc`s or `RefCell`s).
+    fn on_drop_elsewhere(&self) -> Box<dyn Fn() + Send + Sync>;
+}
+
+/// `LocalCellData` (the object is used on the thread that made it only) that, when the last
+/// reference goes on another thread, runs the class's `DroppedElsewhere` hook there instead
+/// of leaking what the object runs. The object's own memory is still left alone there.
+pub struct MainThreadData<T: NativeClass>(Arc<Owned<T>>);
+
+struct Owned<T: NativeClass> {
+    data: LocalCellData<T>,
+    thread: ThreadId,
+    elsewhere: Box<dyn Fn() + Send + Sync>,
+}
+
+impl<T: NativeClass> Drop for Owned<T> {
+    fn drop(&mut self) {
+        if std::thread::current().id() != self.thread {
+            // A panic must not unwind into Godot's destructor: it would abort the game.
+            if catch_unwind(AssertUnwindSafe(|| (self.elsewhere)())).is_err() {
+                log::error(
+                    "WebSocketServer",
+                    "gdws internal error while stopping a server dropped on another thread",
+                );
+            }
+        }
+        // `data` drops next: on the object's thread it runs the class's `Drop`.
+    }
+}
+
+impl<T: NativeClass> Clone for MainThreadData<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+// SAFETY: the pointer handed to Godot is an `Arc<Owned<T>>` turned raw, and each function
+// below turns back only such a pointer (gdnative passes back what `into_user_data` gave),
+// keeping the count right: `consume` takes over Godot's reference, `clone` adds one.
+unsafe impl<T: NativeClass + DroppedElsewhere> UserData for MainThreadData<T> {
+    type Target = T;
+
+    fn new(val: T) -> Self {
+        let elsewhere = val.on_drop_elsewhere();
+        Self(Arc::new(Owned {
+            data: LocalCellData::new(val),
+            thread: std::thread::current().id(),
+            elsewhere,
+        }))
+    }
+
+    fn into_user_data(self) -> *const c_void {
+        Arc::into_raw(self.0) as *const c_void
+    }
+
+    unsafe fn consume_user_data_unchecked(ptr: *const c_void) -> Self {
+        Self(Arc::from_raw(ptr as *const Owned<T>))
+    }
+
+    unsafe fn clone_from_user_data_unchecked(ptr: *const c_void) -> Self {
+        Arc::increment_strong_count(ptr as *const Owned<T>);
+        Self(Arc::from_raw(ptr as *const Owned<T>))
+    }
+}
+
+impl<T: NativeClass + DroppedElsewhere> Map for MainThreadData<T> {
+    type Err = LocalCellError;
+
+    fn map<F, U>(&self, op: F) -> Result<U, Self::Err>
+    where
+        F: FnOnce(&T) -> U,
+    {
+        self.0.data.map(op)
+    }
+}
+
+impl<T: NativeClass + DroppedElsewhere> MapMut for MainThreadData<T> {
+    type Err = LocalCellError;
+
+    fn map_mut<F, U>(&self, op: F) -> Result<U, Self::Err>
+    where
+        F: FnOnce(&mut T) -> U,
+    {
+        self.0.data.map_mut(op)
+    }
 }

@@ -6,26 +6,25 @@ use std::time::Duration;
 
 use gdnative::api::{CryptoKey, MultiplayerPeerGDNative, X509Certificate};
 use gdnative::core_types::GodotError;
-use gdnative::export::user_data::LocalCellData;
 use gdnative::prelude::*;
 use gdnative::sys;
 
 use super::args::{Int, Real};
 use super::errors::{listen_error_code, to_code};
-use super::ffi::Binding;
+use super::ffi::{Binding, DroppedElsewhere, MainThreadData};
 use super::log::{self, LISTEN};
 use super::peer::WebSocketPeer;
 use super::pump;
 use super::signals;
 use super::state::ServerState;
 use super::tls::TlsSettings;
-use gdws_engine::{BindAddress, Limits, ServerConfig};
+use gdws_engine::{BindAddress, Limits, ServerConfig, MAX_BUFFER_BYTES};
 
 /// The stock class's properties, methods and signals. Thin: settings and argument checks here,
 /// the work in `ServerState` and the engine.
 #[derive(NativeClass)]
 #[inherit(MultiplayerPeerGDNative)]
-#[user_data(LocalCellData<WebSocketServer>)]
+#[user_data(MainThreadData<WebSocketServer>)]
 #[register_with(Self::register)]
 pub struct WebSocketServer {
     binding: Binding<sys::godot_net_multiplayer_peer, ServerState>,
@@ -322,19 +321,12 @@ impl WebSocketServer {
             output_buffer_size_kb,
             output_max_packets,
         ) {
-            Some(limits) => {
+            Ok(limits) => {
                 self.settings.borrow_mut().limits = limits;
                 0
             }
-            None => {
-                log::error(
-                    "WebSocketServer.set_buffers",
-                    format!(
-                        "every size must be positive (got {input_buffer_size_kb} KiB, \
-                         {input_max_packets} packets in; {output_buffer_size_kb} KiB, \
-                         {output_max_packets} packets out)"
-                    ),
-                );
+            Err(reason) => {
+                log::error("WebSocketServer.set_buffers", reason);
                 GodotError::InvalidParameter as i64
             }
         }
@@ -417,6 +409,17 @@ fn count_property(count: usize) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
+impl DroppedElsewhere for WebSocketServer {
+    /// The last reference went on another thread, where this object may not be touched: the
+    /// engine server is stopped there all the same (port freed, clients closed, threads
+    /// ended). The WebSocketPeer objects handed out, and this object's own memory, stay
+    /// until the process exits.
+    fn on_drop_elsewhere(&self) -> Box<dyn Fn() + Send + Sync> {
+        let stopper = self.state().engine().stopper();
+        Box::new(move || stopper.stop())
+    }
+}
+
 /// A PoolStringArray's strings. gdnative 0.11 reads an empty pool array through a null pointer,
 /// which Rust's debug checks abort on, so empty arrays are not read.
 fn strings(list: &PoolArray<GodotString>) -> Vec<String> {
@@ -426,23 +429,41 @@ fn strings(list: &PoolArray<GodotString>) -> Vec<String> {
     list.read().iter().map(GodotString::to_string).collect()
 }
 
+/// The largest `input_buffer_size_kb` and `output_buffer_size_kb`: `MAX_BUFFER_BYTES` in KiB.
+const MAX_BUFFER_KB: i64 = (MAX_BUFFER_BYTES / 1024) as i64;
+
 /// `set_buffers(in_kb, in_packets, out_kb, out_packets)` as engine limits: like the stock class,
-/// each value is rounded up to a power of two. `None` when a value is not positive.
+/// each value is rounded up to a power of two. Refused, with the reason, when a value is not
+/// positive or a size is over `MAX_BUFFER_KB` (each peer may make the server hold several times
+/// the input size; see `MAX_BUFFER_BYTES`).
 fn limits_from_buffers(
     in_kb: i64,
     in_packets: i64,
     out_kb: i64,
     out_packets: i64,
-) -> Option<Limits> {
-    let round = |value: i64| -> Option<usize> {
-        let value = usize::try_from(value).ok().filter(|v| *v > 0)?;
-        value.checked_next_power_of_two()
-    };
-    Some(Limits {
-        in_bytes: round(in_kb)?.checked_mul(1024)?,
-        in_packets: round(in_packets)?,
-        out_bytes: round(out_kb)?.checked_mul(1024)?,
-        out_packets: round(out_packets)?,
+) -> Result<Limits, String> {
+    let all = format!(
+        "(got {in_kb} KiB, {in_packets} packets in; {out_kb} KiB, {out_packets} packets out)"
+    );
+    if [in_kb, in_packets, out_kb, out_packets]
+        .iter()
+        .any(|v| *v <= 0)
+    {
+        return Err(format!("every size must be positive {all}"));
+    }
+    if in_kb > MAX_BUFFER_KB || out_kb > MAX_BUFFER_KB {
+        return Err(format!(
+            "a buffer size is over the maximum of {MAX_BUFFER_KB} KiB {all}: each peer may make \
+             the server hold several times the input size"
+        ));
+    }
+    // Positive, and the packet counts round to at most 2^63 in an i64's range.
+    let round = |value: i64| (value as u64).next_power_of_two() as usize;
+    Ok(Limits {
+        in_bytes: round(in_kb) * 1024,
+        in_packets: round(in_packets),
+        out_bytes: round(out_kb) * 1024,
+        out_packets: round(out_packets),
     })
 }
 
@@ -457,7 +478,21 @@ mod tests {
         assert_eq!(limits.in_packets, 1024);
         assert_eq!(limits.out_bytes, 64 * 1024);
         assert_eq!(limits.out_packets, 4);
-        assert_eq!(limits_from_buffers(0, 1, 1, 1), None);
-        assert_eq!(limits_from_buffers(1, 1, -4, 1), None);
+        assert!(limits_from_buffers(0, 1, 1, 1).is_err());
+        assert!(limits_from_buffers(1, 1, -4, 1).is_err());
+    }
+
+    #[test]
+    fn buffer_sizes_stop_at_the_maximum_and_packet_counts_do_not_overflow() {
+        let largest = limits_from_buffers(MAX_BUFFER_KB, 1, MAX_BUFFER_KB - 1, 1).unwrap();
+        assert_eq!(
+            (largest.in_bytes, largest.out_bytes),
+            (MAX_BUFFER_BYTES, MAX_BUFFER_BYTES)
+        );
+        let over = limits_from_buffers(MAX_BUFFER_KB + 1, 1, 64, 1).unwrap_err();
+        assert!(over.contains("over the maximum of 65536 KiB"), "{over}");
+        assert!(limits_from_buffers(64, 1, i64::MAX, 1).is_err());
+        let many = limits_from_buffers(64, i64::MAX, 64, 1 << 62).unwrap();
+        assert_eq!((many.in_packets, many.out_packets), (1 << 63, 1 << 62));
     }
 }

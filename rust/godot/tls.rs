@@ -162,7 +162,10 @@ fn certificates(pem: &[u8]) -> Vec<Vec<u8>> {
 /// the PEM into memory, we read it back, and the directory and its symlink are removed. Where
 /// that cannot work (no memfd or no /proc, or Godot's "safe save" writing a `.tmp` file and
 /// renaming it, as in the editor), Godot writes a regular file in that private directory, which
-/// only this user can enter, and it is read and deleted at once.
+/// only this user can enter; it is read, overwritten with zeros and deleted at once. A process
+/// that crashed in between left its directory behind: the directory names its process
+/// (`gdws-pem-<pid>-...`), and the next call in any gdws process removes those of processes
+/// that are gone (`stale_dirs`).
 fn resource_pem<T>(name: &str, resource: &Ref<T>, extension: &str) -> Result<Vec<u8>, Failed>
 where
     T: GodotObject<Memory = RefCounted> + SubClass<Resource>,
@@ -172,9 +175,10 @@ where
         GodotError::CantCreate
     };
     let dir = private_dir_builder()
-        .prefix("gdws-pem-")
+        .prefix(&private_dir_prefix(std::process::id()))
         .tempdir()
         .map_err(|e| failed(format!("no private temporary directory: {e}")))?;
+    stale_dirs::remove(dir.path());
     let path = dir.path().join(format!("{name}.{extension}"));
     let Some(godot_path) = path.to_str().map(str::to_owned) else {
         return Err(failed(format!("the temporary path {path:?} is not UTF-8")));
@@ -207,10 +211,91 @@ where
         );
     }
     drop(in_memory);
+    zero_files_in(dir.path());
     // Removes the directory and whatever Godot wrote into it.
     dir.close()
         .map_err(|e| failed(format!("cannot remove the temporary directory: {e}")))?;
     Ok(data)
+}
+
+/// The name of a private directory made by process `pid` begins with this.
+fn private_dir_prefix(pid: u32) -> String {
+    format!("{PRIVATE_DIR_PREFIX}{pid}-")
+}
+
+const PRIVATE_DIR_PREFIX: &str = "gdws-pem-";
+
+/// Overwrites with zeros every regular file directly in `dir` (what Godot wrote there instead
+/// of memory), so that deleting it leaves no key on the disk's free blocks. Best effort: the
+/// deletion follows whatever happens here.
+fn zero_files_in(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        // Not following symlinks: the memory file's link is one.
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        if meta.is_file() {
+            let zeros = vec![0u8; usize::try_from(meta.len()).unwrap_or(0)];
+            let _ = fs::write(entry.path(), zeros);
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod stale_dirs {
+    //! The private directories of gdws processes that are gone: a crash between Godot's save and
+    //! the removal leaves one, maybe with a key's PEM in it.
+    use std::fs;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+
+    use super::{zero_files_in, PRIVATE_DIR_PREFIX};
+
+    /// Removes, beside `own` (a private directory this process just made), every directory
+    /// named `gdws-pem-<pid>-...` whose process no longer runs and that belongs to the same user,
+    /// its files overwritten with zeros first. Symlinks and other users' entries are left alone.
+    pub fn remove(own: &Path) {
+        let (Some(temp), Ok(own_meta)) = (own.parent(), own.symlink_metadata()) else {
+            return;
+        };
+        let Ok(entries) = fs::read_dir(temp) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(creator_pid) else {
+                continue;
+            };
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if !meta.is_dir() || meta.uid() != own_meta.uid() || is_running(pid) {
+                continue;
+            }
+            zero_files_in(&entry.path());
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+
+    /// The pid in a private directory's name, `gdws-pem-<pid>-<random>`.
+    pub(super) fn creator_pid(name: &str) -> Option<u32> {
+        let (pid, _) = name.strip_prefix(PRIVATE_DIR_PREFIX)?.split_once('-')?;
+        pid.parse().ok()
+    }
+
+    fn is_running(pid: u32) -> bool {
+        Path::new(&format!("/proc/{pid}")).exists()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod stale_dirs {
+    /// Without /proc there is no telling whether the process that made a directory is gone:
+    /// none is removed.
+    pub fn remove(_own: &std::path::Path) {}
 }
 
 /// Temporary directories only their owner may enter (mode 0700 where there are modes).
@@ -326,8 +411,14 @@ fn read_godot_file(path: &str) -> Result<Vec<u8>, (GodotError, String)> {
         file.close();
         return Err((GodotError::InvalidData, reason));
     }
-    let data = file.get_buffer(len).to_vec();
+    let mut buffer = file.get_buffer(len);
     file.close();
+    let data = buffer.to_vec();
+    // The file may be a key: Godot's copy is overwritten before Godot frees it. (An empty pool
+    // array is not written to: gdnative 0.11 reads it through a null pointer.)
+    if !buffer.is_empty() {
+        buffer.write().fill(0);
+    }
     Ok(data)
 }
 
@@ -354,6 +445,60 @@ mod tests {
         fs::write(&renamed, b"key").unwrap();
         fs::rename(&renamed, &path).unwrap();
         assert!(!memory_file::is_link(&path));
+    }
+
+    /// Above Linux's largest pid (PID_MAX_LIMIT, 2^22): never a running process.
+    #[cfg(target_os = "linux")]
+    const NO_SUCH_PID: u32 = 1 << 22;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_private_directories_of_processes_that_are_gone_are_removed_with_their_files() {
+        let temp = private_dir_builder().tempdir().unwrap();
+        let make = |pid: u32| {
+            let dir = private_dir_builder()
+                .prefix(&private_dir_prefix(pid))
+                .tempdir_in(temp.path())
+                .unwrap()
+                .keep();
+            fs::write(dir.join("private_key.key"), b"-----BEGIN PRIVATE KEY-----").unwrap();
+            dir
+        };
+        let stale = make(NO_SUCH_PID);
+        let ours = make(std::process::id());
+        let outside = temp.path().join("gdws-pem-notes");
+        fs::create_dir(&outside).unwrap();
+        let link = temp.path().join(format!("gdws-pem-{NO_SUCH_PID}-link"));
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+
+        let own = private_dir_builder()
+            .prefix(&private_dir_prefix(std::process::id()))
+            .tempdir_in(temp.path())
+            .unwrap();
+        stale_dirs::remove(own.path());
+        assert!(
+            !stale.exists(),
+            "the directory of a process that is gone stays"
+        );
+        assert!(
+            ours.join("private_key.key").exists(),
+            "a running process's directory went"
+        );
+        assert!(
+            outside.exists() && link.symlink_metadata().is_ok(),
+            "not ours to remove"
+        );
+        assert_eq!(stale_dirs::creator_pid("gdws-pem-123-abc"), Some(123));
+        assert_eq!(stale_dirs::creator_pid("gdws-pem-notes"), None);
+    }
+
+    #[test]
+    fn a_file_written_instead_of_memory_is_zeroed_before_it_is_deleted() {
+        let dir = private_dir_builder().tempdir().unwrap();
+        let key = dir.path().join("private_key.key");
+        fs::write(&key, b"-----BEGIN PRIVATE KEY-----").unwrap();
+        zero_files_in(dir.path());
+        assert_eq!(fs::read(&key).unwrap(), [0u8; 27]);
     }
 
     #[cfg(unix)]

@@ -16,17 +16,23 @@ var _seen_exit := false
 # Starts `script` (a client script of this project, reading --log= and --timeout=, see
 # client_process.gd) in another headless Godot, with a new log file; `args` are its own options.
 func start_script(script: String, args: Array, timeout = 30):
+	start_program(OS.get_executable_path(), ["--path", ProjectSettings.globalize_path("res://"),
+			"-s", script], script, args, timeout)
+
+
+# Starts `program` with `leading` arguments, then --log= (a new log file named after `what`) and
+# --timeout=, then `args`: a client speaking the same log format (e.g. flood_client.py).
+func start_program(program: String, leading: Array, what: String, args: Array, timeout = 30):
 	var tmp = OS.get_environment("TMPDIR")
 	if tmp == "":
 		tmp = "/tmp"
-	log_path = "%s/gdws_%s_%d_%d_%d.log" % [tmp, script.get_file().get_basename(),
+	log_path = "%s/gdws_%s_%d_%d_%d.log" % [tmp, what.get_file().get_basename(),
 			OS.get_process_id(), OS.get_ticks_usec(), randi()]
 	var f := File.new()
 	f.open(log_path, File.WRITE)
 	f.close()
-	var common := ["--path", ProjectSettings.globalize_path("res://"), "-s", script,
-			"--log=" + log_path, "--timeout=%s" % timeout]
-	pid = OS.execute(OS.get_executable_path(), common + args, false)
+	var common := ["--log=" + log_path, "--timeout=%s" % timeout]
+	pid = OS.execute(program, leading + common + args, false)
 
 
 # Starts a stock WebSocketClient (ws_client.gd, or mp_client.gd in multiplayer mode) on `url`.

@@ -17,7 +17,7 @@ pub use config::{BindAddress, ServerConfig};
 pub use error::{CloseError, ListenError, SendError};
 pub use event::ServerEvent;
 pub use packet::{Packet, PeerId};
-pub use proto::limits::Limits;
+pub use proto::limits::{Limits, MAX_BUFFER_BYTES};
 pub use proto::subprotocol::choose_protocol;
 pub use runtime::accept_error::ACCEPT_BACKOFF;
 pub use runtime::admission::{

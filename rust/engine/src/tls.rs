@@ -18,14 +18,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rustls_pki_types::pem::{self, SectionKind};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls;
+use tokio_rustls::rustls::sign::{CertifiedKey, SingleCertAndKey};
 use tokio_rustls::TlsAcceptor;
 use x509_parser::certificate::X509Certificate;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Cap on a PEM input: a certificate chain or a key is a few KiB; anything this large is not one.
 pub const MAX_PEM_BYTES: usize = 1024 * 1024;
 
 /// PEM text and where it came from: `label` names it in error messages (e.g. `ssl_certificate`
-/// or a file path).
+/// or a file path). The text may be a private key: it is wiped when the `Pem` is dropped.
 #[derive(Clone)]
 pub struct Pem {
     pub label: String,
@@ -38,6 +40,19 @@ impl Pem {
             label: label.into(),
             data: data.into(),
         }
+    }
+
+    /// Overwrites the text with zeros where it lies, and the buffer's spare capacity with it
+    /// (the length stays: what is left to free is zeros).
+    fn wipe(&mut self) {
+        self.data.as_mut_slice().zeroize();
+        self.data.spare_capacity_mut().zeroize();
+    }
+}
+
+impl Drop for Pem {
+    fn drop(&mut self) {
+        self.wipe();
     }
 }
 
@@ -103,11 +118,13 @@ impl TlsConfig {
         }
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // The one copy of the key's DER outside a wiped buffer: rustls takes it and drops it
+        // once ring has parsed it (rustls does not wipe it).
         let key_der = read_key(key)?;
         let key_kind = key_kind(&key_der);
         let signing_key = provider
             .key_provider
-            .load_private_key(key_der.clone_key())
+            .load_private_key(key_der)
             .map_err(|e| TlsError::UnsupportedKey {
                 label: key.label.clone(),
                 kind: key_kind,
@@ -132,14 +149,14 @@ impl TlsConfig {
             .iter()
             .map(|c| CertificateDer::from(c.der.clone()))
             .collect();
+        // The key is checked against the certificate above (rustls tolerates a key whose
+        // public half it cannot tell, as here), and parsed once.
+        let certified = Arc::new(SingleCertAndKey::from(CertifiedKey::new(ders, signing_key)));
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(rustls::DEFAULT_VERSIONS)
-            .and_then(|builder| {
-                builder
-                    .with_no_client_auth()
-                    .with_single_cert(ders, key_der)
-            })
-            .map_err(|e| TlsError::Rejected(e.to_string()))?;
+            .map_err(|e| TlsError::Rejected(e.to_string()))?
+            .with_no_client_auth()
+            .with_cert_resolver(certified);
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
             acceptor: TlsAcceptor::from(Arc::new(config)),
@@ -301,13 +318,16 @@ struct Certificate {
     not_after: (i64, String),
 }
 
+/// A PEM section's kind and DER bytes, wiped when dropped (one may be a private key).
+type Section = (SectionKind, Zeroizing<Vec<u8>>);
+
 /// Every PEM section of a kind rustls knows, in order.
-fn sections(input: &Pem) -> Result<Vec<(SectionKind, Vec<u8>)>, TlsError> {
+fn sections(input: &Pem) -> Result<Vec<Section>, TlsError> {
     let mut reader: &[u8] = &input.data;
     let mut found = Vec::new();
     loop {
         match pem::from_buf(&mut reader as &mut dyn BufRead) {
-            Ok(Some(section)) => found.push(section),
+            Ok(Some((kind, der))) => found.push((kind, Zeroizing::new(der))),
             Ok(None) => return Ok(found),
             Err(e) => {
                 return Err(TlsError::BadPem {
@@ -334,7 +354,7 @@ fn pem_error(error: &pem::Error) -> String {
 }
 
 /// What an input that has none of the expected sections looks like, for the error message.
-fn describe_other(input: &Pem, sections: &[(SectionKind, Vec<u8>)]) -> String {
+fn describe_other(input: &Pem, sections: &[Section]) -> String {
     let data = &input.data;
     if data.is_empty() {
         return ": it is empty".to_owned();
@@ -394,7 +414,7 @@ fn read_certificates(input: &Pem) -> Result<Vec<Certificate>, TlsError> {
                 })
             }
         };
-        certificates.push(certificate_info(der.clone(), &parsed));
+        certificates.push(certificate_info(der.to_vec(), &parsed));
     }
     if certificates.is_empty() {
         return Err(TlsError::NoCertificate {
@@ -487,9 +507,9 @@ fn check_validity(
 fn read_key(input: &Pem) -> Result<PrivateKeyDer<'static>, TlsError> {
     let sections = sections(input)?;
     let key = sections.iter().find_map(|(kind, der)| match kind {
-        SectionKind::PrivateKey => Some(PrivateKeyDer::Pkcs8(der.clone().into())),
-        SectionKind::EcPrivateKey => Some(PrivateKeyDer::Sec1(der.clone().into())),
-        SectionKind::RsaPrivateKey => Some(PrivateKeyDer::Pkcs1(der.clone().into())),
+        SectionKind::PrivateKey => Some(PrivateKeyDer::Pkcs8(der.to_vec().into())),
+        SectionKind::EcPrivateKey => Some(PrivateKeyDer::Sec1(der.to_vec().into())),
+        SectionKind::RsaPrivateKey => Some(PrivateKeyDer::Pkcs1(der.to_vec().into())),
         _ => None,
     });
     key.ok_or_else(|| TlsError::NoKey {
@@ -510,6 +530,21 @@ fn key_kind(key: &PrivateKeyDer<'_>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pem_is_wiped_where_it_lies_before_it_is_freed() {
+        let mut key = Vec::with_capacity(100);
+        key.extend_from_slice(b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n");
+        let mut pem = Pem::new("private_key", key);
+        let (at, len) = (pem.data.as_ptr(), pem.data.len());
+        pem.wipe(); // what dropping it runs
+        assert_eq!(
+            (pem.data.as_ptr(), pem.data.len()),
+            (at, len),
+            "wiped in place"
+        );
+        assert!(pem.data.iter().all(|b| *b == 0), "{:?}", pem.data);
+    }
 
     #[test]
     fn garbage_is_described() {

@@ -1,5 +1,12 @@
 //! Per-peer buffer limits and the arithmetic that applies them: whether one more message fits.
 
+/// The largest `in_bytes` and `out_bytes` a game may set (64 MiB, tungstenite's own default
+/// message limit), and the largest frame read whatever the limits. A peer may make the server
+/// hold several times `in_bytes` (unread messages, one waiting for room, one being read); past
+/// 64 MiB a handful of peers would hold gigabytes, and tungstenite reserves a frame's claimed
+/// length as soon as it hands the frame on.
+pub const MAX_BUFFER_BYTES: usize = 64 * 1024 * 1024;
+
 /// Per-peer buffer limits, in bytes and messages, each way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::client_text::quote;
-use super::limits::Limits;
+use super::limits::{Limits, MAX_BUFFER_BYTES};
 use super::subprotocol::{choose_protocol, parse_offered};
 
 /// The largest request head taken (request line and headers). Browsers send under 2 KiB; the
@@ -36,6 +36,11 @@ const CONTROL_ROOM: usize = 1024;
 /// How tungstenite runs an upgraded connection under `limits`: no message or frame over the
 /// input limit (a bigger one is closed with 1009), small buffers, and a bounded write buffer.
 ///
+/// tungstenite reserves a frame's claimed length as soon as it has read the frame's header, so
+/// frames are also capped at `MAX_BUFFER_BYTES` whatever the input limit (and the runtime's
+/// `FrameGate` hands a large frame on only once it is whole). `set_buffers` refuses larger
+/// limits; an engine configured past the cap takes larger messages in fragments only.
+///
 /// The runtime hands tungstenite a packet only once its buffer is under `WRITE_BUFFER`, and no
 /// packet is larger than the outbound limit, so game data always fits under the bound. What
 /// the bound stops is tungstenite's own replies: a pong for every ping, buffered while a client
@@ -47,7 +52,7 @@ pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(WRITE_BUFFER + limits.out_bytes + CONTROL_ROOM)
         .max_message_size(Some(limits.in_bytes))
-        .max_frame_size(Some(limits.in_bytes))
+        .max_frame_size(Some(limits.in_bytes.min(MAX_BUFFER_BYTES)))
 }
 
 /// What to do with the bytes a client sent before its upgrade.
@@ -672,5 +677,16 @@ mod tests {
         // tungstenite panics unless the bound is above the buffer; the largest packet fits.
         assert!(config.max_write_buffer_size > config.write_buffer_size + limits.out_bytes);
         assert!(config.max_write_buffer_size < 2 * (config.write_buffer_size + limits.out_bytes));
+    }
+
+    #[test]
+    fn frames_stop_at_the_buffer_cap_whatever_the_input_limit() {
+        let limits = Limits {
+            in_bytes: 1 << 40,
+            ..Limits::default()
+        };
+        let config = websocket_config(&limits);
+        assert_eq!(config.max_message_size, Some(1 << 40));
+        assert_eq!(config.max_frame_size, Some(MAX_BUFFER_BYTES));
     }
 }

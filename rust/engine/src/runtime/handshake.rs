@@ -21,6 +21,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::connection::run_peer;
 use super::context::{OpenSocket, ServerContext};
+use super::frame_gate::FrameGate;
 use super::read_ahead::ReadAhead;
 use super::server::available_cores;
 use super::transport::Transport;
@@ -92,7 +93,7 @@ pub(crate) async fn serve(
     }
 }
 
-type Upgraded<S> = (WebSocketStream<ReadAhead<S>>, String);
+type Upgraded<S> = (WebSocketStream<FrameGate<ReadAhead<S>>>, String);
 
 async fn finish_handshake<S: Transport>(
     result: Result<Result<Upgraded<S>, Refusal>, Elapsed>,
@@ -270,11 +271,12 @@ async fn upgrade<S: Transport>(
                     Refusal::Reason(format!("the connection failed during the handshake: {e}"))
                 })?;
                 let frames = head.into_frames(head_len);
-                let ws_config = Some(websocket_config(&config.limits));
-                let stream = ReadAhead::new(stream);
+                let ws_config = websocket_config(&config.limits);
+                let max_frame = ws_config.max_frame_size.unwrap_or(usize::MAX);
+                // The bytes after the head are the stream's first: the gate scans them too.
+                let stream = FrameGate::new(ReadAhead::new(stream), &frames, max_frame);
                 let ws =
-                    WebSocketStream::from_partially_read(stream, frames, Role::Server, ws_config)
-                        .await;
+                    WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config)).await;
                 return Ok((ws, protocol));
             }
             Upgrade::Reject {

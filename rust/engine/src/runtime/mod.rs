@@ -6,6 +6,7 @@ pub(crate) mod accept_error;
 pub(crate) mod admission;
 pub(crate) mod connection;
 pub(crate) mod context;
+pub(crate) mod frame_gate;
 pub(crate) mod handshake;
 pub(crate) mod listener;
 pub(crate) mod peer;

@@ -1,11 +1,12 @@
-//! The byte streams a connection runs on: TCP, TLS over TCP, either behind `ReadAhead`, and in
-//! the unit tests an in-memory pipe.
+//! The byte streams a connection runs on: TCP, TLS over TCP, either behind `ReadAhead` and
+//! `FrameGate`, and in the unit tests an in-memory pipe.
 
 use std::io;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::frame_gate::FrameGate;
 use super::read_ahead::ReadAhead;
 
 /// A stream a connection runs on, and the socket options the game may change under it.
@@ -27,6 +28,12 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
 }
 
 impl<S: Transport> Transport for ReadAhead<S> {
+    fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
+        self.get_ref().set_nodelay(enabled)
+    }
+}
+
+impl<S: Transport> Transport for FrameGate<S> {
     fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
         self.get_ref().set_nodelay(enabled)
     }
