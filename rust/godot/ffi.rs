@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::thread::ThreadId;
 
 use bytes::Bytes;
-use gdnative::api::{MultiplayerPeerGDNative, PacketPeerGDNative, Resource};
+use gdnative::api::{CryptoKey, MultiplayerPeerGDNative, PacketPeerGDNative, Resource};
 use gdnative::core_types::GodotError;
 use gdnative::export::user_data::{LocalCellData, LocalCellError, Map, MapMut, UserData};
 use gdnative::prelude::*;
@@ -413,6 +413,23 @@ where
     // used on the main thread, where `listen()` runs; `resource_path` only reads a string.
     let resource = unsafe { resource.assume_safe() };
     resource.upcast::<Resource>().path().to_string()
+}
+
+/// `key.save_to_string()`, the key's PEM, where the running engine has that method (Godot 3.5
+/// and later): no file, not even one in memory. `None` on older releases, which can only save a
+/// key to a path (see `tls::resource_pem`).
+pub(crate) fn key_pem_from_engine(key: &Ref<CryptoKey, Shared>) -> Option<String> {
+    // SAFETY: as in `resource_path`: holding `key` keeps it alive, and it is used on the main
+    // thread, where `listen()` runs.
+    let key = unsafe { key.assume_safe() };
+    let object = key.upcast::<Object>();
+    if !object.has_method("save_to_string") {
+        return None;
+    }
+    // SAFETY: the object has the method, and it takes one bool (public_only: false for the
+    // private key) and returns a String; a Variant of another type is refused below.
+    let pem = unsafe { object.call("save_to_string", &[false.to_variant()]) };
+    pem.try_to::<GodotString>().ok().map(|pem| pem.to_string())
 }
 
 /// What a class does when its last reference goes on another thread than the one that made it

@@ -10,7 +10,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
 use super::errors::tls_error_code;
-use super::ffi::resource_path;
+use super::ffi::{key_pem_from_engine, resource_path};
 use super::log::{self, LISTEN};
 use gdws_engine::{Pem, TlsConfig, MAX_PEM_BYTES};
 
@@ -71,10 +71,11 @@ impl TlsSettings {
             None => read_path("ssl_certificate_path", &self.ssl_certificate_path)?,
         };
         let key = match &self.private_key {
-            Some(resource) => {
-                let data = resource_pem("private_key", resource, "key")?;
-                Pem::new("private_key", data)
-            }
+            Some(resource) => match key_pem_from_engine(resource) {
+                // Godot 3.5 and later: straight from the engine, on every platform.
+                Some(pem) => Pem::new("private_key", pem.into_bytes()),
+                None => Pem::new("private_key", resource_pem("private_key", resource, "key")?),
+            },
             None => read_path("private_key_path", &self.private_key_path)?,
         };
         let ca_chain = match &self.ca_chain {
@@ -155,7 +156,8 @@ fn certificates(pem: &[u8]) -> Vec<Vec<u8>> {
 
 /// Saves a certificate or key resource as PEM into memory and returns the PEM.
 ///
-/// Godot 3.2 resources can only `save(path)` themselves. To get their PEM without leaving key
+/// Godot 3.2-3.4 resources can only `save(path)` themselves (3.5 gives keys `save_to_string`,
+/// which `load` prefers; certificates have nothing like it in 3.x, and are not secret). To get their PEM without leaving key
 /// material on disk, the resource is saved (through `ResourceSaver`, which picks the saver by
 /// the file extension) to a path in a new private directory (mode 0700) that, on Linux, is a
 /// symlink to an anonymous in-memory file (`memfd_create`, as `/proc/self/fd/N`): Godot writes
@@ -298,15 +300,21 @@ mod stale_dirs {
     pub fn remove(_own: &std::path::Path) {}
 }
 
-/// Temporary directories only their owner may enter (mode 0700 where there are modes).
+/// Temporary directories only their owner may enter: mode 0700 on Unix.
+#[cfg(unix)]
 fn private_dir_builder() -> tempfile::Builder<'static, 'static> {
+    use std::os::unix::fs::PermissionsExt;
     let mut builder = tempfile::Builder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o700));
-    }
+    builder.permissions(fs::Permissions::from_mode(0o700));
     builder
+}
+
+/// On Windows the temporary directory is the user's own (`%LOCALAPPDATA%\Temp`), whose access
+/// list admits only that user, administrators and the system: a directory made in it inherits
+/// that list.
+#[cfg(windows)]
+fn private_dir_builder() -> tempfile::Builder<'static, 'static> {
+    tempfile::Builder::new()
 }
 
 #[cfg(target_os = "linux")]
@@ -338,8 +346,11 @@ mod memory_file {
 
 #[cfg(not(target_os = "linux"))]
 mod memory_file {
+    /// What `link` would return: there is none.
+    pub enum NoMemoryFile {}
+
     /// No anonymous in-memory files here: Godot writes a regular file in the private directory.
-    pub fn link(_path: &std::path::Path) -> Option<()> {
+    pub fn link(_path: &std::path::Path) -> Option<NoMemoryFile> {
         None
     }
 

