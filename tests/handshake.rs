@@ -250,13 +250,26 @@ fn assert_silent_visits_are_counted_not_reported(
     let clients = Clients::new();
     let before = server.silent_connections();
     silent_visits(&server, &clients, 20, false);
-    silent_visits(&server, &clients, 20, true);
     wait_until("the silent connections are counted", || {
-        server.silent_connections() == before + 40
+        server.silent_connections() == before + 20
     });
+    silent_visits(&server, &clients, 20, true);
+    // Linux hands a connection reset in the backlog to accept; Windows drops it there, so the
+    // server may never see some of them.
+    let resets_seen = if cfg!(windows) { 0..=20 } else { 20..=20 };
+    if cfg!(not(windows)) {
+        wait_until("the resets are counted", || {
+            server.silent_connections() == before + 40
+        });
+    }
+    // The good client (it leaves at once) is the first event: the visits reported nothing.
     connect_good(&server);
     connected(&mut server);
-    assert_eq!(server.silent_connections(), before + 40);
+    wait_until("the visits' sockets are closed", || {
+        server.open_sockets() <= 1
+    });
+    let resets = server.silent_connections() - before - 20;
+    assert!(resets_seen.contains(&resets), "{resets} resets counted");
     server.stop();
 }
 

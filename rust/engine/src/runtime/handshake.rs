@@ -186,7 +186,15 @@ pub(crate) async fn first_byte(tcp: &TcpStream) -> Result<u8, Refusal> {
     match tcp.peek(&mut byte).await {
         Ok(0) => Err(Refusal::Silent),
         Ok(_) => Ok(byte[0]),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Err(Refusal::Silent),
+        // Windows reports some resets as aborted connections.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+            ) =>
+        {
+            Err(Refusal::Silent)
+        }
         Err(e) => Err(format!("the connection failed before the handshake: {e}").into()),
     }
 }
