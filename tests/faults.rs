@@ -13,12 +13,12 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::heap::{live_bytes, peak_bytes, reset_peak, CountingAllocator};
 use common::hostile::Bystander;
 use common::process::{resident_bytes, server_threads, thread_names};
 use common::tls::{tls_over, KeyKind, Pki};
@@ -31,41 +31,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
-
-/// The system allocator, counting the bytes allocated and not yet freed: unlike RSS, exact,
-/// so a leak of a few bytes per connection shows.
-struct CountingAllocator;
-
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-/// The most `LIVE_BYTES` reached since it was last set.
-static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc(layout);
-        if !ptr.is_null() {
-            let live = LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = System.realloc(ptr, layout, new_size);
-        if !new.is_null() {
-            LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-            let live = LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed) + new_size;
-            PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
-        }
-        new
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -93,7 +58,7 @@ fn resources() -> Resources {
         fds: std::fs::read_dir("/proc/self/fd").map_or(0, |entries| entries.count()),
         threads: thread_names().len(),
         rss_kib: resident_bytes() / 1024,
-        heap_bytes: LIVE_BYTES.load(Ordering::Relaxed),
+        heap_bytes: live_bytes(),
     }
 }
 
@@ -510,8 +475,8 @@ fn a_game_that_stops_polling_holds_bounded_memory_and_loses_nothing() {
     wait_until("every peer's unread queue is full", || {
         server.pending_events() >= held
     });
-    let heap_when_full = LIVE_BYTES.load(Ordering::Relaxed);
-    PEAK_BYTES.store(heap_when_full, Ordering::Relaxed);
+    let heap_when_full = live_bytes();
+    reset_peak();
     let not_polling = Instant::now();
     let mut peak_rss = 0;
     while not_polling.elapsed() < not_polled {
@@ -526,7 +491,7 @@ fn a_game_that_stops_polling_holds_bounded_memory_and_loses_nothing() {
     // Held while the game does not poll: once the queues are full, at most one more message
     // per peer (read, held until there is room, at most in_bytes). The clients keep sending
     // meanwhile; what the server does not read stays in the kernel's socket buffers.
-    let peak_heap = PEAK_BYTES.load(Ordering::Relaxed);
+    let peak_heap = peak_bytes();
     let heap_bound = heap_when_full + senders * limits.in_bytes;
     assert!(
         peak_heap <= heap_bound,
@@ -721,7 +686,7 @@ fn flood_pings<S: tokio::io::AsyncWrite + Unpin>(
 ) -> S {
     let pings = if long_run() { 400_000 } else { 100_000 };
     let before = resources();
-    PEAK_BYTES.store(before.heap_bytes, Ordering::Relaxed);
+    reset_peak();
     // A few megabytes of pongs fit in the kernel's socket buffers; the rest would be ours.
     let burst = client_frame(true, 0x9, &[0x55; 125]).repeat(1000);
     // 100,000 at a time: each step of the client has a deadline.
@@ -739,7 +704,7 @@ fn flood_pings<S: tokio::io::AsyncWrite + Unpin>(
     });
     // Read in order: once this message is in, every ping before it was handled.
     assert_eq!(message(server, flooder), text("after the pings"));
-    let peak = PEAK_BYTES.load(Ordering::Relaxed) - before.heap_bytes;
+    let peak = peak_bytes().saturating_sub(before.heap_bytes);
     report(&format!("{key}_pings"), pings);
     report(&format!("{key}_heap_peak_bytes"), peak);
     assert!(
@@ -791,7 +756,7 @@ fn a_frame_header_claiming_a_huge_payload_costs_only_what_arrives() {
     let gigabyte = 1 << 30;
     let mut server = start_with(|config| config.limits.in_bytes = gigabyte);
     let before = resources();
-    PEAK_BYTES.store(before.heap_bytes, Ordering::Relaxed);
+    reset_peak();
     let flooders = connect_and_send(&mut server, &header(gigabyte));
     for _ in &flooders {
         match event(&mut server) {
@@ -803,7 +768,7 @@ fn a_frame_header_claiming_a_huge_payload_costs_only_what_arrives() {
             other => panic!("expected the 1009 warning, got {other:?}"),
         }
     }
-    let peak = PEAK_BYTES.load(Ordering::Relaxed) - before.heap_bytes;
+    let peak = peak_bytes().saturating_sub(before.heap_bytes);
     report("huge_header_refused_heap_peak_bytes", peak);
     assert!(
         peak <= CLIENTS * HUGE_HEADER_PEER_SLACK,
@@ -818,16 +783,16 @@ fn a_frame_header_claiming_a_huge_payload_costs_only_what_arrives() {
     // buffer that grows with what arrives.
     let mut server = start_with(|config| config.limits.in_bytes = MAX_BUFFER_BYTES);
     let before = resources();
-    PEAK_BYTES.store(before.heap_bytes, Ordering::Relaxed);
+    reset_peak();
     let sent = 1 << 20;
     let mut start = header(MAX_BUFFER_BYTES);
     start.extend(vec![0u8; sent]);
     let flooders = connect_and_send(&mut server, &start);
     wait_until("the server holds what every client sent", || {
-        LIVE_BYTES.load(Ordering::Relaxed) >= before.heap_bytes + CLIENTS * sent
+        live_bytes() >= before.heap_bytes + CLIENTS * sent
     });
     let during = resources();
-    let peak = PEAK_BYTES.load(Ordering::Relaxed) - before.heap_bytes;
+    let peak = peak_bytes().saturating_sub(before.heap_bytes);
     report("huge_header_at_cap_sent_bytes", sent);
     report("huge_header_at_cap_heap_peak_bytes", peak);
     report(
