@@ -6,6 +6,16 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 
+# The page connects where its ?url= says: the port and scheme this run serves.
+port=9080
+scheme=ws
+for arg in "$@"; do
+    case "$arg" in
+        --port=*) port=${arg#--port=} ;;
+        --cert=* | --key=*) scheme=wss ;;
+    esac
+done
+
 cargo build
-echo "demo: browser client: file://$PWD/godot_project/demo/web/index.html"
+echo "demo: browser client: file://$PWD/godot_project/demo/web/index.html?url=$scheme://localhost:$port/"
 exec "$GODOT_BIN" --path godot_project "$@"

@@ -12,35 +12,39 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const PORT = Number(process.env.GDWS_BROWSER_PORT || 21920);
-const PAGE = pathToFileURL(join(ROOT, "godot_project", "demo", "web", "index.html"));
 const SCREENSHOT = join(ROOT, "target", "artifacts", "browser_chat.png");
 const WAIT_MS = 20000;
 
 let godot;
 let godotOutput = "";
+// The browser link scripts/demo.sh prints for the port it was given: what the test opens.
+let demoLink;
 let scratch;
 let browser;
 
-// Resolves once the demo prints that it listens; rejects if it exits or takes too long.
+// Starts the demo the way the README says (scripts/demo.sh, which builds and then runs the
+// headless demo); resolves once it prints that it listens; rejects if it exits or takes too long.
 function startDemo() {
   scratch = mkdtempSync(join(tmpdir(), "gdws_browser_test."));
   // Godot 3.2.3 prints a spurious make_dir_recursive error when it creates user:// itself.
   mkdirSync(join(scratch, "godot", "app_userdata", "gdws demo"), { recursive: true });
   godot = spawn(
-    process.env.GODOT_BIN || "godot3-server",
-    ["--path", join(ROOT, "godot_project"), `--port=${PORT}`],
+    "bash",
+    [join(ROOT, "scripts", "demo.sh"), `--port=${PORT}`],
     { env: { ...process.env, XDG_DATA_HOME: scratch, LANG: "en_US.UTF-8" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the demo did not listen within ${WAIT_MS} ms:\n${godotOutput}`)), WAIT_MS);
     const collect = (chunk) => {
       godotOutput += chunk;
-      if (godotOutput.includes("Chat server listening")) {
+      const link = /^demo: browser client: (\S+)$/m.exec(godotOutput);
+      if (link && godotOutput.includes("Chat server listening")) {
+        demoLink = link[1];
         clearTimeout(timer);
         resolve();
       }
@@ -57,7 +61,8 @@ function startDemo() {
 // A chat page connected to the demo; returns [page, the id the server gave it].
 async function openChat() {
   const page = await browser.newPage({ viewport: { width: 720, height: 420 } });
-  await page.goto(`${PAGE}?url=ws://127.0.0.1:${PORT}/`);
+  assert.ok(demoLink.endsWith(`?url=ws://localhost:${PORT}/`), `demo.sh's link names the port: ${demoLink}`);
+  await page.goto(demoLink);
   await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("connected"), null, { timeout: WAIT_MS });
   // The first message is this page's own join, "* <id> joined".
   const joined = await nextMessage(page, 0);
