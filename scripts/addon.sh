@@ -12,7 +12,10 @@
 # The last line printed is the zip's path (scripts/harness/addon_test.sh reads it from there).
 #
 # Install: unzip the zip in the project's folder (it holds addons/gdws/...), then
-#   const WebSocketServer = preload("res://addons/gdws/websocket_server.gdns")
+#   const GdwsServer = preload("res://addons/gdws/websocket_server.gdns")
+#   var server = GdwsServer.new()
+# (a constant named GdwsServer, not WebSocketServer: that name is Godot's own class; see the
+# README's migration section)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --windows

@@ -40,7 +40,7 @@ cat <<'MD'
 
 Each case is a raw TCP client writing hand-made bytes to a gdws server (`tests/hostile.rs`,
 `cargo test --test hostile`). For every case the test checks the exact answer on the wire, the
-event the game gets (the warnings are printed by `poll()` as `WebSocketServer: ...`), that a
+event the game gets (the warnings are printed by `poll()` as `WebSocketServer.poll: ...`), that a
 well-behaved client connected at the same time goes on exchanging messages, and that the
 engine's own accounting (open sockets, registered peers, queued bytes) is back to that client
 alone. Handshake refusals always carry the reason as the HTTP body. The input limit here is
