@@ -16,7 +16,9 @@ dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
-command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || missing+=(cargo)
+# Without any Rust: Debian's current one (rustc-web, cargo-web: 1.96). Debian's `cargo` package
+# (0.66) cannot read our Cargo.lock, and its Rust is older than the rust-version in Cargo.toml.
+command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || missing+=(rustc-web cargo-web)
 for option in "$@"; do
     case "$option" in
         --browser)
