@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Godot addon a user drops into a Godot 3 project: a folder `addons/gdws/` (the
-# .gdnlib, the two .gdns files, the class reference and the libraries, Linux x86_64 and Windows
-# x86_64 (cross-built, see scripts/harness/windows_env.sh), real files, no symlinks) and a zip of
-# it, from the sources in gdnlib/ and docs/classes/.
+# .gdnlib, the two .gdns files, the class reference, LICENSE and CHANGELOG.md, and the
+# libraries, Linux x86_64 and Windows x86_64 (cross-built, see scripts/harness/windows_env.sh),
+# real files, no symlinks) and a zip of it, from the sources in gdnlib/ and docs/classes/.
 #
 #   scripts/addon.sh            release builds: target/addon/release/addons/gdws/ and
 #                               target/addon/gdws-<version>-x86_64.zip
@@ -43,6 +43,7 @@ rm -rf "$stage" "$zip"
 mkdir -p "$addon/bin" "$addon/docs"
 cp gdnlib/gdws.gdnlib gdnlib/websocket_server.gdns gdnlib/websocket_peer.gdns "$addon/"
 cp docs/classes/*.md "$addon/docs/"
+cp LICENSE CHANGELOG.md "$addon/"
 cp "target/$profile/libgdws.so" "$addon/bin/libgdws.so"
 cp "$WINDOWS_TARGET_DIR/$WINDOWS_TARGET/$profile/gdws.dll" "$addon/bin/gdws.dll"
 # Debug information only makes the download bigger; the exported symbols stay.

@@ -55,6 +55,9 @@ cp -r scripts/harness/addon_check/editor_check "$project/addons/"
 printf '\n[editor_plugins]\n\nenabled=PoolStringArray( "editor_check" )\n' >>"$project/project.godot"
 run_step "editor check" --editor
 
+# The license travels with the code it covers.
+[ -f "$project/addons/gdws/LICENSE" ] || { echo "FAIL addon: the zip has no addons/gdws/LICENSE"; exit 1; }
+
 # 3. The libraries. Every entry of the .gdnlib names a file of the addon.
 gdnlib="$project/addons/gdws/gdws.gdnlib"
 entries=$(sed -n 's/^\([A-Za-z0-9.]*\)="res:\/\/\(.*\)"$/\1 \2/p' "$gdnlib")
