@@ -2,12 +2,11 @@
 """Checks the log of a Godot run: a headless Godot test (scripts/harness/godot_tests.sh), the
 conformance echo server, the addon checks.
 
-    godot_log_check.py [--test] [--allow REGEX]... LOG
+    godot_log_check.py [--test] LOG
 
 Prints the problems found, one a line; prints nothing when the log is clean. Problems:
 - a `SCRIPT ERROR:`; an error or warning of ours that names no call (`<unset>`);
-- an `ERROR:` line, unless it is inside an expected region and matches the region's pattern, or
-  matches an --allow pattern;
+- an `ERROR:` line, unless it is inside an expected region and matches the region's pattern;
 - a Rust panic (`panicked at`, with the message on the line after it), unless inside a region
   that names it (only the fault-injection test does);
 - a leak: objects or resources left at exit, orphan StringNames (`--verbose` runs name them);
@@ -38,7 +37,7 @@ PASS = re.compile(r"^PASS: (\d+) checks")
 KEY_ON_DISK = re.compile(r"^WARNING: WebSocketServer\.listen: .* wrote the key's PEM to a file")
 
 
-def problems(lines, allow=(), test=False):
+def problems(lines, test=False):
     region = None  # {"label": ..., kind: [regex, min]}
     counts = {}
     passed_checks = None
@@ -86,7 +85,7 @@ def problems(lines, allow=(), test=False):
         elif re.match(r"(ERROR|WARNING): <unset>:", line):
             yield "message naming no call (use rust/godot/log.rs): " + line
         elif line.startswith("ERROR:"):
-            if not expected("error", line) and not any(re.search(a, line) for a in allow):
+            if not expected("error", line):
                 yield ("unexpected (does not match the region's pattern): " if region is not None
                        else "unexpected: ") + line
         elif LEAK.search(line):  # before WARNING: Godot's leak report is a WARNING line
@@ -111,18 +110,15 @@ def problems(lines, allow=(), test=False):
 
 def main():
     args = sys.argv[1:]
-    allow, test = [], False
+    test = False
     while args and args[0].startswith("--"):
         if args[0] == "--test":
             test = True
             args = args[1:]
-        elif args[0] == "--allow":
-            allow.append(args[1])
-            args = args[2:]
         else:
             sys.exit(f"godot_log_check: unknown option {args[0]}")
     with open(args[0], errors="replace") as f:
-        for problem in problems(f, allow, test):
+        for problem in problems(f, test):
             print(problem)
 
 
