@@ -228,6 +228,7 @@ super::transport::writes_pass_through!(FrameGate);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::read_ahead::tests::read_exactly;
     use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
 
     const MAX: usize = 1 << 20;
@@ -250,18 +251,7 @@ mod tests {
 
     /// Reads what the gate hands on in 4 KiB reads (as tungstenite does) until `len` bytes.
     async fn read_out(gate: &mut FrameGate<DuplexStream>, len: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut buffer = [0u8; 4096];
-        while out.len() < len {
-            let read = gate.read(&mut buffer).await.unwrap();
-            assert!(
-                read > 0,
-                "the stream ended after {} of {len} bytes",
-                out.len()
-            );
-            out.extend_from_slice(&buffer[..read]);
-        }
-        out
+        read_exactly(gate, len, 4096).await
     }
 
     #[test]

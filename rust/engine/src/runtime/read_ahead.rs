@@ -94,7 +94,7 @@ fn alignment_skew(ahead: &[u8], buf: &ReadBuf<'_>) -> usize {
 super::transport::writes_pass_through!(ReadAhead);
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
@@ -109,8 +109,13 @@ mod tests {
         (ReadAhead::new(server), client)
     }
 
-    /// Reads `len` bytes in `chunk`-byte reads, the way tungstenite does.
-    async fn read_exactly(stream: &mut ReadAhead<TcpStream>, len: usize, chunk: usize) -> Vec<u8> {
+    /// Reads `len` bytes in `chunk`-byte reads, the way tungstenite does (the tests of both read
+    /// wrappers use it).
+    pub(in crate::runtime) async fn read_exactly<R: AsyncRead + Unpin>(
+        stream: &mut R,
+        len: usize,
+        chunk: usize,
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         let mut buffer = vec![0u8; chunk];
         while out.len() < len {
