@@ -2,6 +2,10 @@
 """Draws the benchmark chart (PNG) from the runner's JSON (bench/run.py --json).
 
     bench/chart.py RESULTS.json OUT.png
+    bench/chart.py --frame-budget RESULTS.json OUT.png
+
+--frame-budget: the frame-budget series instead: frame time p99 against the echo rate, one
+point per step (messages in flight per connection), both servers.
 """
 import json
 import statistics
@@ -11,6 +15,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from run import FRAME_BUDGET_MS  # noqa: E402
 
 OURS, BUILTIN, RAW = "#2a7ab9", "#b0b0b0", "#e0a040"
 
@@ -48,7 +54,68 @@ def bars(ax, title, groups, unit, log=False, lower_better=False):
     ax.legend(fontsize=7)
 
 
+def frame_budget(data, out):
+    """One panel per pacing: frame time p99 (log) against echoes/s delivered (log), a line per
+    server through its steps, pinned solid, unpinned dashed, ours with the batch API dotted, and
+    the 60 fps budget."""
+    r = data["results"]
+    steps = {}
+    for sc in data["scenarios"]:
+        if sc.get("series"):
+            steps.setdefault(sc["series"], []).append(sc)
+    panels = [("60 fps (Engine.target_fps = 60)", [("frame_60fps", "", "-"),
+                                                    ("frame_60fps_unpinned", ", unpinned", "--"),
+                                                    ("frame_60fps_batch", ", batch API", ":")]),
+              ("default pacing (about 145 frames/s)", [("frame_default", "", "-"),
+                                                       ("frame_default_batch", ", batch API",
+                                                        ":")])]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    for ax, (title, lines) in zip(axes, panels):
+        for series, suffix, style in lines:
+            for variant, name, colour in [("ours", "gdws", OURS), ("builtin", "built-in", "#808080")]:
+                points = []
+                for sc in sorted(steps.get(series, []), key=lambda sc: sc["step"]):
+                    x, y = (med(r, sc["name"], variant, m) for m in ("msgs_per_s", "frame_p99_ms"))
+                    if x is not None and y is not None:
+                        points.append((x, y, sc["step"]))
+                if not points:
+                    continue
+                ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o",
+                        color=colour, label=name + suffix, markersize=4)
+                for x, y, step in points:
+                    ax.annotate(str(step), (x, y), fontsize=6, xytext=(3, 3),
+                                textcoords="offset points", color=colour)
+        ax.axhline(FRAME_BUDGET_MS, color="#c04040", linewidth=0.8, linestyle=":")
+        ax.annotate(f"60 fps held: p99 <= {FRAME_BUDGET_MS:.1f} ms", (0.01, FRAME_BUDGET_MS),
+                    xycoords=("axes fraction", "data"), fontsize=7, color="#c04040",
+                    xytext=(0, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"Frame time p99, {title} (lower is better)", fontsize=9)
+        ax.set_xlabel("echoes/s delivered (100 connections; the numbers: messages in flight "
+                      "per connection)", fontsize=8)
+        ax.set_ylabel("frame time p99, ms (measured in Godot)", fontsize=8)
+        plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 100 else f"{v:.3g}")
+        ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(
+            [5, 7, 10, 16.7, 25, 50, 100, 250, 500, 1000, 2500, 5000]))
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(plain)
+            axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.tick_params(labelsize=7, which="both")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    m = data.get("machine", {})
+    fig.suptitle(f"Frame budget: gdws vs Godot {m.get('godot', '3')} built-in WebSocketServer, "
+                 f"headless, 32-byte echoes ({m.get('cpu', '')}, {m.get('cores', 2)} cores)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(out, dpi=90)
+
+
 def main():
+    if sys.argv[1] == "--frame-budget":
+        frame_budget(json.load(open(sys.argv[2])), sys.argv[3])
+        return
     data = json.load(open(sys.argv[1]))
     r = data["results"]
 

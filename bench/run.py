@@ -7,7 +7,7 @@ load generator pinned to the other, samples the server's CPU (whole process, and
 thread) over the load generator's measured window and its RSS, then stops both. Prints a
 Markdown table of medians with the ratio ours / built-in, and writes every run to a JSON file.
 
-    bench/run.py [--runs=3] [--secs=2] [--warmup=0.5] [--only=name,name] [--smoke] [--profile=release|debug]
+    bench/run.py [--runs=3] [--secs=2] [--warmup=0.5] [--only=name,series,...] [--smoke] [--profile=release|debug]
                  [--json=FILE] [--md=FILE]
 
 --smoke: every scenario very briefly (1 run, short windows, fewer connections), ours only;
@@ -41,6 +41,10 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 # Metrics: key -> (column label, format, higher is better)
 METRICS = {
     "msgs_per_s": ("echoes/s", "{:,.0f}", True),
+    "frame_p50_ms": ("frame time p50 ms", "{:.1f}", False),
+    "frame_p99_ms": ("frame time p99 ms", "{:.1f}", False),
+    "frame_max_ms": ("frame time max ms", "{:.1f}", False),
+    "us_per_msg": ("main thread us per echo", "{:.2f}", False),
     "mb_per_s": ("MB/s", "{:,.0f}", True),
     "p50_ms": ("p50 ms", "{:.2f}", False),
     "p99_ms": ("p99 ms", "{:.2f}", False),
@@ -60,6 +64,13 @@ METRICS = {
     "rss_mb": ("RSS MB", "{:.0f}", False),
 }
 
+# The frame-budget series: messages in flight per connection, raised step by step.
+FRAME_STEPS = (1, 2, 4, 8, 16, 32, 64)
+FRAME_METRICS = ["msgs_per_s", "frame_p50_ms", "frame_p99_ms", "frame_max_ms", "main_cpu_pct",
+                 "us_per_msg"]
+# Holding 60 fps: a p99 frame time within 2 ms of 1/60 s.
+FRAME_BUDGET_MS = 1000 / 60 + 2
+
 GODOT_VARIANTS = ("ours", "builtin")
 ENGINE_VARIANTS = ("engine", "raw")
 
@@ -73,15 +84,42 @@ def scenario_list():
     s = []
 
     def add(name, title, load, metrics, mode="echo", server=(), kind="godot", smoke_load=None,
-            tls=False):
+            tls=False, secs=None, variants=None, runs=None, pinned=True, series=None, step=None,
+            builtin_series=None):
+        """secs: this scenario's window (not in --smoke) instead of --secs; variants: only
+        these (e.g. ours alone, for a property the built-in class lacks); runs: this many runs
+        instead of --runs (not fewer than 1); pinned=False: server and load generator free to
+        use every core; series/step: one step of a frame-budget series (the server notes its
+        frame times); builtin_series: a series of ours alone (an API the built-in class lacks),
+        set beside the built-in's numbers of that series at the same step."""
+        if series is not None:
+            server = list(server) + ["--frame-times"]
         s.append(dict(name=name, title=title, load=load, metrics=metrics, mode=mode,
-                      server=list(server), kind=kind, smoke_load=smoke_load or load, tls=tls))
+                      server=list(server), kind=kind, smoke_load=smoke_load or load, tls=tls,
+                      secs=secs, variants=variants, runs=runs, pinned=pinned, series=series,
+                      step=step, builtin_series=builtin_series))
 
     add("idle", "no connections: Godot's own idle frame loop (default pacing)",
         ["hold", "--conns=0"], ["main_cpu_pct", "rss_mb"])
+    hold_smoke = ["hold", "--conns=200", "--concurrency=50"]
     add("hold_10k", "10,000 idle connections (default pacing)", hold,
         ["main_cpu_pct", "cpu_pct", "rss_per_conn_kb", "connect_p99_ms", "conns"],
-        smoke_load=["hold", "--conns=200", "--concurrency=50"])
+        smoke_load=hold_smoke)
+    # Ours only: the built-in class takes about 84 s per run for the 10,000 TLS handshakes
+    # (119/s, the handshake_wss row), which alone would be a quarter of the full run.
+    add("hold_10k_wss", "10,000 idle wss:// connections (default pacing)", hold,
+        ["main_cpu_pct", "cpu_pct", "rss_per_conn_kb", "connect_p99_ms", "conns"],
+        smoke_load=hold_smoke, tls=True, variants=["ours"])
+    # heartbeat_interval (ours only): 10,000 idle clients that read, so answer the pings, as
+    # real ones do; off, at 10 s and at 1 s, over a window of several intervals.
+    answering = hold + ["--answer-pings"]
+    for name, heartbeat, what in [("hold_10k_answering", 0, "heartbeat off"),
+                                  ("hold_10k_heartbeat_10s", 10, "heartbeat_interval 10 s"),
+                                  ("hold_10k_heartbeat_1s", 1, "heartbeat_interval 1 s")]:
+        add(name, f"10,000 idle connections answering pings, {what}, 20 s window", answering,
+            ["main_cpu_pct", "cpu_pct", "rss_per_conn_kb", "conns"],
+            server=[f"--heartbeat={heartbeat}"], secs=20, variants=["ours"],
+            smoke_load=hold_smoke + ["--answer-pings"])
     add("echo", "echo, 100 conns x 8 in flight, 32 B (default pacing)", echo,
         ["msgs_per_s", "p50_ms", "p99_ms", "slowest_share", "main_cpu_pct"])
     add("echo_busy", "echo, 100 x 8, 32 B, busy loop", echo,
@@ -89,6 +127,9 @@ def scenario_list():
         server=["--busy"])
     add("echo_60fps", "echo, 100 x 8, 32 B, 60 fps", echo,
         ["msgs_per_s", "p50_ms", "p99_ms", "main_cpu_pct"], server=["--fps=60"])
+    add("echo_unpinned", "echo, 100 x 8, 32 B (default pacing), unpinned: both cores", echo,
+        ["msgs_per_s", "p50_ms", "p99_ms", "frame_p99_ms", "main_cpu_pct", "us_per_msg",
+         "cpu_pct", "load_cpu_pct"], server=["--frame-times"], pinned=False)
     add("bulk", "bulk echo, 10 conns, 60,000 B (default pacing)", bulk,
         ["mb_per_s", "p50_ms", "main_cpu_pct"])
     add("bulk_busy", "bulk echo, 10 conns, 60,000 B, busy loop", bulk,
@@ -125,8 +166,38 @@ def scenario_list():
         ["mb_per_s", "p50_ms", "cpu_pct", "load_cpu_pct"], kind="engine")
     add("engine_hold_10k", "engine alone vs raw: 10,000 idle connections", hold,
         ["rss_per_conn_kb", "cpu_pct", "connect_p99_ms", "conns"], kind="engine",
-        smoke_load=["hold", "--conns=200", "--concurrency=50"])
+        smoke_load=hold_smoke)
+    add("engine_hold_10k_wss", "engine alone vs raw: 10,000 idle wss:// connections", hold,
+        ["rss_per_conn_kb", "cpu_pct", "connect_p99_ms", "conns"], kind="engine",
+        smoke_load=hold_smoke, tls=True)
+    # The frame budget: 100 connections, 32-byte echoes, messages in flight raised step by step;
+    # one run of 3 s per step (the steps are the series; 180 frames at 60 fps for the p99), at
+    # 60 fps and at the default pacing, and at 60 fps with both cores free.
+    # The _batch series: ours alone with the batch API (--batch: get_packets/put_packets once a
+    # frame instead of a handler per message), beside the built-in of the stock series.
+    for series, server, pinned, what, builtin_series in [
+            ("frame_60fps", ["--fps=60"], True, "60 fps", None),
+            ("frame_default", [], True, "default pacing", None),
+            ("frame_60fps_unpinned", ["--fps=60"], False, "60 fps, unpinned: both cores", None),
+            ("frame_60fps_batch", ["--fps=60", "--batch"], True, "60 fps, batch API",
+             "frame_60fps"),
+            ("frame_default_batch", ["--batch"], True, "default pacing, batch API",
+             "frame_default")]:
+        for step in FRAME_STEPS:
+            add(f"{series}_{step}", f"frame budget, {what}: 100 conns x {step} in flight, 32 B",
+                ["echo", "--conns=100", f"--inflight={step}", "--size=32"], FRAME_METRICS,
+                server=server, pinned=pinned, series=series, step=step, runs=1, secs=3,
+                variants=["ours"] if builtin_series else None, builtin_series=builtin_series)
     return s
+
+
+def series_scenarios(scenarios):
+    """{series: [its scenarios, in step order]}"""
+    out = {}
+    for sc in scenarios:
+        if sc.get("series"):
+            out.setdefault(sc["series"], []).append(sc)
+    return {k: sorted(v, key=lambda sc: sc["step"]) for k, v in out.items()}
 
 
 # ---- processes ----
@@ -156,20 +227,21 @@ class Proc:
     def _pump(self):
         for line in self.p.stdout:
             self.log.write(line)
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
+            self.lines.put((line.rstrip("\n"), time.monotonic()))
+        self.lines.put((None, None))
 
     def expect(self, prefix, deadline):
-        """The next line starting with prefix (and the time it came), or None at the deadline."""
+        """The next line starting with prefix and when it arrived (time.monotonic()), or
+        (None, None) at the deadline."""
         while True:
             try:
-                line = self.lines.get(timeout=max(0.01, deadline - time.time()))
+                line, arrived = self.lines.get(timeout=max(0.01, deadline - time.time()))
             except queue.Empty:
                 return None, None
             if line is None:
                 return None, None
             if line.startswith(prefix):
-                return line, time.time()
+                return line, arrived
 
     def stop(self):
         if self.p.poll() is None:
@@ -221,8 +293,32 @@ def thread_cpu_secs(pid, tid):
 
 def sample(pid, load_pid=None):
     return dict(t=time.time(), cpu=cpu_ticks(pid), main=thread_cpu_secs(pid, pid), rss=rss_kb(pid),
-                core=core_busy_ticks(SERVER_CPU),
+                core=core_busy_ticks(SERVER_CPU), both=core_busy_ticks(""),
                 load=cpu_ticks(load_pid) if load_pid else 0, load_core=core_busy_ticks(LOAD_CPU))
+
+
+def percentile(sorted_values, q):
+    """Nearest rank."""
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def frame_stats(frames_line, ready_line, ready_at, window):
+    """The times of the frames that overlap the measured window, from the server's FRAMES line
+    (the engine's OS.get_ticks_usec() at the start of each frame, and last the time it was
+    printed). The READY line carries the engine's clock when it was printed and ready_at when
+    the runner read it: that maps one clock onto the other (to within the pipe's delay, well
+    under a frame). A frame that spans the whole window (a poll() that never ends while the
+    load runs) counts once, at its full length."""
+    offset = ready_at - int(ready_line.split()[-1]) / 1e6
+    starts = [offset + int(t) / 1e6 for t in frames_line.split()[1:]]
+    first = max([i for i, t in enumerate(starts) if t <= window[0]], default=0)
+    last = min([i for i, t in enumerate(starts) if t >= window[1]], default=len(starts) - 1)
+    starts = starts[first:last + 1]
+    times = sorted(1000 * (b - a) for a, b in zip(starts, starts[1:]))
+    if not times:
+        return {}
+    return dict(frame_p50_ms=percentile(times, 0.5), frame_p99_ms=percentile(times, 0.99),
+                frame_max_ms=times[-1], server_frames_per_s=len(times) / (window[1] - window[0]))
 
 
 def make_tls(directory):
@@ -250,23 +346,31 @@ def run_once(sc, variant, opts, logdir, run_index):
     port = free_port()
     env = dict(os.environ, LANG="en_US.UTF-8")
     tag = f"{sc['name']}-{variant}-{run_index}"
+    pinned = sc.get("pinned", True)
+    # Unpinned: both processes may use every core (taskset to all of them, so that a runner
+    # started under a narrower affinity does not pass it on).
+    all_cpus = "0-%d" % ((os.cpu_count() or 1) - 1)
+    server_cpu, load_cpu = (SERVER_CPU, LOAD_CPU) if pinned else (all_cpus, all_cpus)
     if sc["kind"] == "godot":
-        argv = ["taskset", "-c", SERVER_CPU, GODOT, "--path", PROJECT,
+        argv = ["taskset", "-c", server_cpu, GODOT, "--path", PROJECT,
                 "-s", "res://bench/bench_server.gd", f"--port={port}", f"--mode={sc['mode']}",
                 f"--max-secs={opts.max_secs}"] + sc["server"]
-        if sc["tls"]:
-            argv += [f"--cert={opts.tls[1]}", f"--key={opts.tls[2]}"]
         if variant == "builtin":
             argv.append("--builtin")
         elif opts.profile == "debug":
             argv.append("--debug-lib")
     else:
-        argv = ["taskset", "-c", SERVER_CPU, binary(opts, "engine_echo"), f"--mode={variant}", f"--port={port}",
+        argv = ["taskset", "-c", server_cpu, binary(opts, "engine_echo"), f"--mode={variant}", f"--port={port}",
                 f"--max-secs={opts.max_secs}"]
+    # Both servers take the same PEM options.
+    if sc["tls"]:
+        argv += [f"--cert={opts.tls[1]}", f"--key={opts.tls[2]}"]
     server = Proc(argv, os.path.join(logdir, tag + ".server.log"), env)
     load = None
+    secs = opts.secs if opts.smoke or not sc["secs"] else sc["secs"]
     try:
-        if server.expect("READY", time.time() + 30)[0] is None:
+        ready_line, ready_at = server.expect("READY", time.time() + 30)
+        if ready_line is None:
             return "the server did not start (see %s)" % server.log.name
         time.sleep(0.3)
         # taskset execs the server, so its pid is the server's (and its main thread's) id.
@@ -275,14 +379,16 @@ def run_once(sc, variant, opts, logdir, run_index):
         load_args = list(sc["smoke_load"] if opts.smoke else sc["load"])
         if sc["tls"]:
             load_args.append(f"--tls-ca={opts.tls[0]}")
-        load = Proc(["taskset", "-c", LOAD_CPU, binary(opts, "loadgen")] + load_args +
-                    [f"--port={port}", f"--secs={opts.secs}", f"--warmup={opts.warmup}"],
+        load = Proc(["taskset", "-c", load_cpu, binary(opts, "loadgen")] + load_args +
+                    [f"--port={port}", f"--secs={secs}", f"--warmup={opts.warmup}"],
                     os.path.join(logdir, tag + ".load.log"), env)
-        deadline = time.time() + opts.secs + opts.warmup + 240
-        if load.expect("WINDOW_START", deadline)[0] is None:
+        deadline = time.time() + secs + opts.warmup + 240
+        window_start = load.expect("WINDOW_START", deadline)[1]
+        if window_start is None:
             return "no measuring window (see %s)" % load.log.name
         start = sample(pid, load.p.pid)
-        if load.expect("WINDOW_END", deadline)[0] is None:
+        window_end = load.expect("WINDOW_END", deadline)[1]
+        if window_end is None:
             return "the window did not end (see %s)" % load.log.name
         end = sample(pid, load.p.pid)
         line, _ = load.expect("RESULT", deadline)
@@ -293,18 +399,35 @@ def run_once(sc, variant, opts, logdir, run_index):
         result["cpu_pct"] = 100.0 * (end["cpu"] - start["cpu"]) / CLK_TCK / secs
         result["main_cpu_pct"] = 100.0 * (end["main"] - start["main"]) / secs
         result["rss_mb"] = end["rss"] / 1024.0
-        # Other processes on the server's core during the window (this machine may be shared).
-        core_pct = 100.0 * (end["core"] - start["core"]) / CLK_TCK / secs
-        result["foreign_cpu_pct"] = max(0.0, core_pct - result["cpu_pct"])
-        # And on the load generator's core, which can starve the load instead.
-        load_core_pct = 100.0 * (end["load_core"] - start["load_core"]) / CLK_TCK / secs
         load_pct = 100.0 * (end["load"] - start["load"]) / CLK_TCK / secs
-        result["foreign_load_cpu_pct"] = max(0.0, load_core_pct - load_pct)
+        if pinned:
+            # Other processes on the server's core during the window (this machine may be shared).
+            core_pct = 100.0 * (end["core"] - start["core"]) / CLK_TCK / secs
+            result["foreign_cpu_pct"] = max(0.0, core_pct - result["cpu_pct"])
+            # And on the load generator's core, which can starve the load instead.
+            load_core_pct = 100.0 * (end["load_core"] - start["load_core"]) / CLK_TCK / secs
+            result["foreign_load_cpu_pct"] = max(0.0, load_core_pct - load_pct)
+        else:
+            # Unpinned, the two share every core: what others took of all of them.
+            all_pct = 100.0 * (end["both"] - start["both"]) / CLK_TCK / secs
+            result["foreign_cpu_pct"] = result["foreign_load_cpu_pct"] = max(
+                0.0, all_pct - result["cpu_pct"] - load_pct)
         # Near 100: the load generator's core is the limit, and the server may do more.
         result["load_cpu_pct"] = load_pct
         conns = result.get("conns") or 0
         if conns:
             result["rss_per_conn_kb"] = (end["rss"] - base["rss"]) / conns
+        if result.get("msgs_per_s"):
+            # Main-thread time per echo (one message in, one out), Godot's own frame loop included.
+            result["us_per_msg"] = 1e6 * (end["main"] - start["main"]) / secs / result["msgs_per_s"]
+        if "--frame-times" in sc["server"]:
+            # The server prints its frame times once the load generator's connections are gone.
+            load.stop()
+            load = None
+            frames_line, _ = server.expect("FRAMES", time.time() + 15)
+            if frames_line is None:
+                return "no frame times from the server (see %s)" % server.log.name
+            result.update(frame_stats(frames_line, ready_line, ready_at, (window_start, window_end)))
         return result
     finally:
         if load is not None:
@@ -337,10 +460,13 @@ def fmt(metric, value):
 
 def table(results, scenarios, only=None):
     """Markdown: one row per scenario and metric, medians side by side with the ratio.
-    only: {scenario name: [metrics]} to show just those."""
+    only: {scenario name: [metrics]} to show just those, in that order."""
     lines = []
     head = "| scenario | metric | ours | built-in | ours / built-in |"
     lines += [head, "|---|---|---:|---:|---:|"]
+    if only is not None:
+        by_name = {sc["name"]: sc for sc in scenarios}
+        scenarios = [by_name[name] for name in only if name in by_name]
     for sc in scenarios:
         if sc["name"] not in results:
             continue
@@ -382,7 +508,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--secs", type=float, default=2.0, help="measured window per run")
     ap.add_argument("--warmup", type=float, default=0.5)
-    ap.add_argument("--only", default="", help="comma-separated scenario names")
+    ap.add_argument("--only", default="", help="comma-separated scenario or series names")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--profile", choices=("release", "debug"), default="release")
     ap.add_argument("--variants", default="", help="comma-separated: ours,builtin,engine,raw")
@@ -399,11 +525,12 @@ def main():
 
     scenarios = scenario_list()
     if opts.only:
+        # A series' name (frame_60fps) stands for all its steps.
         wanted = set(opts.only.split(","))
-        unknown = wanted - {sc["name"] for sc in scenarios}
+        unknown = wanted - {sc["name"] for sc in scenarios} - {sc["series"] for sc in scenarios}
         if unknown:
             sys.exit("unknown scenario(s): %s" % ", ".join(sorted(unknown)))
-        scenarios = [sc for sc in scenarios if sc["name"] in wanted]
+        scenarios = [sc for sc in scenarios if wanted & {sc["name"], sc["series"]}]
     for name in ("loadgen", "engine_echo", "libgdws.so"):
         path = binary(opts, name)
         if not os.path.exists(path):
@@ -416,7 +543,7 @@ def main():
     results, failures = {}, []
     started = time.time()
     for sc in scenarios:
-        variants = ENGINE_VARIANTS if sc["kind"] == "engine" else GODOT_VARIANTS
+        variants = sc["variants"] or (ENGINE_VARIANTS if sc["kind"] == "engine" else GODOT_VARIANTS)
         if opts.smoke:
             variants = variants[:1]
         if opts.variants:
@@ -424,7 +551,7 @@ def main():
         results[sc["name"]] = {}
         for variant in variants:
             runs = []
-            for i in range(opts.runs):
+            for i in range(max(1, min(opts.runs, sc["runs"] or opts.runs))):
                 # This machine may be shared: a run during which other processes took a good
                 # part of the server's core is done again (at most --retries times).
                 for attempt in range(opts.retries + 1):
@@ -460,7 +587,10 @@ def main():
         with open(opts.json, "w") as f:
             json.dump(dict(machine=machine(), runs=opts.runs, secs=opts.secs,
                            scenarios=[{k: sc[k] for k in ("name", "title", "kind", "metrics", "load",
-                                                          "server", "mode", "tls")} for sc in scenarios],
+                                                          "server", "mode", "tls", "secs", "variants",
+                                                          "runs", "pinned", "series", "step",
+                                                          "builtin_series")}
+                                      for sc in scenarios],
                            results=results, elapsed_secs=elapsed), f, indent=1)
     if opts.md:
         with open(opts.md, "w") as f:

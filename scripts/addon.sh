@@ -6,7 +6,7 @@
 #
 #   scripts/addon.sh            release builds: target/addon/release/addons/gdws/ and
 #                               target/addon/gdws-<version>-x86_64.zip
-#   scripts/addon.sh --debug    the debug builds (what scripts/harness/addon_test.sh packages: no
+#   scripts/addon.sh --debug    the debug builds (what scripts/harness/addon_test.sh --debug packages: no
 #                               release build needed): target/addon/debug/..., ...-debug.zip
 #
 # The last line printed is the zip's path (scripts/harness/addon_test.sh reads it from there).
@@ -41,8 +41,14 @@ addon="$stage/addons/gdws"
 zip="$PWD/target/addon/gdws-$version-x86_64$suffix.zip"
 rm -rf "$stage" "$zip"
 mkdir -p "$addon/bin" "$addon/docs"
-cp gdnlib/gdws.gdnlib gdnlib/websocket_server.gdns gdnlib/websocket_peer.gdns "$addon/"
-cp docs/classes/*.md "$addon/docs/"
+# The version travels with the files a user opens: a comment atop the .gdnlib, a line under each
+# class reference's title.
+{ echo "; gdws $version"; cat gdnlib/gdws.gdnlib; } >"$addon/gdws.gdnlib"
+cp gdnlib/websocket_server.gdns gdnlib/websocket_peer.gdns "$addon/"
+for doc in docs/classes/*.md; do
+    awk -v version="$version" '{ print } NR == 1 { print ""; print "_gdws " version "_" }' \
+        "$doc" >"$addon/docs/$(basename "$doc")"
+done
 cp LICENSE CHANGELOG.md "$addon/"
 cp "target/$profile/libgdws.so" "$addon/bin/libgdws.so"
 cp "$WINDOWS_TARGET_DIR/$WINDOWS_TARGET/$profile/gdws.dll" "$addon/bin/gdws.dll"

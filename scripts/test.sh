@@ -6,8 +6,11 @@
 #
 # Suites (each is a script in scripts/harness/, which says more):
 #   rust                 cargo test --all-targets: engine unit and integration tests
-#   addon [--release]    the addon zip in a fresh project, headless and in the editor
-#   browser              the demo's chat page in headless Chromium against the headless demo
+#   addon [--debug]      the release addon zip (--debug: of the debug build) in a fresh project,
+#                        headless and in the editor; then the exported demo (scripts/bundle.sh)
+#                        started from its bundle, and a chat
+#   browser              the demo's chat page in headless Chromium against the headless demo,
+#                        and the demo's Godot GUIs (lobby client, start screen) under Xvfb
 #   bench                a smoke run of the benchmark harness (scripts/bench.sh --smoke: every
 #                        scenario for a moment, so it cannot rot; no numbers are judged)
 #   godot [TEST...]      the engine methods the library calls are in Godot 3.2.3 and 3.5.1
@@ -15,6 +18,10 @@
 #                        (godot_project/tests/test_*.gd) on our library
 #   builtin [TEST...]    the same tests on Godot's built-in WebSocketServer: the stock checks must
 #                        pass there, and the checks of what is ours must fail where stock differs
+#   proxies [TEST...]    gdws behind real nginx (TLS, WebSocket upgrade) and HAProxy (two demo
+#                        servers, one killed mid-test, PROXY v2, health checks), with Godot,
+#                        Python and Chromium clients; the proxy configurations in
+#                        docs/deployment.md are the ones tested
 #   conformance          the Autobahn TestSuite against headless Godot and the engine alone
 #   windows [TEST...]    the engine's tests as Windows programs under wine (cross-built)
 #   fuzz [SECONDS]       the cargo-fuzz targets, 20 s each (GDWS_LONG=1: 600)
@@ -24,7 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUITES=(rust addon browser bench godot builtin conformance windows fuzz)
+SUITES=(rust addon browser bench godot builtin proxies conformance windows fuzz)
 # What a run with no arguments runs: all of them.
 ALL=("${SUITES[@]}")
 if [ $# -gt 0 ] && [[ ! " ${SUITES[*]} " =~ " $1 " ]]; then
@@ -39,11 +46,12 @@ run_suite() {
     echo "test: $suite"
     case "$suite" in
         rust) cargo test --all-targets "$@" ;;
-        addon) bash scripts/harness/addon_test.sh "$@" ;;
+        addon) bash scripts/harness/addon_test.sh "$@"; bash scripts/harness/bundle_test.sh ;;
         browser) cargo build; bash scripts/harness/browser_test.sh "$@" ;;
         bench) bash scripts/bench.sh --smoke "$@" ;;
         godot) cargo build; python3 scripts/harness/godot_api_check.py; bash scripts/harness/godot_tests.sh "$@" ;;
         builtin) GDWS_BUILTIN=1 bash scripts/harness/godot_tests.sh "$@" ;;
+        proxies) cargo build; bash scripts/harness/proxies_test.sh "$@" ;;
         conformance) bash scripts/harness/conformance.sh "$@" ;;
         windows) bash scripts/harness/windows_test.sh "$@" ;;
         fuzz) bash scripts/harness/fuzz.sh "$@" ;;

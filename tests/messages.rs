@@ -5,11 +5,11 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use gdws_engine::ServerEvent;
+use gdws_engine::{Limits, Packet, PeerId, Server, ServerEvent};
 use tokio_tungstenite::tungstenite::Message;
 
 #[test]
@@ -43,6 +43,8 @@ fn text_and_binary_echo_keeps_the_kind() {
     for want in sent {
         assert_eq!(clients.run(recv(&mut ws)), want);
     }
+    // Without batch_receive the server holds nothing: each message came with its event.
+    assert!(server.take_messages().is_empty());
     server.stop();
 }
 
@@ -104,6 +106,16 @@ fn fragmented_messages_are_reassembled_into_one_event() {
     let (fin, opcode, payload) = clients.run(read_frame(&mut tcp));
     assert!(fin);
     assert_eq!((opcode, payload.as_slice()), (0xa, &b"between"[..]));
+    server.stop();
+}
+
+#[test]
+fn input_that_pauses_anywhere_arrives_whole() {
+    let clients = Clients::new();
+    let mut server = start_with(|config| config.rest_after = QUICK_REST);
+    let mut tcp = clients.run(raw_ws(server.local_addr()));
+    let (id, _) = connected(&mut server);
+    assert_pausing_input_works(&mut server, id, &clients, &mut tcp);
     server.stop();
 }
 
@@ -295,5 +307,172 @@ fn packets_sent_while_wakes_are_held_go_out_in_order_when_the_last_hold_ends() {
     // No hold: a send wakes its connection at once again.
     server.peer(id).unwrap().put_packet(text("after")).unwrap();
     assert_eq!(clients.run(recv(&mut ws)), Message::text("after"));
+    server.stop();
+}
+
+// ---- batch_receive: messages held for take_messages, no event each ----
+
+fn start_batched() -> Server {
+    start_with(|config| config.batch_receive = true)
+}
+
+/// With `batch_receive`: polls (no event may come) until `count` messages were taken.
+#[track_caller]
+fn take_held(server: &mut Server, count: usize) -> Vec<(PeerId, Packet)> {
+    let deadline = Instant::now() + T;
+    let mut taken = Vec::new();
+    while taken.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {count} messages held",
+            taken.len()
+        );
+        if let Some(event) = server.wait_event(Duration::from_millis(10)) {
+            panic!("no event with batch_receive, got {event:?}");
+        }
+        taken.extend(server.take_messages());
+    }
+    taken
+}
+
+#[test]
+fn batch_receive_holds_messages_in_arrival_order_across_peers() {
+    let clients = Clients::new();
+    let mut server = start_batched();
+    let mut a_ws = clients.connect(server.local_addr());
+    let (a, _) = connected(&mut server);
+    let mut b_ws = clients.connect(server.local_addr());
+    let (b, _) = connected(&mut server);
+
+    // Each message is on the server's channel before the next one leaves its client.
+    let arrivals = [
+        (a, Message::text("a0")),
+        (b, Message::binary(b"b0".to_vec())),
+        (a, Message::text("a1")),
+        (b, Message::text("b1")),
+    ];
+    for (i, (from, sent)) in arrivals.iter().enumerate() {
+        let ws = if *from == a { &mut a_ws } else { &mut b_ws };
+        clients.run(send_all(ws, [sent.clone()]));
+        wait_until("the message is on the channel", || {
+            server.pending_events() > i
+        });
+    }
+    let taken = take_held(&mut server, arrivals.len());
+    let want = vec![
+        (a, text("a0")),
+        (b, binary(b"b0")),
+        (a, text("a1")),
+        (b, text("b1")),
+    ];
+    assert_eq!(taken, want);
+    assert!(server.take_messages().is_empty(), "taken once");
+    // The peers hold none: the server handed them out.
+    assert_eq!(server.peer(a).unwrap().available_packets(), 0);
+    assert_eq!(server.peer_mut(b).unwrap().get_packet(), None);
+    no_event(&mut server, Duration::from_millis(50));
+
+    for (from, packet) in taken {
+        server.peer(from).unwrap().put_packet(packet).unwrap();
+    }
+    assert_eq!(clients.run(recv(&mut a_ws)), Message::text("a0"));
+    assert_eq!(clients.run(recv(&mut a_ws)), Message::text("a1"));
+    assert_eq!(
+        clients.run(recv(&mut b_ws)),
+        Message::binary(b"b0".to_vec())
+    );
+    assert_eq!(clients.run(recv(&mut b_ws)), Message::text("b1"));
+    server.stop();
+}
+
+#[test]
+fn batch_receive_counts_held_messages_against_the_input_limit() {
+    let clients = Clients::new();
+    let mut server = start_with(|config| {
+        config.batch_receive = true;
+        config.limits = Limits {
+            in_packets: 4,
+            ..Limits::default()
+        };
+    });
+    let mut ws = clients.connect(server.local_addr());
+    let (id, _) = connected(&mut server);
+    let count = 40;
+    clients.run(send_all(
+        &mut ws,
+        (0..count).map(|i| Message::binary(numbered(i, 16))),
+    ));
+    // Polled but never taken: reading stops at the limit.
+    no_event(&mut server, Duration::from_millis(300));
+    let first = server.take_messages();
+    assert_eq!(first.len(), 4, "held up to the limit");
+    let mut got: Vec<Packet> = first.into_iter().map(|(_, packet)| packet).collect();
+    while got.len() < count as usize {
+        let more = take_held(&mut server, 1);
+        assert!(more.len() <= 4, "never more than the limit held");
+        got.extend(more.into_iter().map(|(from, packet)| {
+            assert_eq!(from, id);
+            packet
+        }));
+    }
+    for (i, packet) in got.iter().enumerate() {
+        assert_eq!(packet.data, numbered(i as u32, 16), "message {i}");
+    }
+    server.stop();
+}
+
+#[test]
+fn batch_receive_keeps_what_a_peer_sent_before_it_left_not_what_a_closed_peer_sent() {
+    let clients = Clients::new();
+    let mut server = start_batched();
+    let mut a_ws = clients.connect(server.local_addr());
+    let (a, _) = connected(&mut server);
+    let mut b_ws = clients.connect(server.local_addr());
+    let (b, _) = connected(&mut server);
+
+    // a says goodbye and leaves: the game hears of its end, then takes its last words.
+    clients.run(async {
+        a_ws.send(Message::text("bye")).await.unwrap();
+        a_ws.close(None).await.unwrap();
+    });
+    assert!(matches!(event(&mut server), ServerEvent::CloseRequest { id, .. } if id == a));
+    assert!(disconnected(&mut server, a));
+    assert_eq!(server.take_messages(), vec![(a, text("bye"))]);
+
+    // The game closes b with messages held: none of them reaches it.
+    clients.run(send_all(
+        &mut b_ws,
+        (0..3).map(|i| Message::text(format!("unread {i}"))),
+    ));
+    wait_until("b's messages are on the channel", || {
+        server.pending_events() >= 3
+    });
+    no_event(&mut server, Duration::from_millis(50));
+    server.peer_mut(b).unwrap().close(1000, "").unwrap();
+    assert!(server.take_messages().is_empty());
+    clients.run(recv_close(&mut b_ws));
+    assert!(disconnected(&mut server, b));
+    assert!(server.take_messages().is_empty());
+    server.stop();
+}
+
+#[test]
+fn next_event_within_takes_no_more_than_its_budget_off_the_channel() {
+    let clients = Clients::new();
+    let mut server = start_batched();
+    let mut ws = clients.connect(server.local_addr());
+    connected(&mut server);
+    clients.run(send_all(
+        &mut ws,
+        (0..10).map(|i| Message::text(format!("{i}"))),
+    ));
+    wait_until("the messages are on the channel", || {
+        server.pending_events() >= 10
+    });
+    // Held messages are not reported: the budget, not an event, ends the call.
+    let mut budget = 3;
+    assert_eq!(server.next_event_within(&mut budget), None);
+    assert_eq!((budget, server.pending_events()), (0, 7));
+    assert_eq!(server.take_messages().len(), 3);
     server.stop();
 }

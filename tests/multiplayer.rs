@@ -732,3 +732,18 @@ fn packets_for_the_server_wait_for_the_game_and_none_is_lost() {
     }
     server.stop();
 }
+
+#[test]
+fn batch_receive_has_no_effect_in_multiplayer_mode() {
+    let clients = Clients::new();
+    let mut server = start_with(|config| {
+        config.multiplayer = true;
+        config.batch_receive = true;
+    });
+    let mut a = join(&clients, &mut server, &mut []);
+    let to_server = data(a.id, SERVER, b"to server");
+    send(&clients, &mut a, [to_server]);
+    server_gets(&mut server, a.id, b"to server");
+    assert!(server.take_messages().is_empty());
+    server.stop();
+}

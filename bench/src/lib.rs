@@ -4,7 +4,12 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 /// `--name=value` and bare `--flag` arguments.
 pub struct Args {
@@ -107,4 +112,24 @@ impl Report {
             .collect();
         mark(&format!("RESULT {{{}}}", fields.join(", ")));
     }
+}
+
+/// A rustls client configuration that trusts only the CA certificates in the PEM file
+/// `ca_path` (the test CA a run made), with the safe default TLS versions.
+pub fn trusting_ca(ca_path: &str) -> Result<ClientConfig, String> {
+    let mut roots = RootCertStore::empty();
+    let certificates =
+        CertificateDer::pem_file_iter(ca_path).map_err(|e| format!("{ca_path}: {e}"))?;
+    for certificate in certificates {
+        let certificate = certificate.map_err(|e| format!("{ca_path}: {e}"))?;
+        roots
+            .add(certificate)
+            .map_err(|e| format!("{ca_path}: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }

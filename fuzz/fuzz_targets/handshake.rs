@@ -5,8 +5,9 @@
 //! request, tungstenite reading the bytes after the head as frames under `websocket_config`,
 //! the connection's own configuration.
 //!
-//! Input: the first byte picks the server's subprotocol list, the second the read size, the
-//! rest is what the client sent.
+//! Input: the first byte picks the server's subprotocol list and its request policy (none, or
+//! an extra header, an allowed origin and a health check), the second the read size, the rest
+//! is what the client sent.
 
 #![no_main]
 
@@ -15,7 +16,7 @@ use std::io::{self, Cursor, Read, Write};
 use gdws_engine::proto::upgrade::{
     answer, websocket_config, RequestHead, Upgrade, MAX_REQUEST_HEAD,
 };
-use gdws_engine::Limits;
+use gdws_engine::{ExtraHeaders, HealthCheckPath, Limits, Origin, RequestPolicy};
 use libfuzzer_sys::fuzz_target;
 use tungstenite::protocol::Role;
 use tungstenite::WebSocket;
@@ -30,20 +31,31 @@ fuzz_target!(|data: &[u8]| {
         1 => vec!["chat".into()],
         _ => vec!["chat".into(), "json".into(), "binary".into()],
     };
-    let decision = answer(input, &accepted);
+    let policy = match *pick / 3 % 2 {
+        0 => RequestPolicy::default(),
+        _ => RequestPolicy {
+            extra_headers: ExtraHeaders::parse(&["X-Server: gdws".into()]).unwrap(),
+            allowed_origins: vec![Origin::parse("https://game.example").unwrap()],
+            health_check: HealthCheckPath::parse("/health").unwrap(),
+        },
+    };
+    let decision = answer(input, &accepted, &policy);
     // Read in pieces, a head is parsed again only when a read may have ended it (or passed
     // the size limit): a decision then is the one `answer` makes on the whole, and an accepted
     // head is always decided. A broken one may wait for its end, as the server waits for it.
     let mut head = RequestHead::new();
     let in_pieces = input
         .chunks(read_size)
-        .map(|piece| head.push(piece, &accepted))
+        .map(|piece| head.push(piece, &accepted, &policy))
         .find(|decision| *decision != Upgrade::Incomplete);
     match (&decision, &in_pieces) {
         (Upgrade::Accept { head_len, .. }, Some(Upgrade::Accept { head_len: h, .. })) => {
             assert_eq!(h, head_len)
         }
         (Upgrade::Reject { .. }, None | Some(Upgrade::Reject { .. })) => {}
+        (Upgrade::HealthCheck { response }, Some(Upgrade::HealthCheck { response: r })) => {
+            assert_eq!(r, response)
+        }
         (Upgrade::Incomplete, None) => {}
         (whole, pieces) => panic!("whole: {whole:?}; in pieces: {pieces:?}"),
     }
@@ -53,14 +65,19 @@ fuzz_target!(|data: &[u8]| {
             response,
             protocol,
             head_len,
+            request,
         } => {
             assert!(head_len <= input.len() && head_len <= MAX_REQUEST_HEAD);
             assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
             assert!(response.ends_with(b"\r\n\r\n"));
+            for line in policy.extra_headers.lines() {
+                assert!(response.ends_with(format!("{line}\r\n\r\n").as_bytes()));
+            }
             assert!(protocol.is_empty() || accepted.contains(&protocol));
+            assert!(request.header("sec-websocket-key").is_some());
             // The head alone decides the same way.
             assert!(matches!(
-                answer(&input[..head_len], &accepted),
+                answer(&input[..head_len], &accepted, &policy),
                 Upgrade::Accept { head_len: h, .. } if h == head_len
             ));
             read_frames(&input[head_len..]);
@@ -70,10 +87,15 @@ fuzz_target!(|data: &[u8]| {
             status,
             reason,
         } => {
-            assert!(matches!(status.as_u16(), 400 | 426 | 431));
+            assert!(matches!(status.as_u16(), 400 | 426 | 431)
+                || (status.as_u16() == 403 && !policy.allowed_origins.is_empty()));
             let status_line = format!("HTTP/1.1 {status}\r\n");
             assert!(response.starts_with(status_line.as_bytes()));
             assert!(response.ends_with(format!("\r\n\r\n{reason}\n").as_bytes()));
+        }
+        Upgrade::HealthCheck { response } => {
+            assert!(policy.health_check.is_some());
+            assert!(response.starts_with(b"HTTP/1.1 200 OK\r\n"));
         }
     }
 });

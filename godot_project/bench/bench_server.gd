@@ -4,7 +4,8 @@ extends SceneTree
 #
 #   godot3-server --path godot_project -s res://bench/bench_server.gd --port=N
 #       [--mode=echo|broadcast|multiplayer] [--builtin] [--busy] [--fps=N] [--size=32]
-#       [--debug-lib] [--max-secs=300] [--cert=FILE.pem --key=FILE.pem]
+#       [--debug-lib] [--max-secs=300] [--cert=FILE.pem --key=FILE.pem] [--heartbeat=SECONDS]
+#       [--frame-times] [--batch]
 #
 # --mode=echo (default): every message goes back to its sender, as it came (poll() every frame).
 # --mode=broadcast: every frame, one binary message of --size bytes (its first 8 bytes the frame
@@ -16,9 +17,17 @@ extends SceneTree
 #     caps the frame rate with Engine.target_fps.
 # --cert/--key: wss://, from PEM files loaded into X509Certificate and CryptoKey (both classes
 #     take the same properties).
+# --heartbeat: ours only, heartbeat_interval (the built-in class of Godot 3 has none).
+# --batch: ours only, echo mode: batch_receive, and each frame after poll() the messages of
+#     get_packets() go back with one put_packets() (the built-in class has neither).
 # Ours loads the release library (res://bench/gdws_release.gdnlib, bench/bin/libgdws.so ->
 #     target/release); --debug-lib the debug one of res://addons/gdws.
-# Prints "READY <port>" once listening; quits by itself after --max-secs.
+# --frame-times: notes OS.get_ticks_usec() at the start of every frame (the engine's own clock)
+#     from the first connection on, and prints them all, "FRAMES t1 t2 ... now", once the last
+#     peer has gone; the runner keeps the frames that overlap its measured window (frame time =
+#     the difference of two starts). Nothing is printed while the load runs.
+# Prints "READY <port> <mode> <class> <OS.get_ticks_usec()>" once listening (the runner maps
+#     the engine's clock onto its own with it); quits by itself after --max-secs.
 
 const RELEASE_SERVER = "res://bench/websocket_server.gdns"
 const DEBUG_SERVER = "res://addons/gdws/websocket_server.gdns"
@@ -29,6 +38,9 @@ var peers := {}  # id -> WebSocketPeer, the connected peers (echo and broadcast 
 var frame := 0
 var payload_size := 32
 var deadline := 0
+var frame_times := false
+var frame_starts := []  # OS.get_ticks_usec() at the start of each frame, with --frame-times
+var batch := false
 
 
 func _init():
@@ -37,6 +49,7 @@ func _init():
 	deadline = OS.get_ticks_msec() + int(float(arg("--max-secs", "300")) * 1000)
 	if "--busy" in OS.get_cmdline_args():
 		OS.low_processor_usage_mode_sleep_usec = 0
+	frame_times = "--frame-times" in OS.get_cmdline_args()
 	var fps := int(arg("--fps", "0"))
 	if fps > 0:
 		Engine.target_fps = fps
@@ -60,6 +73,20 @@ func _start():
 	server.connect("client_connected", self, "_on_connected")
 	server.connect("client_disconnected", self, "_on_disconnected")
 	server.connect("data_received", self, "_on_data")
+	var heartbeat := float(arg("--heartbeat", "0"))
+	if heartbeat > 0:
+		if builtin:
+			printerr("bench_server: the built-in server has no heartbeat_interval")
+			quit(1)
+			return
+		server.heartbeat_interval = heartbeat
+	batch = "--batch" in OS.get_cmdline_args()
+	if batch:
+		if builtin or mode != "echo":
+			printerr("bench_server: --batch is for ours, in echo mode")
+			quit(1)
+			return
+		server.batch_receive = true
 	var cert_path := arg("--cert", "")
 	if cert_path != "" and not use_tls(cert_path, arg("--key", "")):
 		quit(1)
@@ -75,7 +102,7 @@ func _start():
 		printerr("bench_server: cannot listen on port %d (error %d)" % [port, err])
 		quit(1)
 		return
-	print("READY %d %s %s" % [port, mode, "built-in" if builtin else "gdws"])
+	print("READY %d %s %s %d" % [port, mode, "built-in" if builtin else "gdws", OS.get_ticks_usec()])
 
 
 func use_tls(cert_path: String, key_path: String) -> bool:
@@ -90,6 +117,8 @@ func use_tls(cert_path: String, key_path: String) -> bool:
 
 
 func _idle(_delta):
+	if frame_times and not peers.empty():
+		frame_starts.append(OS.get_ticks_usec())
 	if OS.get_ticks_msec() > deadline:
 		print("bench_server: --max-secs passed, quitting")
 		quit(0)
@@ -97,7 +126,11 @@ func _idle(_delta):
 	if server == null or mode == "multiplayer":
 		return  # the SceneTree polls its network_peer
 	server.poll()
-	if mode == "broadcast":
+	if batch:
+		var messages = server.get_packets()
+		if not messages.empty():
+			server.put_packets(messages)  # [id, packet, was_string] each: back as it came
+	elif mode == "broadcast":
 		broadcast()
 
 
@@ -122,6 +155,12 @@ func _on_connected(id, _protocol):
 
 func _on_disconnected(id, _was_clean):
 	peers.erase(id)
+	if frame_times and peers.empty() and not frame_starts.empty():
+		# Last, now: the frame under way lasted at least this long (one poll() may have run
+		# through the whole window).
+		frame_starts.append(OS.get_ticks_usec())
+		print("FRAMES " + PoolStringArray(frame_starts).join(" "))
+		frame_starts.clear()
 
 
 func _on_data(id):

@@ -52,9 +52,8 @@ func _finalize():
 		server.stop()
 
 
-# Godot 3's PacketPeer.put_packet() returns OK for an empty array without sending anything (the
-# built-in WebSocketServer too), so empty messages are not echoed: the suite's cases made of
-# empty messages fail here for that reason alone (scripts/harness/conformance.sh lists them).
+# Empty messages are echoed too: our WebSocketPeer.put_packet sends them (Godot's own
+# PacketPeer.put_packet returns OK for an empty array without sending anything).
 func _on_data(id):
 	var peer = server.get_peer(id)
 	while peer.get_available_packet_count() > 0:

@@ -23,42 +23,25 @@ extends SceneTree
 # 10 seconds while the server starts.
 
 const CONNECT_RETRY_MS = 10000
+const ScriptedRun = preload("res://demo/scripted_run.gd")
 
-var url := "ws://127.0.0.1:9080/"
+var url := ""  # the lobby server, from --host and --port or --url
 var player_name := "Player"
-var actions := []
-var log_path := ""
-var deadline := -1
+var run := ScriptedRun.new()  # --host, --port, --url, --name, --do, --log, --timeout
 var client: WebSocketClient
 var lobby: Node
 var joined := false
-var lines := []  # every line printed so far
 var exiting := false
 var connect_deadline := 0
 
 
 func _init():
-	var host := "127.0.0.1"
-	var port := 9080
-	var url_arg := ""
-	for arg in OS.get_cmdline_args():
-		if arg.begins_with("--host="):
-			host = arg.substr(7)
-		elif arg.begins_with("--port="):
-			port = int(arg.substr(7))
-		elif arg.begins_with("--url="):
-			url_arg = arg.substr(6)
-		elif arg.begins_with("--name="):
-			player_name = arg.substr(7)
-		elif arg.begins_with("--say="):
-			actions.append("say:" + arg.substr(6))
-		elif arg.begins_with("--do="):
-			actions.append(arg.substr(5))
-		elif arg.begins_with("--log="):
-			log_path = arg.substr(6)
-		elif arg.begins_with("--timeout="):
-			deadline = OS.get_ticks_msec() + int(float(arg.substr(10)) * 1000)
-	url = url_arg if url_arg != "" else "ws://%s:%d/" % [host, port]
+	for arg in run.read_options(OS.get_cmdline_args()):
+		if arg.begins_with("--say="):
+			run.actions.append("say:" + arg.substr(6))
+	url = run.url
+	if run.player_name != "":
+		player_name = run.player_name
 	lobby = preload("res://demo/lobby.gd").new()
 	lobby.name = "Lobby"  # the same path as on the server: /root/Lobby
 	lobby.client_mode = true
@@ -117,26 +100,19 @@ func _on_players(players: Dictionary):
 
 
 func _on_line(text: String):
-	lines.append(text)
-	_log(["line", text])
+	run.add_line(text)
 
 
 func _idle(_delta):
 	if exiting:
 		return
-	if deadline > 0 and OS.get_ticks_msec() > deadline:
-		print("Timed out")
+	if not run.step(self, "_run", joined):
 		_exit(2)
-		return
-	while joined and not actions.empty() and _run(actions[0]):
-		actions.pop_front()
 
 
-# Runs `action`; false while it waits for something.
-func _run(action: String) -> bool:
-	var parts = action.split(":", true, 1)
-	var arg = parts[1] if parts.size() > 1 else ""
-	match parts[0]:
+# Runs the action `verb`:`arg` (see the header); false while it waits for something.
+func _run(verb: String, arg: String) -> bool:
+	match verb:
 		"say":
 			lobby.rpc_id(1, "say", arg)
 		"whisper":
@@ -148,16 +124,13 @@ func _run(action: String) -> bool:
 		"players":
 			return lobby.players.size() >= int(arg)
 		"wait":
-			for text in lines:
-				if arg in text:
-					return true
-			return false
+			return run.saw(arg)
 		"quit":
 			print("Leaving the lobby")
 			client.disconnect_from_host()
 			_exit(0)
 		_:
-			printerr("Unknown action ", action)
+			printerr("Unknown action ", verb)
 	return true
 
 
@@ -171,12 +144,4 @@ func _exit(code: int):
 
 
 func _log(event: Array):
-	if log_path == "":
-		return
-	var f := File.new()
-	if f.open(log_path, File.READ_WRITE if f.file_exists(log_path) else File.WRITE) != OK:
-		printerr("Cannot open log ", log_path)
-		return
-	f.seek_end()
-	f.store_line(to_json(event))
-	f.close()
+	run.record(event)

@@ -6,9 +6,6 @@ extends "res://tests/lib/test_case.gd"
 # listening.
 
 const MAX = 2
-const UPGRADE = ("GET /chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
-		+ "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		+ "Sec-WebSocket-Version: 13\r\n\r\n")
 const FULL_BODY = "the server is full (max_connections); try again later\n"
 const RETRY_AFTER_SECONDS = 5  # the engine's RETRY_AFTER_SECONDS
 
@@ -47,15 +44,14 @@ func run():
 				" refused: the server is full: max_connections (2) connections are open")
 				+ "( \\([0-9]+ more refused since the last warning\\))?$", 1],
 				# The refused stock client (its own process, the same log) on the 503.
-				"error": ["^ERROR: (_verify_headers: Invalid protocol or status code|"
-				+ "_do_handshake: Invalid response headers)\\.$", 1]})
+				"error": [REFUSED_CLIENT_ERROR, 1]})
 	var third = spawn_client()
 	yield(wait_until("the third client connects or fails", self, "_decided", [third], 10.0), "completed")
 	check_ours(third.has_named("connection_error"), "a third WebSocketClient is refused")
 	check_ours(not _find_event("client_connected"), "the server never hears of it")
 
 	var raw = yield(raw_connect(), "completed")
-	raw.put_data(UPGRADE.to_ascii())
+	raw.put_data(upgrade_request())
 	yield(wait_for(self, "_is_closed", [raw], 3.0), "completed")
 	var answer: String = _received[raw]
 	check_ours(answer.begins_with("HTTP/1.1 503 Service Unavailable\r\n"),

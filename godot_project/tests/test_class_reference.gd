@@ -13,13 +13,15 @@ const CLASSES = {
 # Rust types of #[method] arguments and returns, as the doc names them.
 const RUST_TYPES = {
 	"i64": "int", "f64": "float", "Int": "int", "Real": "float", "bool": "bool", "String": "String", "GodotString": "String",
-	"PoolArray<GodotString>": "PoolStringArray", "Ref<CryptoKey>": "CryptoKey",
+	"PoolArray<GodotString>": "PoolStringArray", "PoolArray<u8>": "PoolByteArray", "Ref<CryptoKey>": "CryptoKey",
 	"Ref<X509Certificate>": "X509Certificate", "Instance<WebSocketPeer, Shared>": "WebSocketPeer",
+	"Dictionary": "Dictionary", "VariantArray": "Array",
 }
 # What `.unwrap_or_default()` gives, per doc type.
 const TYPE_DEFAULTS = {"String": "\"\"", "PoolStringArray": "PoolStringArray()", "int": "0",
 	"bool": "false", "float": "0.0"}
-const VARIANT_TYPES = {TYPE_BOOL: "bool", TYPE_INT: "int", TYPE_REAL: "float", TYPE_STRING: "String"}
+const VARIANT_TYPES = {TYPE_BOOL: "bool", TYPE_INT: "int", TYPE_REAL: "float", TYPE_STRING: "String",
+	TYPE_STRING_ARRAY: "PoolStringArray", TYPE_DICTIONARY: "Dictionary"}
 
 
 func run():

@@ -1,6 +1,6 @@
 extends "res://tests/lib/test_case.gd"
 # Runs the demo chat server (res://demo/demo.tscn) in its own headless Godot process and chats
-# with it through two stock WebSocketClients in this process.
+# with it through two stock WebSocketClients in this process: text, binary, names.
 
 const StockClient = preload("res://tests/lib/stock_client.gd")
 
@@ -33,8 +33,16 @@ func run():
 	check_eq(yield(next_message(a), "completed"), "[%d] ünïcode ✓" % id_b, "A gets B's text")
 	check_eq(yield(next_message(b), "completed"), "[%d] ünïcode ✓" % id_b, "B gets its text back")
 
+	# Names: "/name NAME" is not relayed; it is announced, then names B's messages and leave.
+	b.send("/name  Bob ")
+	check_eq(yield(next_message(a), "completed"), "* %d is now Bob" % id_b, "A sees B's name")
+	check_eq(yield(next_message(b), "completed"), "* %d is now Bob" % id_b, "B sees its name")
+	b.send("hi")
+	check_eq(yield(next_message(a), "completed"), "[Bob] hi", "A gets B's text under its name")
+	check_eq(yield(next_message(b), "completed"), "[Bob] hi", "B gets its text under its name")
+
 	b.ws.disconnect_from_host(1000, "bye")
-	check_eq(yield(next_message(a), "completed"), "* %d left" % id_b, "A sees B leave")
+	check_eq(yield(next_message(a), "completed"), "* Bob left", "A sees B leave, by name")
 	yield(wait_until("B closed", b, "is_closed"), "completed")
 	forget(b)
 

@@ -29,6 +29,7 @@ func run():
 	yield(a_directory_as_the_key_file(), "completed")
 	no_temporary_directory()
 	yield(wrong_kind_of_client(), "completed")
+	yield(renewal_with_reload_tls(), "completed")
 	yield(demo_with_tls(), "completed")
 
 
@@ -43,6 +44,8 @@ func echo_over_wss(server, trusted: String, at: int, what: String):
 	var id = ev[1]
 	yield(client_event(client, "connected"), "completed")
 	var peer = server.get_peer(id)
+	var url = peer.get_requested_url() if peer.has_method("get_requested_url") else null
+	check_eq_ours(url, "wss://localhost:%d/" % at, what + ": get_requested_url() says wss://")
 	peer.set_write_mode(WebSocketPeer.WRITE_MODE_TEXT)
 	check_eq(peer.put_packet("héllo over TLS".to_utf8()), OK, what + ": put_packet text")
 	check_eq(yield(client_event(client, "data"), "completed"), ["data", "text", "héllo over TLS"],
@@ -449,6 +452,74 @@ const CLIENT_REFUSED_ERRORS = "^ERROR: (_verify_headers: Invalid protocol or sta
 
 
 # The error listen() prints for a TLS setup it refuses, naming the call and `cause`.
+# Certificate renewal: the files at the same paths get a new certificate and key (from another
+# root), reload_tls() serves them to new clients, and a client connected before keeps talking. A
+# reload that fails keeps the certificate that works.
+func renewal_with_reload_tls():
+	var server = make_server()
+	expect_errors_begin("reload_tls unconfigured", "^" + literal("ERROR: WebSocketServer.reload_tls: ")
+			+ "the server (is not listening|listens on plain ws://; TLS is chosen at listen\\(\\))$", 2)
+	check_eq(server.reload_tls(), ERR_UNCONFIGURED, "reload_tls before listen")
+	check_eq(server.listen(port), OK, "listen on ws://")
+	check_eq(server.reload_tls(), ERR_UNCONFIGURED, "reload_tls on a ws:// server")
+	expect_errors_end("reload_tls unconfigured")
+	server.stop()
+
+	var cert_path = pki.path("renewed_fullchain.pem")
+	var key_path = pki.path("renewed.key")
+	var old_leaf = pki.leaf("ec")
+	pki.write(cert_path, pki.read(old_leaf["fullchain"]))
+	pki.write(key_path, pki.read(old_leaf["key"]))
+	server.ssl_certificate_path = cert_path
+	server.private_key_path = key_path
+	check_eq(server.listen(port), OK, "listen with the certificate to renew")
+	var before = spawn_client({"scheme": "wss", "host": "localhost", "port": port,
+			"trusted_cert": pki.root_crt, "echo": true})
+	var ev = yield(wait_event("client_connected"), "completed")
+	var id_before = ev[1]
+	yield(client_event(before, "connected"), "completed")
+
+	var renewed = TestPki.new()
+	check(renewed.ok, "the second test PKI was made with openssl")
+	var new_leaf = renewed.leaf("ec")
+	pki.write(cert_path, renewed.read(new_leaf["fullchain"]))
+	pki.write(key_path, renewed.read(new_leaf["key"]))
+	check_eq(server.reload_tls(), OK, "reload_tls with the renewed files")
+
+	var peer = server.get_peer(id_before)
+	peer.set_write_mode(WebSocketPeer.WRITE_MODE_TEXT)
+	peer.put_packet("still here".to_utf8())
+	check_eq(yield(client_event(before, "data"), "completed"), ["data", "text", "still here"],
+			"the client connected before the reload still gets messages")
+	yield(wait_event("data_received"), "completed")
+	check_eq(peer.get_packet().get_string_from_utf8(), "still here", "and its echo arrives")
+
+	expect_errors_begin("the old root refuses the renewed certificate",
+			"^" + literal("ERROR: _do_handshake: TLS handshake error: "))
+	var refused = spawn_client({"scheme": "wss", "host": "localhost", "port": port,
+			"trusted_cert": pki.root_crt})
+	check_eq(yield(client_event(refused, "connection_error"), "completed"),
+			["connection_error"], "a new client that trusts only the old root refuses the renewed certificate")
+	yield(client_event(refused, "exit"), "completed")
+	expect_errors_end("the old root refuses the renewed certificate")
+	events.clear()
+	yield(echo_over_wss(server, renewed.root_crt, port, "the renewed certificate"), "completed")
+
+	pki.write(key_path, "not a key")
+	expect_errors_begin("reload_tls with a broken key", "^" + literal(
+			"ERROR: WebSocketServer.reload_tls: cannot serve wss://: "))
+	check_eq(server.reload_tls(), ERR_INVALID_DATA, "reload_tls with a broken key file")
+	expect_errors_end("reload_tls with a broken key")
+	yield(echo_over_wss(server, renewed.root_crt, port, "the certificate kept after a failed reload"), "completed")
+
+	server.get_peer(id_before).put_packet(("!cmd " + to_json(["quit"])).to_utf8())
+	yield(client_event(before, "exit"), "completed")
+	yield(wait_event("client_disconnected"), "completed")
+	server.stop()
+	forget(server)
+	renewed.remove()
+
+
 func listen_error(cause: String) -> String:
 	return "^" + literal("ERROR: WebSocketServer.listen: ") + ".*" + literal(cause)
 

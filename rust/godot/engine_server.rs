@@ -1,8 +1,9 @@
 //! The engine `Server` a WebSocketServer runs, shared with its WebSocketPeer objects: peers by id.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use gdws_engine::{Peer, Server};
+use parking_lot::{Mutex, MutexGuard};
 
 use super::log;
 
@@ -12,7 +13,10 @@ use super::log;
 /// Behind a mutex rather than a `RefCell` for one caller on another thread: the
 /// `ServerStopper`, run when the WebSocketServer's last reference goes on a thread other than
 /// the main one (where gdnative does not run its `Drop`). On the main thread the lock is never
-/// contended; no call nests in another (each closure works on the engine alone).
+/// contended; no call nests in another (each closure works on the engine alone). parking_lot's:
+/// a handler takes it several times a message, and uncontended it is one atomic operation each
+/// way. It does not poison, so a call that panicked while holding it (which the FFI layer
+/// caught) leaves it usable: each call leaves the engine server consistent.
 #[derive(Default)]
 pub(crate) struct EngineServer {
     server: Arc<Mutex<Option<Server>>>,
@@ -26,22 +30,16 @@ impl ServerStopper {
     /// Stops the server if one runs: the port is free and every client has seen its close
     /// when this returns (the same bounded wait as `stop()`).
     pub fn stop(&self) {
-        let server = lock(&self.0).take();
+        let server = self.0.lock().take();
         if let Some(server) = server {
             server.stop();
         }
     }
 }
 
-/// The slot, also after a panic in a call that held it (which the FFI layer caught): each call
-/// leaves the engine server consistent, so the slot stays usable.
-fn lock(slot: &Mutex<Option<Server>>) -> MutexGuard<'_, Option<Server>> {
-    slot.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl EngineServer {
     fn slot(&self) -> MutexGuard<'_, Option<Server>> {
-        lock(&self.server)
+        self.server.lock()
     }
 
     /// What stops this server from another thread.

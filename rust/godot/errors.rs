@@ -2,7 +2,7 @@
 
 use gdnative::core_types::GodotError;
 
-use gdws_engine::{ListenError, SendError, TlsError};
+use gdws_engine::{ListenError, SendError, TlsError, VerifyError};
 
 pub(crate) fn listen_error_code(error: &ListenError) -> GodotError {
     match error {
@@ -25,6 +25,17 @@ pub(crate) fn send_error_code(error: &SendError) -> GodotError {
         SendError::NotConnected => GodotError::Failed,
         SendError::QueueFull { .. } => GodotError::OutOfMemory,
         SendError::InvalidUtf8 => GodotError::InvalidParameter,
+    }
+}
+
+/// ERR_DOES_NOT_EXIST when no client waits for the answer, ERR_INVALID_PARAMETER for a
+/// rejection's bad status or reason.
+pub(crate) fn verify_error_code(error: &VerifyError) -> GodotError {
+    match error {
+        VerifyError::NotWaiting(_) => GodotError::DoesNotExist,
+        VerifyError::InvalidStatus(_) | VerifyError::ReasonTooLong(_) => {
+            GodotError::InvalidParameter
+        }
     }
 }
 

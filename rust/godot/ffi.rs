@@ -8,6 +8,7 @@
 // objects that gdnative marks `unsafe`, and the user-data wrapper of WebSocketServer
 // (`MainThreadData`), whose trait gdnative declares `unsafe`.
 
+use std::cell;
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -26,9 +27,9 @@ use super::{fault, log};
 
 /// What a `PacketPeerGDNative` asks of its implementation.
 pub(crate) trait PacketPeerImpl {
-    /// The next packet. The implementation keeps (a clone of) it until its next `get_packet`,
-    /// so the buffer Godot is given stays valid that long.
-    fn get_packet(&self) -> Result<Bytes, GodotError>;
+    /// The next packet, borrowed from where the implementation keeps it until its next
+    /// `get_packet`, so the buffer Godot is given stays valid that long.
+    fn get_packet(&self) -> Result<cell::Ref<'_, Bytes>, GodotError>;
     fn put_packet(&self, data: &[u8]) -> Result<(), GodotError>;
     fn available_packet_count(&self) -> i64;
     fn max_packet_size(&self) -> i64;
@@ -135,11 +136,21 @@ fn packet_callbacks<T: PacketPeerImpl>() -> (GetPacket, PutPacket) {
     }
 }
 
+thread_local! {
+    /// This thread's id, for the check of every callback: `std::thread::current()` clones
+    /// (and drops) the thread's handle each time, a cost paid several times per message.
+    static THREAD: ThreadId = std::thread::current().id();
+}
+
+fn current_thread() -> ThreadId {
+    THREAD.with(|id| *id)
+}
+
 impl<T> Bound<T> {
     fn new(state: Rc<T>) -> Box<Self> {
         Box::new(Self {
             state,
-            thread: std::thread::current().id(),
+            thread: current_thread(),
         })
     }
 
@@ -173,6 +184,22 @@ impl<I, T> Binding<I, T> {
 
     pub fn state(&self) -> &Rc<T> {
         &self.bound.state
+    }
+}
+
+impl<I, T: PacketPeerImpl> Binding<I, T> {
+    /// What Godot's `PacketPeer.put_packet` comes down to, without the trip through the engine
+    /// (its method bind, `PacketPeerGDNative`, the interface): our own callback, with its
+    /// thread check, panic guard and fault injection point. The `Error` code it returns.
+    pub fn put_packet(&self, data: &[u8]) -> i64 {
+        let Ok(len) = c_int::try_from(data.len()) else {
+            return GodotError::InvalidParameter as i64;
+        };
+        let put_packet = packet_callbacks::<T>().1;
+        // SAFETY: the user pointer is the bound interface's `data`, as when Godot calls, and
+        // the slice holds `len` bytes for the call.
+        let code = unsafe { put_packet(self.bound.data(), data.as_ptr(), len) };
+        i64::from(code)
     }
 }
 
@@ -217,7 +244,7 @@ unsafe fn call<T, R>(
     // SAFETY: see above; `Bound` is never mutated after binding, so reading it is fine from
     // any thread, and only its `thread` is read before the check.
     let bound = &*(user as *const Bound<T>);
-    if bound.thread != std::thread::current().id() {
+    if bound.thread != current_thread() {
         log::error(
             name,
             "called from another thread than the one that made the object; WebSocketServer \

@@ -8,6 +8,7 @@ use gdnative::log::Site;
 
 /// The call named by `listen()`'s messages, printed by the server class and its TLS setup.
 pub(crate) const LISTEN: &str = "WebSocketServer.listen";
+pub(crate) const RELOAD_TLS: &str = "WebSocketServer.reload_tls";
 
 /// Prints a Godot error for `call` (e.g. `"WebSocketServer.listen"`).
 #[track_caller]

@@ -1,6 +1,7 @@
 //! The Godot side: NativeScript classes over the engine, and the net interface binding.
 
 mod args;
+mod batch;
 mod engine_server;
 mod errors;
 mod fault;

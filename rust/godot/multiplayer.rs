@@ -1,5 +1,7 @@
 //! The server as Godot's NetworkedMultiplayerPeer: the net interface calls MultiplayerAPI makes.
 
+use std::cell::Ref;
+
 use bytes::Bytes;
 use gdnative::core_types::GodotError;
 
@@ -15,7 +17,7 @@ const CONNECTION_DISCONNECTED: i64 = 0;
 const CONNECTION_CONNECTED: i64 = 2;
 
 impl PacketPeerImpl for ServerState {
-    fn get_packet(&self) -> Result<Bytes, GodotError> {
+    fn get_packet(&self) -> Result<Ref<'_, Bytes>, GodotError> {
         if !self.engine().is_multiplayer() {
             log::error(
                 "WebSocketServer.get_packet",
@@ -30,8 +32,8 @@ impl PacketPeerImpl for ServerState {
             .ok_or(GodotError::Unconfigured)?
             .ok_or(GodotError::Unavailable)?;
         // Kept until the next call, as the trait asks.
-        *self.current_packet.borrow_mut() = payload.clone();
-        Ok(payload)
+        *self.current_packet.borrow_mut() = payload;
+        Ok(self.current_packet.borrow())
     }
 
     fn put_packet(&self, data: &[u8]) -> Result<(), GodotError> {

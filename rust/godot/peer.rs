@@ -1,6 +1,6 @@
 //! `WebSocketPeer`: the NativeScript class `WebSocketServer.get_peer(id)` returns.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{self, Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
@@ -63,15 +63,15 @@ impl PeerLink {
 }
 
 impl PacketPeerImpl for PeerLink {
-    fn get_packet(&self) -> Result<Bytes, GodotError> {
+    fn get_packet(&self) -> Result<cell::Ref<'_, Bytes>, GodotError> {
         let packet = self
             .with_peer("get_packet", Peer::get_packet)
             .ok_or(GodotError::Failed)?
             .ok_or(GodotError::Unavailable)?;
         self.was_string.set(packet.is_text);
         // Kept until the next call, as the trait asks.
-        *self.current.borrow_mut() = packet.data.clone();
-        Ok(packet.data)
+        *self.current.borrow_mut() = packet.data;
+        Ok(self.current.borrow())
     }
 
     fn put_packet(&self, data: &[u8]) -> Result<(), GodotError> {
@@ -135,6 +135,19 @@ impl WebSocketPeer {
         self.binding.state()
     }
 
+    /// Shadows `PacketPeer.put_packet` for calls from scripts, which look up a script's method
+    /// first: the engine's own returns OK for an empty PoolByteArray without passing it on
+    /// (`PacketPeer::_put_packet`), so an empty message would never be sent. Every packet goes
+    /// straight to the callback the engine's path ends in (`put_var` still takes that path).
+    #[method]
+    fn put_packet(&self, buffer: PoolArray<u8>) -> i64 {
+        // An empty pool array is not read: gdnative 0.11 reads it through a null pointer.
+        match buffer.is_empty() {
+            true => self.binding.put_packet(&[]),
+            false => self.binding.put_packet(&buffer.read()),
+        }
+    }
+
     #[method]
     fn get_write_mode(&self) -> i64 {
         self.link().write_mode.get()
@@ -188,6 +201,18 @@ impl WebSocketPeer {
         self.link()
             .query(|peer| peer.address().port().into())
             .unwrap_or(0)
+    }
+
+    /// Godot 4's: `ws://` or `wss://` (as the server listens), the Host header, the target.
+    #[method]
+    fn get_requested_url(&self) -> String {
+        let Some(server) = self.link().server.borrow().upgrade() else {
+            return String::new();
+        };
+        let tls = server.with(|server| server.config().tls.is_some());
+        self.link()
+            .query(|peer| peer.request().url(tls == Some(true)))
+            .unwrap_or_default()
     }
 
     #[method]

@@ -22,9 +22,9 @@ pub(crate) fn poll(state: &ServerState) {
     let Some((mut budget, multiplayer, _held_wakes)) = ready.flatten() else {
         return;
     };
-    while budget > 0 {
-        budget -= 1;
-        let Some(event) = engine.with_mut(Server::next_event).flatten() else {
+    loop {
+        let next = |server: &mut Server| server.next_event_within(&mut budget);
+        let Some(event) = engine.with_mut(next).flatten() else {
             return;
         };
         if let ServerEvent::Disconnected { id, .. } = &event {
@@ -34,6 +34,6 @@ pub(crate) fn poll(state: &ServerState) {
         let Some(owner) = object_from_instance_id(state.owner_id()) else {
             return;
         };
-        signals::emit(&owner, event, multiplayer);
+        signals::emit(&owner, state.message_signals(), event, multiplayer);
     }
 }

@@ -10,15 +10,19 @@ use gdnative::prelude::*;
 use gdnative::sys;
 
 use super::args::{Int, Real};
-use super::errors::{listen_error_code, to_code};
+use super::batch;
+use super::errors::{listen_error_code, to_code, verify_error_code};
 use super::ffi::{Binding, DroppedElsewhere, MainThreadData};
-use super::log::{self, LISTEN};
+use super::log::{self, LISTEN, RELOAD_TLS};
 use super::peer::WebSocketPeer;
 use super::pump;
 use super::signals;
 use super::state::ServerState;
 use super::tls::TlsSettings;
-use gdws_engine::{BindAddress, Limits, ServerConfig, MAX_BUFFER_BYTES};
+use gdws_engine::{
+    BindAddress, ExtraHeaders, HealthCheckPath, Limits, Origin, PeerId, RequestPolicy, Server,
+    ServerConfig, TrustedProxies, VerifyError, MAX_BUFFER_BYTES, MIN_HEARTBEAT_INTERVAL,
+};
 
 /// The stock class's properties, methods and signals. Thin: settings and argument checks here,
 /// the work in `ServerState` and the engine.
@@ -41,6 +45,13 @@ struct Settings {
     max_connections: i64,
     /// 0: no limit.
     max_connections_per_ip: i64,
+    /// `set_extra_headers`, `allowed_origins` and `health_check_path`, checked when set.
+    request_policy: RequestPolicy,
+    verify_clients: bool,
+    trusted_proxies: TrustedProxies,
+    /// Seconds; 0: off.
+    heartbeat_interval: f64,
+    batch_receive: bool,
 }
 
 impl Default for Settings {
@@ -54,6 +65,11 @@ impl Default for Settings {
             tls: TlsSettings::default(),
             max_connections: engine.max_connections.map_or(0, count_property),
             max_connections_per_ip: count_property(engine.max_connections_per_ip),
+            request_policy: engine.request_policy,
+            verify_clients: engine.verify_clients,
+            trusted_proxies: engine.trusted_proxies,
+            heartbeat_interval: engine.heartbeat_interval.as_secs_f64(),
+            batch_receive: engine.batch_receive,
         }
     }
 }
@@ -146,6 +162,107 @@ impl WebSocketServer {
                 });
             })
             .done();
+        // Ours: hold each valid request for the game's accept_client/reject_client.
+        builder
+            .property::<bool>("verify_clients")
+            .with_default(defaults.verify_clients)
+            .with_getter(|this, _| this.settings.borrow().verify_clients)
+            .with_shr_setter(|this, _, value| {
+                this.configure("set_verify_clients", |s| s.verify_clients = value);
+            })
+            .done();
+        // Ours: which pages may connect, and the load balancers' health check.
+        builder
+            .property::<PoolArray<GodotString>>("allowed_origins")
+            .with_default(PoolArray::new())
+            .with_getter(|this, _| {
+                let policy = &this.settings.borrow().request_policy;
+                string_pool(policy.allowed_origins.iter().map(Origin::as_str))
+            })
+            .with_shr_setter(|this, _, value| this.set_allowed_origins(&value))
+            .done();
+        builder
+            .property::<String>("health_check_path")
+            .with_default(String::new())
+            .with_getter(|this, _| {
+                let policy = &this.settings.borrow().request_policy;
+                policy
+                    .health_check
+                    .as_ref()
+                    .map_or_else(String::new, |path| path.as_str().to_owned())
+            })
+            .with_shr_setter(|this, _, value| this.set_health_check_path(&value))
+            .done();
+        // Ours: whose PROXY header and forwarding headers name the client.
+        builder
+            .property::<PoolArray<GodotString>>("trusted_proxies")
+            .with_default(PoolArray::new())
+            .with_getter(|this, _| this.get_trusted_proxies())
+            .with_shr_setter(|this, _, value| this.set_trusted_proxies(value))
+            .done();
+        // Godot 4's: pings, and the drop of a silent peer (0 = off).
+        builder
+            .property::<f64>("heartbeat_interval")
+            .with_default(defaults.heartbeat_interval)
+            .with_getter(|this, _| this.get_heartbeat_interval())
+            .with_shr_setter(|this, _, value| this.set_heartbeat_interval(Real(value)))
+            .done();
+        // Ours: messages held for get_packets() instead of a data_received each.
+        builder
+            .property::<bool>("batch_receive")
+            .with_default(defaults.batch_receive)
+            .with_getter(|this, _| this.settings.borrow().batch_receive)
+            .with_shr_setter(|this, _, value| {
+                this.configure("set_batch_receive", |s| s.batch_receive = value);
+            })
+            .done();
+    }
+
+    fn set_allowed_origins(&self, origins: &PoolArray<GodotString>) {
+        const CALL: &str = "set_allowed_origins";
+        let parsed: Result<Vec<Origin>, String> =
+            strings(origins).iter().map(|o| Origin::parse(o)).collect();
+        match parsed {
+            Ok(origins) => self.configure(CALL, |s| s.request_policy.allowed_origins = origins),
+            Err(reason) => log::error(&format!("WebSocketServer.{CALL}"), reason),
+        }
+    }
+
+    fn set_health_check_path(&self, path: &str) {
+        const CALL: &str = "set_health_check_path";
+        match HealthCheckPath::parse(path) {
+            Ok(path) => self.configure(CALL, |s| s.request_policy.health_check = path),
+            Err(reason) => log::error(&format!("WebSocketServer.{CALL}"), reason),
+        }
+    }
+
+    /// The accepted entries, as the engine reads them (`10.0.0.0/8`; an IPv4-mapped IPv6
+    /// entry as its IPv4 form).
+    fn get_trusted_proxies(&self) -> PoolArray<GodotString> {
+        let settings = self.settings.borrow();
+        let ranges = settings.trusted_proxies.ranges();
+        ranges
+            .iter()
+            .map(|range| range.to_string().into())
+            .collect()
+    }
+
+    /// Takes the entries that are addresses or CIDR ranges and prints an error naming each
+    /// other one: a bad entry never makes the server trust more than the good ones.
+    fn set_trusted_proxies(&self, entries: PoolArray<GodotString>) {
+        const CALL: &str = "set_trusted_proxies";
+        let entries = strings(&entries);
+        let (trusted, errors) = TrustedProxies::parse(entries.iter().map(String::as_str));
+        if !self.can_configure(CALL) {
+            return;
+        }
+        for error in errors {
+            log::error(
+                &format!("WebSocketServer.{CALL}"),
+                format!("{error}; the entry is left out"),
+            );
+        }
+        self.settings.borrow_mut().trusted_proxies = trusted;
     }
 
     /// Sets a count setting (0 or more), or prints why it cannot change (naming `call`).
@@ -158,6 +275,30 @@ impl WebSocketServer {
             return;
         }
         self.configure(call, |s| *field(s) = value);
+    }
+
+    /// Sets a setting in seconds when `valid`, or prints why it cannot change (naming `call`,
+    /// and what it takes: `expected`). NaN, infinite and huge values must never be valid:
+    /// `Duration::from_secs_f64` in `listen()` would panic on them.
+    fn set_seconds(
+        &self,
+        call: &str,
+        seconds: f64,
+        valid: bool,
+        expected: &str,
+        field: impl FnOnce(&mut Settings) -> &mut f64,
+    ) {
+        if !self.can_configure(call) {
+            return;
+        }
+        if !valid {
+            log::error(
+                &format!("WebSocketServer.{call}"),
+                format!("{seconds} is not {expected}"),
+            );
+            return;
+        }
+        *field(&mut self.settings.borrow_mut()) = seconds;
     }
 
     fn state(&self) -> &ServerState {
@@ -209,7 +350,7 @@ impl WebSocketServer {
             return Err(GodotError::InvalidParameter);
         };
         let settings = self.settings.borrow();
-        let tls = settings.tls.load()?;
+        let tls = settings.tls.load(LISTEN)?;
         let Some(bind) = BindAddress::parse(&settings.bind_ip) else {
             log::error(
                 LISTEN,
@@ -232,6 +373,18 @@ impl WebSocketServer {
             .filter(|max| *max > 0);
         config.max_connections_per_ip =
             usize::try_from(settings.max_connections_per_ip).unwrap_or(0);
+        config.request_policy = settings.request_policy.clone();
+        config.verify_clients = settings.verify_clients;
+        config.trusted_proxies = settings.trusted_proxies.clone();
+        config.heartbeat_interval = Duration::from_secs_f64(settings.heartbeat_interval);
+        config.batch_receive = settings.batch_receive;
+        if settings.batch_receive && gd_mp_api {
+            log::warn(
+                LISTEN,
+                "batch_receive has no effect in multiplayer mode: MultiplayerAPI reads the \
+                 packets, and get_packets() returns none",
+            );
+        }
         self.state().listen(config).map_err(|e| {
             log::error(
                 LISTEN,
@@ -246,6 +399,35 @@ impl WebSocketServer {
         self.state().stop();
     }
 
+    /// Reads the certificate and key again from the TLS properties, as `listen()` does, and
+    /// serves the wss:// connections accepted from now on with them; connected clients keep
+    /// their sessions. For a renewed certificate (Let's Encrypt renews every 60-90 days).
+    #[method]
+    fn reload_tls(&self) -> i64 {
+        to_code(self.try_reload_tls())
+    }
+
+    fn try_reload_tls(&self) -> Result<(), GodotError> {
+        let engine = self.state().engine();
+        let serves_tls = engine.with(|server| server.config().tls.is_some());
+        let not_tls = match serves_tls {
+            None => "the server is not listening",
+            Some(false) => "the server listens on plain ws://; TLS is chosen at listen()",
+            Some(true) => "",
+        };
+        if !not_tls.is_empty() {
+            log::error(RELOAD_TLS, not_tls);
+            return Err(GodotError::Unconfigured);
+        }
+        // The properties cannot change while listening, so they name what listen() read.
+        let Some(tls) = self.settings.borrow().tls.load(RELOAD_TLS)? else {
+            log::error(RELOAD_TLS, "no certificate and key are set");
+            return Err(GodotError::Unconfigured);
+        };
+        engine.with(|server| server.replace_tls(tls));
+        Ok(())
+    }
+
     #[method]
     fn is_listening(&self) -> bool {
         self.state().is_listening()
@@ -254,6 +436,18 @@ impl WebSocketServer {
     #[method]
     fn poll(&self) {
         pump::poll(self.state());
+    }
+
+    /// Ours, with `batch_receive`: every message `poll()` delivered since the last call.
+    #[method]
+    fn get_packets(&self) -> VariantArray {
+        batch::get_packets(self.state())
+    }
+
+    /// Ours: sends many `[id, packet, was_string]` at once.
+    #[method]
+    fn put_packets(&self, messages: VariantArray) -> i64 {
+        to_code(batch::put_packets(self.state(), &messages))
     }
 
     #[method]
@@ -285,6 +479,46 @@ impl WebSocketServer {
     }
 
     #[method]
+    fn get_peer_request_path(&self, id: Int) -> String {
+        self.state()
+            .engine()
+            .with_peer("get_peer_request_path", id.0, |peer| {
+                peer.request().path().to_owned()
+            })
+            .unwrap_or_default()
+    }
+
+    #[method]
+    fn get_peer_request_headers(&self, id: Int) -> Dictionary {
+        self.state()
+            .engine()
+            .with_peer("get_peer_request_headers", id.0, |peer| {
+                signals::headers_dictionary(peer.request())
+            })
+            .unwrap_or_else(|| Dictionary::new().into_shared())
+    }
+
+    /// Godot 3.5's: `Name: value` lines for the 101 of the next `listen()`.
+    #[method]
+    fn set_extra_headers(&self, #[opt] headers: Option<PoolArray<GodotString>>) -> i64 {
+        const CALL: &str = "set_extra_headers";
+        if !self.can_configure(CALL) {
+            return GodotError::Failed as i64;
+        }
+        let lines = headers.map(|list| strings(&list)).unwrap_or_default();
+        match ExtraHeaders::parse(&lines) {
+            Ok(headers) => {
+                self.settings.borrow_mut().request_policy.extra_headers = headers;
+                0
+            }
+            Err(reason) => {
+                log::error(&format!("WebSocketServer.{CALL}"), reason);
+                GodotError::InvalidParameter as i64
+            }
+        }
+    }
+
+    #[method]
     fn disconnect_peer(&self, id: Int, #[opt] code: Option<Int>, #[opt] reason: Option<String>) {
         let id = id.0;
         let (code, reason) = (
@@ -297,6 +531,63 @@ impl WebSocketServer {
             .with_peer("disconnect_peer", id, |peer| peer.close(code, &reason))
         {
             log::error("WebSocketServer.disconnect_peer", format!("peer {id}: {e}"));
+        }
+    }
+
+    #[method]
+    fn accept_client(&self, id: Int) -> i64 {
+        let answer = |server: &Server, id| server.accept_client(id);
+        to_code(self.answer_client("accept_client", id.0, answer))
+    }
+
+    #[method]
+    fn reject_client(
+        &self,
+        id: Int,
+        #[opt] status: Option<Int>,
+        #[opt] reason: Option<String>,
+    ) -> i64 {
+        let status = status.map(Int::get).unwrap_or(403);
+        let reason = reason.unwrap_or_default();
+        let answer = |server: &Server, id| server.reject_client(id, status, &reason);
+        to_code(self.answer_client("reject_client", id.0, answer))
+    }
+
+    /// Gives the client held as `id` the game's `answer`, or prints why not (naming `call`).
+    fn answer_client(
+        &self,
+        call: &str,
+        id: i64,
+        answer: impl FnOnce(&Server, PeerId) -> Result<(), VerifyError>,
+    ) -> Result<(), GodotError> {
+        let call = format!("WebSocketServer.{call}");
+        let engine = self.state().engine();
+        let answered = PeerId::try_from(id)
+            .ok()
+            .and_then(|peer_id| engine.with(|server| answer(server, peer_id)));
+        match answered {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e @ VerifyError::NotWaiting(_))) => {
+                log::error(&call, &e);
+                Err(verify_error_code(&e))
+            }
+            Some(Err(e)) => {
+                log::error(&call, format!("client {id}: {e}"));
+                Err(verify_error_code(&e))
+            }
+            None => {
+                let listening = engine.is_listening();
+                let why = if listening {
+                    ""
+                } else {
+                    " (the server is not listening)"
+                };
+                log::error(
+                    &call,
+                    format!("no client waits for verification as id {id}{why}"),
+                );
+                Err(GodotError::DoesNotExist)
+            }
         }
     }
 
@@ -350,18 +641,27 @@ impl WebSocketServer {
     #[method]
     fn set_handshake_timeout(&self, seconds: Real) {
         let seconds = seconds.0;
-        if !self.can_configure("set_handshake_timeout") {
-            return;
-        }
-        // Duration::from_secs_f64 would panic on NaN, infinity or huge values.
-        if !(seconds > 0.0 && seconds <= 86_400.0) {
-            log::error(
-                "WebSocketServer.set_handshake_timeout",
-                format!("{seconds} is not a positive number of seconds (at most one day)"),
-            );
-            return;
-        }
-        self.settings.borrow_mut().handshake_timeout = seconds;
+        let valid = seconds > 0.0 && seconds <= MAX_SECONDS;
+        let expected = "a positive number of seconds (at most one day)";
+        self.set_seconds("set_handshake_timeout", seconds, valid, expected, |s| {
+            &mut s.handshake_timeout
+        });
+    }
+
+    #[method]
+    fn get_heartbeat_interval(&self) -> f64 {
+        self.settings.borrow().heartbeat_interval
+    }
+
+    #[method]
+    fn set_heartbeat_interval(&self, seconds: Real) {
+        let seconds = seconds.0;
+        let floor = MIN_HEARTBEAT_INTERVAL.as_secs_f64();
+        let valid = seconds == 0.0 || (floor..=MAX_SECONDS).contains(&seconds);
+        let expected = format!("0 (off) or a number of seconds from {floor} to {MAX_SECONDS}");
+        self.set_seconds("set_heartbeat_interval", seconds, valid, &expected, |s| {
+            &mut s.heartbeat_interval
+        });
     }
 
     #[method]
@@ -404,6 +704,9 @@ impl Drop for WebSocketServer {
     }
 }
 
+/// The longest a setting in seconds may be: one day.
+const MAX_SECONDS: f64 = 86_400.0;
+
 /// An engine count as an int property (saturating: no count is near i64::MAX).
 fn count_property(count: usize) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
@@ -427,6 +730,15 @@ fn strings(list: &PoolArray<GodotString>) -> Vec<String> {
         return Vec::new();
     }
     list.read().iter().map(GodotString::to_string).collect()
+}
+
+/// `texts` as a PoolStringArray; an empty one is not written to (see `strings`).
+fn string_pool<'a>(texts: impl Iterator<Item = &'a str>) -> PoolArray<GodotString> {
+    let texts: Vec<GodotString> = texts.map(GodotString::from).collect();
+    if texts.is_empty() {
+        return PoolArray::new();
+    }
+    PoolArray::from_vec(texts)
 }
 
 /// The largest `input_buffer_size_kb` and `output_buffer_size_kb`: `MAX_BUFFER_BYTES` in KiB.

@@ -11,7 +11,7 @@ use rustls_pki_types::CertificateDer;
 
 use super::errors::tls_error_code;
 use super::ffi::{key_pem_from_engine, resource_path};
-use super::log::{self, LISTEN};
+use super::log;
 use gdws_engine::{Pem, TlsConfig, MAX_PEM_BYTES};
 
 /// The wss:// properties: where each piece of the TLS material comes from, a resource or a
@@ -32,19 +32,27 @@ type Failed = GodotError;
 
 impl TlsSettings {
     /// The TLS configuration to serve wss:// with, or `None` for plain ws:// (nothing set).
-    /// Prints what is wrong (naming `listen`) and returns the error code otherwise.
-    pub fn load(&self) -> Result<Option<TlsConfig>, Failed> {
+    /// Prints what is wrong (naming `call`: listen or reload_tls) and returns the error code
+    /// otherwise. Each use reads the files and resources again.
+    pub fn load(&self, call: &str) -> Result<Option<TlsConfig>, Failed> {
         let certificate = self.pick(
+            call,
             "ssl_certificate",
             self.ssl_certificate.is_some(),
             &self.ssl_certificate_path,
         )?;
         let key = self.pick(
+            call,
             "private_key",
             self.private_key.is_some(),
             &self.private_key_path,
         )?;
-        let ca_chain = self.pick("ca_chain", self.ca_chain.is_some(), &self.ca_chain_path)?;
+        let ca_chain = self.pick(
+            call,
+            "ca_chain",
+            self.ca_chain.is_some(),
+            &self.ca_chain_path,
+        )?;
         match (certificate, key) {
             (false, false) if !ca_chain => return Ok(None),
             (true, true) => {}
@@ -55,7 +63,7 @@ impl TlsSettings {
                     _ => "ca_chain is set but ssl_certificate and private_key are not",
                 };
                 log::error(
-                    LISTEN,
+                    call,
                     format!(
                         "{missing}: wss:// needs both ssl_certificate (or ssl_certificate_path) \
                          and private_key (or private_key_path); clear them all to serve plain \
@@ -67,21 +75,24 @@ impl TlsSettings {
         }
 
         let certificate = match &self.ssl_certificate {
-            Some(resource) => certificate_pem("ssl_certificate", resource)?,
-            None => read_path("ssl_certificate_path", &self.ssl_certificate_path)?,
+            Some(resource) => certificate_pem(call, "ssl_certificate", resource)?,
+            None => read_path(call, "ssl_certificate_path", &self.ssl_certificate_path)?,
         };
         let key = match &self.private_key {
             Some(resource) => match key_pem_from_engine(resource) {
                 // Godot 3.5 and later: straight from the engine, on every platform.
                 Some(pem) => Pem::new("private_key", pem.into_bytes()),
-                None => Pem::new("private_key", resource_pem("private_key", resource, "key")?),
+                None => Pem::new(
+                    "private_key",
+                    resource_pem(call, "private_key", resource, "key")?,
+                ),
             },
-            None => read_path("private_key_path", &self.private_key_path)?,
+            None => read_path(call, "private_key_path", &self.private_key_path)?,
         };
         let ca_chain = match &self.ca_chain {
-            Some(resource) => Some(certificate_pem("ca_chain", resource)?),
+            Some(resource) => Some(certificate_pem(call, "ca_chain", resource)?),
             None if !self.ca_chain_path.is_empty() => {
-                Some(read_path("ca_chain_path", &self.ca_chain_path)?)
+                Some(read_path(call, "ca_chain_path", &self.ca_chain_path)?)
             }
             None => None,
         };
@@ -89,22 +100,22 @@ impl TlsSettings {
         match TlsConfig::from_pem(&certificate, &key, ca_chain.as_ref()) {
             Ok(config) => {
                 for warning in config.warnings() {
-                    log::warn(LISTEN, warning);
+                    log::warn(call, warning);
                 }
                 Ok(Some(config))
             }
             Err(e) => {
-                log::error(LISTEN, format!("cannot serve wss://: {e}"));
+                log::error(call, format!("cannot serve wss://: {e}"));
                 Err(tls_error_code(&e))
             }
         }
     }
 
     /// Whether `name` is set, refusing a resource and a path at once.
-    fn pick(&self, name: &str, resource: bool, path: &str) -> Result<bool, Failed> {
+    fn pick(&self, call: &str, name: &str, resource: bool, path: &str) -> Result<bool, Failed> {
         if resource && !path.is_empty() {
             log::error(
-                LISTEN,
+                call,
                 format!(
                     "both {name} and {name}_path ({path:?}) are set; set one of them and clear \
                      the other"
@@ -119,8 +130,8 @@ impl TlsSettings {
 /// An `X509Certificate` as PEM. Godot 3.2's `X509Certificate.save()` writes the first
 /// certificate of a chain once per certificate in it (a Godot bug): when that happens and the
 /// resource was loaded from a file, the chain is read from that file instead.
-fn certificate_pem(name: &str, resource: &Ref<X509Certificate>) -> Result<Pem, Failed> {
-    let data = resource_pem(name, resource, "crt")?;
+fn certificate_pem(call: &str, name: &str, resource: &Ref<X509Certificate>) -> Result<Pem, Failed> {
+    let data = resource_pem(call, name, resource, "crt")?;
     let saved = certificates(&data);
     let repeated = saved.len() > 1 && saved.iter().all(|c| *c == saved[0]);
     if !repeated {
@@ -136,7 +147,7 @@ fn certificate_pem(name: &str, resource: &Ref<X509Certificate>) -> Result<Pem, F
         }
     }
     log::warn(
-        LISTEN,
+        call,
         format!(
             "{name} holds a chain of {} certificates, but Godot 3.2's X509Certificate.save() \
              gives only the first one (a Godot bug), so the others are not sent; put the chain \
@@ -168,12 +179,17 @@ fn certificates(pem: &[u8]) -> Vec<Vec<u8>> {
 /// that crashed in between left its directory behind: the directory names its process
 /// (`gdws-pem-<pid>-...`), and the next call in any gdws process removes those of processes
 /// that are gone (`stale_dirs`).
-fn resource_pem<T>(name: &str, resource: &Ref<T>, extension: &str) -> Result<Vec<u8>, Failed>
+fn resource_pem<T>(
+    call: &str,
+    name: &str,
+    resource: &Ref<T>,
+    extension: &str,
+) -> Result<Vec<u8>, Failed>
 where
     T: GodotObject<Memory = RefCounted> + SubClass<Resource>,
 {
     let failed = |reason: String| {
-        log::error(LISTEN, format!("cannot turn {name} into PEM: {reason}"));
+        log::error(call, format!("cannot turn {name} into PEM: {reason}"));
         GodotError::CantCreate
     };
     let dir = private_dir_builder()
@@ -200,7 +216,7 @@ where
     let data = read_limited(&path).map_err(|e| failed(format!("cannot read it back: {e}")))?;
     if extension == "key" && !(in_memory.is_some() && memory_file::is_link(&path)) {
         log::warn(
-            LISTEN,
+            call,
             format!(
                 "{name}: Godot wrote the key's PEM to a file in a private temporary directory \
                  (only this user may enter it) instead of memory, {}; the file is deleted now",
@@ -361,12 +377,12 @@ mod memory_file {
 
 /// Reads a PEM file named by a `*_path` property: `res://` and `user://` through Godot (so that
 /// exported games can read from their pack), anything else from the file system.
-fn read_path(property: &str, path: &str) -> Result<Pem, Failed> {
+fn read_path(call: &str, property: &str, path: &str) -> Result<Pem, Failed> {
     let label = format!("{property} ({path:?})");
     match read_path_quiet(path) {
         Ok(data) => Ok(Pem::new(label, data)),
         Err((code, reason)) => {
-            log::error(LISTEN, format!("cannot read {label}: {reason}"));
+            log::error(call, format!("cannot read {label}: {reason}"));
             Err(code)
         }
     }

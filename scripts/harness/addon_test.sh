@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Checks the addon zip as a user gets it: packages the debug build (scripts/addon.sh --debug;
-# with --release, the release build as scripts/addon.sh makes it), unzips it into a new, otherwise empty Godot 3 project, and there
+# Checks the addon zip as a user gets it: packages the release build as scripts/addon.sh makes it
+# for a release (with --debug, the debug build: quicker, when the Rust code changes often),
+# unzips it into a new, otherwise empty Godot 3 project, and there
 #   1. runs a headless echo through the addon's classes (scripts/harness/addon_check/check.gd);
 #   2. opens the project in the editor (godot3-server --editor) with a check plugin that makes
 #      each class, shows it in the Inspector and quits (scripts/harness/addon_check/editor_check/).
@@ -15,11 +16,11 @@ cd "$(dirname "$0")/../.."
 source scripts/env.sh
 source scripts/harness/windows_env.sh
 
-if [ "${1:-}" = "--release" ]; then
-    zip=$(bash scripts/addon.sh | tail -n1)
-else
-    zip=$(bash scripts/addon.sh --debug | tail -n1)
-fi
+case "${1:-}" in
+    "") zip=$(bash scripts/addon.sh | tail -n1) ;;
+    --debug) zip=$(bash scripts/addon.sh --debug | tail -n1) ;;
+    *) echo "addon_test: unknown option $1 (only --debug)" >&2; exit 2 ;;
+esac
 
 project=$(mktemp -d "${TMPDIR:-/tmp}/gdws_addon_project.XXXXXX")
 trap 'rm -rf "$project"' EXIT
@@ -55,8 +56,16 @@ cp -r scripts/harness/addon_check/editor_check "$project/addons/"
 printf '\n[editor_plugins]\n\nenabled=PoolStringArray( "editor_check" )\n' >>"$project/project.godot"
 run_step "editor check" --editor
 
-# The license travels with the code it covers.
+# The license travels with the code it covers, the version with the files a user opens.
 [ -f "$project/addons/gdws/LICENSE" ] || { echo "FAIL addon: the zip has no addons/gdws/LICENSE"; exit 1; }
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
+[[ "$zip" == */gdws-$version-x86_64* ]] || { echo "FAIL addon: the zip's name lacks the version $version"; exit 1; }
+[ "$(head -n1 "$project/addons/gdws/gdws.gdnlib")" = "; gdws $version" ] \
+    || { echo "FAIL addon: the .gdnlib does not open with '; gdws $version'"; exit 1; }
+for doc in "$project"/addons/gdws/docs/*.md; do
+    [ "$(sed -n 3p "$doc")" = "_gdws ${version}_" ] \
+        || { echo "FAIL addon: $(basename "$doc") does not name gdws $version under its title"; exit 1; }
+done
 
 # 3. The libraries. Every entry of the .gdnlib names a file of the addon.
 gdnlib="$project/addons/gdws/gdws.gdnlib"

@@ -11,10 +11,9 @@
 #   GDWS_CONFORMANCE_OUT (where the reports go; default a temporary directory, removed).
 # Prints, per server, the counts of passed / non-strict / informational / failed cases, one line
 # per section ("conformance: SERVER | SECTION | OK | NON-STRICT | INFORMATIONAL | FAILED"), then
-# the totals over both runs. Fails on any failed case that is ours: on the engine, any;
-# under Godot, any but the cases made only of empty messages (listed below), which fail because
-# Godot 3's PacketPeer.put_packet() drops empty packets (the built-in server's too), and only
-# if the engine alone passes them. Fails too when kosoku times out, crashes or exits with a code
+# the totals over both runs. Fails on any failed case, on either server (the cases made only of
+# empty messages pass under Godot too: our WebSocketPeer.put_packet sends an empty message, which
+# Godot's own PacketPeer.put_packet drops). Fails too when kosoku times out, crashes or exits with a code
 # its report does not explain, when a run reports another number of cases than it ran (CASES),
 # when a server ends during its run or does not end as told (the Godot echo quits with 0, the
 # engine's ends on SIGTERM), and on an ERROR, SCRIPT ERROR, panic or leak in a server's log.
@@ -23,10 +22,6 @@ cd "$(dirname "$0")/../.."
 source scripts/env.sh
 
 PORT=${GDWS_CONFORMANCE_PORT:-22500}
-# Cases whose every message is empty: what Godot cannot echo.
-EMPTY_MESSAGE_CASES="1.1.1 1.2.1 6.1.1 6.1.2 9.7.1 9.8.1"
-# 9.7.1 and 9.8.1 wait 60 s each for 1000 empty echoes: only the engine runs them.
-GODOT_SKIPPED="9.7.1 9.8.1"
 # The cases of kosoku 0.1.0's suite without sections 12 and 13: a run that reports fewer (a
 # crash, a partial index.json) fails.
 CASES=301
@@ -113,9 +108,7 @@ run_suite() {
 
 start_server "$OUT/godot-server.log" timeout 900 "$GODOT_BIN" --path godot_project \
     -s res://conformance/echo_server.gd --port="$PORT" --quit-file="$OUT/quit-godot"
-skip_args=()
-for case in $GODOT_SKIPPED; do skip_args+=(-x "$case"); done
-run_suite godot "$PORT" "${skip_args[@]}"
+run_suite godot "$PORT"
 # No ERROR at all: the echo of a message that arrived just before its connection failed (the
 # suite's broken frames right behind a message) goes to a peer that is leaving, which fails
 # quietly.
@@ -127,8 +120,7 @@ run_suite engine $((PORT + 1))
 stop_server engine "$OUT/engine-server.log" term 143
 
 status=0
-python3 scripts/harness/conformance_summary.py "$OUT" "$EMPTY_MESSAGE_CASES" "$CASES" \
-    "$GODOT_SKIPPED" "${KOSOKU_RC[@]}" || status=1
+python3 scripts/harness/conformance_summary.py "$OUT" "$CASES" "${KOSOKU_RC[@]}" || status=1
 for problem in "${PROBLEMS[@]}"; do
     echo "conformance: FAIL: $problem"
     status=1

@@ -1,20 +1,17 @@
 #!/usr/bin/env python3
 """Summary of a conformance run (scripts/harness/conformance.sh): reads kosoku's reports.
 
-    conformance_summary.py OUT "EMPTY MESSAGE CASES" CASES "GODOT SKIPPED" godot=RC engine=RC
+    conformance_summary.py OUT CASES godot=RC engine=RC
 
-OUT holds godot/index.json and engine/index.json; CASES is how many cases the suite has (the
-engine runs them all, Godot all but GODOT SKIPPED); RC is kosoku's exit code for that run.
-Prints the counts per server and section, each failed case and whose it is, and the totals;
-exits 1 if a failure is ours (any but the cases made only of empty messages under Godot, when
-the engine passes them), if a run reported fewer or more cases than it ran, or if kosoku's exit
-code disagrees with its report (0 with a failed case, or 1 without one).
+OUT holds godot/index.json and engine/index.json; CASES is how many cases each run ran; RC is
+kosoku's exit code for that run. Prints the counts per server and section, each failed case, and
+the totals; exits 1 on any failed case, if a run reported fewer or more cases than it ran, or if
+kosoku's exit code disagrees with its report (0 with a failed case, or 1 without one).
 """
 import collections, json, os, sys
 
-out, empty_cases = sys.argv[1], set(sys.argv[2].split())
-want_cases, godot_skipped = int(sys.argv[3]), set(sys.argv[4].split())
-kosoku_rc = dict(arg.split("=") for arg in sys.argv[5:])
+out, want_cases = sys.argv[1], int(sys.argv[2])
+kosoku_rc = dict(arg.split("=") for arg in sys.argv[3:])
 KINDS = ["OK", "NON-STRICT", "INFORMATIONAL", "FAILED"]
 ours = []
 
@@ -29,12 +26,9 @@ def load(name):
         return {}
 
 runs = {name: load(name) for name in ("godot", "engine")}
-for name, want in (("godot", want_cases - len(godot_skipped)), ("engine", want_cases)):
-    if len(runs[name]) != want:
-        ours.append(f"{name}: {len(runs[name])} cases reported, {want} run")
-    skipped_run = godot_skipped & set(runs[name]) if name == "godot" else set()
-    if skipped_run:
-        ours.append(f"{name}: skipped cases ran: {sorted(skipped_run)}")
+for name, cases in runs.items():
+    if len(cases) != want_cases:
+        ours.append(f"{name}: {len(cases)} cases reported, {want_cases} run")
 overall = collections.Counter()
 for name, cases in runs.items():
     totals = collections.Counter()
@@ -52,12 +46,8 @@ for name, cases in runs.items():
     for case, behavior in sorted(cases.items()):
         if behavior in ("OK", "NON-STRICT", "INFORMATIONAL"):
             continue
-        godot_limit = (name == "godot" and case in empty_cases
-                       and runs["engine"].get(case) == "OK")
-        why = "not ours: Godot's PacketPeer.put_packet() drops empty packets" if godot_limit else "OURS"
-        print(f"  {name} {case}: {behavior} ({why})")
-        if not godot_limit:
-            ours.append(f"{name} {case}")
+        print(f"  {name} {case}: {behavior}")
+        ours.append(f"{name} {case}")
     any_failed = totals["FAILED"] > 0
     rc = kosoku_rc.get(name)
     if rc not in (None, "1" if any_failed else "0"):
@@ -67,7 +57,5 @@ passed = sum(overall.values()) - failed
 for problem in ours:
     if not problem.startswith(("godot ", "engine ")):
         print(f"conformance: FAIL: {problem}")
-ours_cases = [o for o in ours if o.startswith(("godot ", "engine "))]
-print(f"conformance: {passed} cases passed, {failed} failed, "
-      + (f"{len(ours_cases)} of them ours" if ours_cases else "none of them ours"))
+print(f"conformance: {passed} cases passed, {failed} failed")
 sys.exit(1 if ours else 0)

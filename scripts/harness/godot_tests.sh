@@ -132,6 +132,9 @@ for t in "${TESTS[@]}"; do
         echo "$problems" | sed 's/^/    /'
         echo "    --- output of $t ---"
         sed 's/^/    | /' "$log"
+        # Again after the log: a CI report that keeps only the output's tail still says why.
+        echo "    --- why $t failed (as above) ---"
+        echo "$problems" | sed 's/^/    /'
         failed=$((failed + 1)); failed_names+=("$t")
     fi
 done

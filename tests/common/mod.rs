@@ -447,7 +447,7 @@ pub async fn write_frame(tcp: &mut TcpStream, fin: bool, opcode: u8, payload: &[
 }
 
 /// One server frame: (fin, opcode, payload). Server frames are never masked.
-pub async fn read_frame(tcp: &mut TcpStream) -> (bool, u8, Vec<u8>) {
+pub async fn read_frame(tcp: &mut (impl AsyncRead + Unpin)) -> (bool, u8, Vec<u8>) {
     let mut head = [0u8; 2];
     tcp.read_exact(&mut head).await.expect("frame header");
     assert_eq!(head[1] & 0x80, 0, "a server frame must not be masked");
@@ -467,6 +467,66 @@ pub async fn read_frame(tcp: &mut TcpStream) -> (bool, u8, Vec<u8>) {
     let mut payload = vec![0u8; len];
     tcp.read_exact(&mut payload).await.expect("frame payload");
     (head[0] & 0x80 != 0, head[0] & 0x0f, payload)
+}
+
+/// How soon the servers of the pausing-input tests let an idle connection rest
+/// (`ServerConfig::rest_after`): well within a pause of `write_with_pauses`.
+pub const QUICK_REST: Duration = Duration::from_millis(10);
+
+/// Client input cut into pieces at every kind of place: between messages, inside a frame's
+/// header, inside its payload, between the fragments of a message (a ping among them). A
+/// connection lets go of tungstenite's buffers when its input pauses at the end of a message
+/// (and only then): written with a pause after each piece to a server that rests after
+/// `QUICK_REST`, it must still arrive whole (`assert_pausing_input_arrived`), and the ping be
+/// answered (`assert_pausing_input_works`).
+fn pausing_input() -> Vec<Vec<u8>> {
+    let binary = client_frame(true, 0x2, &[7; 300]);
+    vec![
+        client_frame(true, 0x1, b"first"),
+        binary[..1].to_vec(),
+        binary[1..3].to_vec(),
+        binary[3..150].to_vec(),
+        binary[150..].to_vec(),
+        client_frame(false, 0x1, b"frag"),
+        client_frame(true, 0x9, b"between"),
+        client_frame(true, 0x0, b"ments"),
+        client_frame(true, 0x1, b"last"),
+    ]
+}
+
+/// Writes `pieces` on `stream` with a pause (several `QUICK_REST`s) after each.
+async fn write_with_pauses(stream: &mut (impl AsyncWrite + Unpin), pieces: &[Vec<u8>]) {
+    for piece in pieces {
+        stream.write_all(piece).await.expect("write");
+        stream.flush().await.expect("flush");
+        tokio::time::sleep(6 * QUICK_REST).await;
+    }
+}
+
+/// Writes `pausing_input` on `stream`, peer `id`'s raw connection (upgraded, nothing read
+/// since): its messages arrive whole and in order, the ping is answered, and a message sent
+/// after the pauses goes out.
+#[track_caller]
+pub fn assert_pausing_input_works<S: AsyncRead + AsyncWrite + Unpin>(
+    server: &mut Server,
+    id: PeerId,
+    clients: &Clients,
+    stream: &mut S,
+) {
+    clients.run(write_with_pauses(stream, &pausing_input()));
+    assert_eq!(message(server, id), text("first"));
+    assert_eq!(message(server, id), binary(&[7; 300]));
+    assert_eq!(message(server, id), text("fragments"));
+    assert_eq!(message(server, id), text("last"));
+    let (_, opcode, payload) = clients.run(read_frame(stream));
+    assert_eq!((opcode, payload.as_slice()), (0xa, &b"between"[..]));
+    server
+        .peer_mut(id)
+        .unwrap()
+        .put_packet(text("back"))
+        .unwrap();
+    let (_, opcode, payload) = clients.run(read_frame(stream));
+    assert_eq!((opcode, payload.as_slice()), (0x1, &b"back"[..]));
 }
 
 /// Reads a close frame from the server: (code, reason).

@@ -1,6 +1,6 @@
 //! loadgen: WebSocket load against one server on 127.0.0.1, for the gdws benchmarks.
 //!
-//!     loadgen hold      --port=P [--conns=10000] [--secs=5] [--concurrency=100]
+//!     loadgen hold      --port=P [--conns=10000] [--secs=5] [--concurrency=100] [--answer-pings]
 //!     loadgen echo      --port=P [--conns=100] [--inflight=8] [--size=32] [--secs=5] [--warmup=1]
 //!     loadgen broadcast --port=P [--conns=1000] [--secs=5] [--warmup=1]
 //!     loadgen relay     --port=P [--pairs=1] [--inflight=1] [--size=32] [--secs=5] [--warmup=1]
@@ -15,7 +15,9 @@
 //! samples the server's CPU there), then `RESULT {json}`. Every phase has a deadline.
 //!
 //! - hold: opens `conns` connections (`concurrency` handshakes at a time) and keeps them idle;
-//!   reports connect time (TCP connect + upgrade) p50/p99.
+//!   reports connect time (TCP connect + upgrade) p50/p99. With `--answer-pings` each one reads
+//!   what comes (so answers the server's heartbeat pings, as real clients do) and sends nothing
+//!   else; without, none is polled.
 //! - echo: each connection keeps `inflight` binary messages of `size` bytes in flight (the first
 //!   8 bytes carry the send time); reports echoes/s, MB/s (echoed payload received) and round
 //!   trip p50/p99.
@@ -34,13 +36,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use gdws_bench::{mark, Args, Report, Samples};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use gdws_bench::{mark, trusting_ca, Args, Report, Samples};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, timeout_at};
-use tokio_rustls::rustls::{self, client::Resumption, ClientConfig, RootCertStore};
+use tokio_rustls::rustls::client::Resumption;
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
@@ -145,18 +146,7 @@ struct Dialer {
 /// A rustls client that trusts only the CA in `ca_path` and resumes no session: each
 /// handshake is a full one, as for a new visitor (the built-in server resumes none either).
 fn tls_connector(ca_path: &str) -> TlsConnector {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca_path).expect("--tls-ca is a PEM file") {
-        roots
-            .add(cert.expect("a PEM certificate"))
-            .expect("a CA certificate");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let mut config = trusting_ca(ca_path).unwrap_or_else(|e| panic!("--tls-ca: {e}"));
     config.resumption = Resumption::disabled();
     TlsConnector::from(Arc::new(config))
 }
@@ -243,14 +233,28 @@ async fn hold(common: &Common, args: &Args) -> Report {
     let (connections, mut times, failed) =
         connect_many(&common.dialer, n, concurrency, client_config(4096)).await;
     let connect_secs = phase.elapsed().as_secs_f64();
+    // Reading answers pings (tungstenite queues the pong and flushes it on the next read); a
+    // reader ends with its connection.
+    let (readers, unpolled) = if args.flag("answer-pings") {
+        let readers = connections
+            .into_iter()
+            .map(|mut ws| tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} }))
+            .collect();
+        (readers, Vec::new())
+    } else {
+        (Vec::new(), connections)
+    };
     // Let the server settle (its last handshakes and events) before the window.
     tokio::time::sleep(Duration::from_secs_f64(common.warmup)).await;
     mark("WINDOW_START");
     tokio::time::sleep(Duration::from_secs_f64(common.secs)).await;
     mark("WINDOW_END");
     // Still there? A closed connection has its end of stream ready to read.
-    let mut alive = 0;
-    for ws in connections {
+    let mut alive = readers
+        .iter()
+        .filter(|reader| !reader.is_finished())
+        .count();
+    for ws in unpolled {
         let (_, mut rx) = ws.split();
         if rx.next().now_or_never().is_none() {
             alive += 1;

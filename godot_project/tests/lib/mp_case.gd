@@ -20,12 +20,15 @@ var raw_received := []  # [sender, text]
 var known_pairs := []  # [[client, id], ...]: the clients join_clients started so far
 
 
-# Starts the server in multiplayer mode as the tree's network peer; false if listen failed.
-func start_mp_server() -> bool:
+# Starts the server in multiplayer mode as the tree's network peer, with `properties` set on it
+# first; false if listen failed.
+func start_mp_server(properties := {}) -> bool:
 	mp_node = MpNode.new()
 	mp_node.name = "MP"
 	root.add_child(mp_node)
 	server = make_server()
+	for name in properties:
+		server.set(name, properties[name])
 	forget(server)  # the SceneTree polls its network peer
 	server.connect("peer_packet", self, "_record", ["peer_packet"])
 	for sig in ALL_SIGNALS:

@@ -21,6 +21,9 @@ extends SceneTree
 const ClientProc = preload("res://tests/lib/client_proc.gd")
 const GDWS_SERVER_PATH = "res://addons/gdws/websocket_server.gdns"
 const DEFAULT_TIMEOUT = 5.0
+# What a stock WebSocketClient prints when the server answers its upgrade with an HTTP error.
+const REFUSED_CLIENT_ERROR = ("^ERROR: (_verify_headers: Invalid protocol or status code|"
+		+ "_do_handshake: Invalid response headers)\\.$")
 const TEST_TIMEOUT = 45
 
 var builtin := false
@@ -111,13 +114,14 @@ func _record(a, b = null, c = null, d = null):
 # Stock WebSocketClient processes
 
 # Starts a client process connecting to ws://127.0.0.1:<port>/. Options: "protocols" (Array of
-# String), "echo" (bool), "port" (int), "host" (String), "scheme" ("ws" or "wss"), "insecure"
-# (bool), "trusted_cert" (PEM file path), "timeout" (seconds), "multiplayer" (bool: a
-# MultiplayerAPI client, mp_client.gd).
+# String), "echo" (bool), "port" (int), "host" (String), "scheme" ("ws" or "wss"), "path"
+# (String, "/" by default: the request target, e.g. "/play?token=abc"), "insecure" (bool),
+# "trusted_cert" (PEM file path), "timeout" (seconds), "multiplayer" (bool: a MultiplayerAPI
+# client, mp_client.gd).
 func spawn_client(options := {}):
 	var client = ClientProc.new()
-	var url = "%s://%s:%d/" % [options.get("scheme", "ws"), options.get("host", "127.0.0.1"),
-			options.get("port", port)]
+	var url = "%s://%s:%d%s" % [options.get("scheme", "ws"), options.get("host", "127.0.0.1"),
+			options.get("port", port), options.get("path", "/")]
 	client.start(url, options)
 	return _track(client, "client " + url)
 
@@ -168,6 +172,14 @@ func send_cmd(server, id, cmd: Array):
 # Raw TCP clients in this process, for what a WebSocketClient does not show (the HTTP answer)
 
 var _received := {}  # StreamPeerTCP -> text received so far (see _is_closed)
+
+
+# A whole WebSocket upgrade request for a raw TCP client (raw_connect), with RFC 6455's sample
+# key: to `path` on `host`, with `headers` (whole lines, each ending in \r\n) after the usual ones.
+func upgrade_request(path := "/chat", headers := "", host := "localhost") -> PoolByteArray:
+	return ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" % [path, host]
+			+ "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+			+ headers + "\r\n").to_ascii()
 
 
 func raw_connect():

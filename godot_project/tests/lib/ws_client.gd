@@ -3,7 +3,8 @@ extends "res://tests/lib/client_process.gd"
 # under test. The test spawns it (see test_case.gd `spawn_client`) with:
 #
 #   -s res://tests/lib/ws_client.gd --url=ws://127.0.0.1:PORT --log=/tmp/file.log
-#       [--protocols=a,b] [--echo] [--timeout=SECONDS] [--trusted-cert=PEM_FILE | --insecure]
+#       [--protocols=a,b] [--echo] [--say=TEXT] [--timeout=SECONDS]
+#       [--trusted-cert=PEM_FILE | --insecure]
 #
 # For wss:// URLs, --trusted-cert verifies the server against that certificate (and the host
 # name), --insecure turns verification off.
@@ -12,7 +13,8 @@ extends "res://tests/lib/client_process.gd"
 #   ["connected", protocol]   ["connection_error"]   ["closed", was_clean_close]
 #   ["server_close_request", code, reason]
 #   ["data", "text", string] or ["data", "binary", [bytes...]]   ["exit", code]
-# With --echo it sends every message back with the same type (text or binary).
+# With --echo it sends every message back with the same type (text or binary); with --say it
+# sends TEXT as a text message once connected.
 # A message (text or binary) that starts with "!cmd " is a command, a JSON array:
 #   ["send", "text", string]  ["send", "binary", [bytes...]]  ["send_var", value]
 #   ["send_many", count, prefix]: count text messages "<prefix><i>" at once
@@ -23,6 +25,7 @@ extends "res://tests/lib/client_process.gd"
 const CMD_PREFIX = "!cmd "
 
 var echo := false
+var say := ""
 
 
 func _init():
@@ -32,6 +35,8 @@ func _init():
 			protocols = arg.substr(12).split(",", false)
 		elif arg == "--echo":
 			echo = true
+		elif arg.begins_with("--say="):
+			say = arg.substr(6)
 		elif arg == "--insecure":
 			client.verify_ssl = false
 		elif arg.begins_with("--trusted-cert="):
@@ -60,6 +65,8 @@ func _idle(_delta):
 
 func _on_connected(protocol):
 	_log(["connected", protocol])
+	if say != "":
+		_send(say.to_utf8(), true)
 
 
 func _on_close_request(code, reason):

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::io;
 
+use crate::packet::PeerId;
 use crate::proto::close::MAX_REASON_BYTES;
+use crate::runtime::verification::{MAX_REJECT_REASON_BYTES, REJECT_STATUSES};
 
 /// Why `Server::listen` failed.
 #[derive(Debug)]
@@ -100,3 +102,39 @@ impl fmt::Display for CloseError {
 }
 
 impl std::error::Error for CloseError {}
+
+/// Why an answer to a held request (`Server::accept_client`, `reject_client`) was not given.
+#[derive(Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    /// No request held as this id waits for an answer: the id is unknown, the request was
+    /// answered already, or its client left or ran out of time (or the server is stopping).
+    NotWaiting(PeerId),
+    /// A rejection's status must be an HTTP error status, 400-599.
+    InvalidStatus(i64),
+    /// A rejection's reason has at most `MAX_REJECT_REASON_BYTES` (1024) bytes.
+    ReasonTooLong(usize),
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotWaiting(id) => write!(
+                f,
+                "no client waits for verification as id {id} (unknown id, answered already, \
+                 or the client left or ran out of handshake_timeout)"
+            ),
+            Self::InvalidStatus(status) => write!(
+                f,
+                "status {status} is not an HTTP error status ({}-{})",
+                REJECT_STATUSES.start(),
+                REJECT_STATUSES.end()
+            ),
+            Self::ReasonTooLong(len) => write!(
+                f,
+                "the reason has {len} bytes, at most {MAX_REJECT_REASON_BYTES} are allowed"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}

@@ -3,12 +3,21 @@
 use std::net::SocketAddr;
 
 use crate::packet::PeerId;
+use crate::proto::request::ClientRequest;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerEvent {
     Connected {
         id: PeerId,
         protocol: String,
+    },
+    /// With `ServerConfig::verify_clients`: a valid upgrade request waits for the game's
+    /// `Server::accept_client(id)` or `reject_client(id, ..)`. `id` is the one the client has
+    /// as a peer once accepted; nothing more is heard of it if it is refused, times out or
+    /// leaves.
+    VerifyRequest {
+        id: PeerId,
+        request: ClientRequest,
     },
     /// A message was filed in the peer's unread queue.
     Message {

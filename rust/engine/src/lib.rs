@@ -13,12 +13,15 @@ pub mod proto;
 mod runtime;
 mod tls;
 
-pub use config::{BindAddress, ServerConfig};
-pub use error::{CloseError, ListenError, SendError};
+pub use config::{BindAddress, ServerConfig, MIN_HEARTBEAT_INTERVAL, MIN_REST_AFTER, REST_AFTER};
+pub use error::{CloseError, ListenError, SendError, VerifyError};
 pub use event::ServerEvent;
-pub use packet::{Packet, PeerId};
+pub use packet::{Packet, PeerId, PeerMap};
 pub use proto::limits::{Limits, MAX_BUFFER_BYTES};
+pub use proto::policy::{ExtraHeaders, HealthCheckPath, Origin, RequestPolicy, HEALTH_CHECK_BODY};
+pub use proto::request::ClientRequest;
 pub use proto::subprotocol::choose_protocol;
+pub use proto::trusted_proxies::{IpRange, TrustedProxies};
 pub use runtime::accept_error::ACCEPT_BACKOFF;
 pub use runtime::admission::{
     automatic_max_connections, descriptor_reserve, DESCRIPTOR_RESERVE_MIN, MAX_DRAINING_REFUSALS,
@@ -32,5 +35,6 @@ pub use runtime::listener::{
 pub use runtime::peer::Peer;
 pub use runtime::queue::SYSTEM_RESERVE_PACKETS;
 pub use runtime::server::{HeldWakes, Server, STOP_GRACE};
+pub use runtime::verification::{MAX_REJECT_REASON_BYTES, REJECT_STATUSES};
 pub use runtime::warnings::{WarningBudget, WARNING_INTERVAL};
 pub use tls::{Pem, TlsConfig, TlsError, MAX_PEM_BYTES};

@@ -107,6 +107,26 @@ row "Ambiguous upgrade requests (a body, a header twice, a bad key or subprotoco
     "16 KiB request head (431 past it)" \
     "tests/hostile.rs::an_upgrade_with_a_body_or_a_header_twice_gets_400_and_its_body_is_not_read_as_frames tests/hostile.rs::client_text_in_a_reason_is_cut_to_a_short_prefix_and_escaped test_handshake.gd" \
     "answers 101 and delivers a request's body as a message; a second key or a 5-byte key is accepted"
+row "A forged client address (\`X-Forwarded-For\`, \`Forwarded\`, \`X-Real-IP\`, a PROXY protocol header) sent straight to the server" \
+    "headers honoured only from \`trusted_proxies\` (empty by default), and there the rightmost untrusted entry; a PROXY header from anyone else: 400 (a TLS alert on wss://) and a warning" \
+    "PROXY v1 header at most 107 bytes, v2 at most 4096; no byte past it read" \
+    "tests/proxies.rs::a_client_that_is_no_trusted_proxy_gets_neither_header_honoured tests/proxies.rs::an_untrusted_source_s_proxy_header_is_a_400_on_ws tests/proxies.rs::on_wss_a_refused_proxy_header_gets_a_tls_alert tests/proxies.rs::a_trusted_proxy_s_broken_header_is_refused_with_the_reason test_trusted_proxies.gd" \
+    "has no \`trusted_proxies\`: every address is the TCP source; a PROXY header fails the handshake"
+row "A web page of another site connecting from a player's browser" \
+    "with \`allowed_origins\` set: 403 naming the origin, and a warning; a request without \`Origin\` (not a browser) is let in" \
+    "nothing per refused request after its answer" \
+    "tests/request_context.rs::a_foreign_origin_gets_403_saying_why_and_a_warning tests/request_context.rs::a_listed_origin_in_any_case_and_a_request_without_origin_connect test_request_context.gd" \
+    "has no \`allowed_origins\`: every page connects"
+row "A client without the game's token (or with a stolen one that the game revokes)" \
+    "with \`verify_clients\`: held before the 101 until the game answers; rejected with the game's status, or 503 at \`handshake_timeout\`; never a peer, never a multiplayer join" \
+    "a held request holds its socket and its request head (16 KiB at most), counted in \`max_connections\`" \
+    "tests/verify.rs::a_rejected_client_sees_the_status_and_reason_and_the_game_hears_nothing_more tests/verify.rs::no_answer_within_the_handshake_timeout_is_a_503 tests/verify.rs::a_held_request_counts_toward_max_connections tests/verify.rs::in_multiplayer_mode_a_held_client_joins_only_once_accepted test_verify.gd" \
+    "has no verification: every valid request is upgraded at once"
+row "A client that goes silent (its network vanished) or stops reading" \
+    "with \`heartbeat_interval\`: dropped after two intervals without a byte, \`client_disconnected(id, false)\` and one warning; without it, TCP keepalive drops it after about 2 minutes" \
+    "one tick per server, no timer per peer" \
+    "tests/heartbeat.rs::a_client_that_answers_nothing_is_dropped_uncleanly_with_one_warning tests/heartbeat.rs::over_wss_a_silent_client_is_dropped_while_one_that_answers_stays test_heartbeat.gd" \
+    "has no heartbeat (Godot 4 added one) and turns on no TCP keepalive"
 row "A panic inside a connection's task" \
     "the peer is unregistered and the game hears \`client_disconnected\`; its id stays reserved until then" \
     "no ghost peer" \

@@ -27,6 +27,12 @@ seeded from `fuzz/seeds/TARGET/`. CI runs 20 s per target on a debug build; `GDW
 - **multiplayer**: any packet from any sender id into the multiplayer header codec and relay
   rules (`multiplayer.rs`). Checks: only the sender's own game packets pass, never back to the
   sender, each destination rule as the stock server's, the codec round-trips.
+- **proxy_header**: any bytes as the start of a connection from a trusted proxy, into
+  `proxy_header::scan` on every prefix (as the server sees them arrive), `proxy_header::parse`
+  (the `ppp` crate) on a whole header, and the same bytes as an `X-Forwarded-For`, `Forwarded`
+  or `X-Real-IP` value into `forwarded::client_address`. Checks: the bytes an undecided scan
+  lets the server take are all the header's and fit its peek window, a decision never changes
+  as more arrives, a header is never over its bound, nothing panics.
 
 | Target | Executions | Seconds | Result |
 | --- | --- | --- | --- |

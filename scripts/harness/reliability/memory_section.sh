@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reliability fragment (see scripts/reliability.sh): memory per peer. Prints what one peer can
 # make the server hold in each direction at the default limits, then the numbers of the tests
-# that hold it to that: tests/faults.rs (frame headers claiming huge payloads) and the headless
+# that hold it to that: tests/faults.rs (frame headers claiming huge payloads, idle peers) and the headless
 # Godot flood test (test_faults_flood.gd) on ours and on the built-in server. Exits 1 if one of
 # them failed.
 set -uo pipefail
@@ -12,7 +12,7 @@ LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 
 status=0
-cargo test --test faults -- a_frame_header --nocapture >>"$LOG" 2>&1 || status=1
+cargo test --test faults -- a_frame_header an_idle --nocapture >>"$LOG" 2>&1 || status=1
 # The Godot test's own output (its RELIABILITY lines) is in its log, kept for this.
 godot_flood() {
     local out dir
@@ -51,14 +51,14 @@ engine (`rust/engine/src/proto/upgrade.rs`, `runtime/read_ahead.rs`) and rustls'
 | A message read while the unread queue is full | one message, at most the input limit | 64 KiB |
 | A message arriving in fragments | the input limit (tungstenite's `max_message_size`; past it, close 1009) | 64 KiB |
 | A frame being read | at most the input limit and never over 64 MiB (`max_frame_size`; past it, close 1009 at the header). tungstenite reserves a frame's claimed length when it reads the header, so a frame over 64 KiB is held back from it (`FrameGate`) in a buffer that grows with what arrives (at most twice that plus 64 KiB), and handed on whole: a header alone costs at most 64 KiB, and a large frame about three times its length while it is handed on | 64 KiB |
-| The read buffer | 4 KiB for the connection's life, and 64 KiB more while input comes in bulk (`ReadAhead`) | 68 KiB |
+| The read buffer | 4 KiB while the peer is active, and 64 KiB more while input comes in bulk (`ReadAhead`); none once it rests (no message in or out for `rest_after`, 1 s: `runtime/socket.rs`) | 68 KiB |
 | Messages the game queued (`put_packet`) | the output limit in bytes and in messages (`ERR_OUT_OF_MEMORY` past it) | 64 KiB, 1,024 messages |
-| tungstenite's write buffer: game data handed to it, pongs, close replies | 16 KiB + the output limit + 1 KiB (`max_write_buffer_size`). A client that sends pings and never reads fills it; then only the latest pong is kept (RFC 6455 5.5.3 allows it) | 81 KiB |
-| TLS (wss:// only) | rustls: 64 KiB of records waiting to be sent, 16 KiB of decrypted input waiting for tungstenite, one record being read (at most 18 KiB) | 98 KiB |
+| tungstenite's write buffer: game data handed to it, pongs, close replies | 16 KiB + the output limit + 1 KiB (`max_write_buffer_size`). A client that sends pings and never reads fills it; then only the latest pong is kept (RFC 6455 5.5.3 allows it). Freed when the peer rests | 81 KiB |
+| TLS (wss:// only) | rustls: 64 KiB of records waiting to be sent, 16 KiB of decrypted input waiting for tungstenite, one record being read (at most 18 KiB); at rest its 4 KiB read buffer and the session stay (rustls has no way to let go of them) | 98 KiB |
 
 At the defaults a peer's worst case is about 470 KiB over ws:// and 570 KiB over wss://, plus
-the bookkeeping of up to 1,024 unread and 1,024 queued messages (about 100 bytes each); an
-idle peer holds a few KiB. Not in this table: in multiplayer mode, the system messages
+the bookkeeping of up to 1,024 unread and 1,024 queued messages (about 100 bytes each). An
+idle peer holds no WebSocket buffer (measured below). Not in this table: in multiplayer mode, the system messages
 (`SYS_ADD`/`SYS_DEL`) sent to a peer that does not read, and the events waiting for the game's
 `poll()`.
 
@@ -69,6 +69,9 @@ echo "- Frame headers claiming huge payloads (\`tests/faults.rs\`, heap counted 
 echo "  allocator): 4 clients claiming 1 GiB from an engine configured for 1 GiB messages are closed"
 echo "  with 1009 at the header, heap peak +$(n "$(get huge_header_refused_heap_peak_bytes)") B; 4 claiming the 64 MiB cap and sending"
 echo "  $(n "$(get huge_header_at_cap_sent_bytes)") B of it each: heap peak +$(n "$(get huge_header_at_cap_heap_peak_bytes)") B (without the hold, tungstenite reserved the 4 x 64 MiB at the headers)."
+echo "- 1,000 idle peers that each had one echo (\`tests/faults.rs\`, clients in a child process, the"
+echo "  server's heap counted by the test's allocator): $(n "$(get idle_peer_heap_bytes)") B each over ws:// (bound 5 KiB), $(n "$(get idle_wss_peer_heap_bytes)") B over"
+echo "  wss:// (bound 13 KiB: rustls keeps its 4 KiB read buffer and the session, about 7 KiB)."
 echo "- A client process that floods 200,000 masked pings of 125 B and never reads"
 echo "  (\`test_faults_flood.gd\`, the Godot process's RSS sampled every frame): ours +$(n "$(get flood_ping_rss_growth_kb)") KiB, every"
 echo "  ping read, the flooder still connected, a stock client's echo unaffected (bound: two peers'"

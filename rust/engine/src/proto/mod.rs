@@ -3,7 +3,12 @@
 
 pub mod client_text;
 pub mod close;
+pub mod forwarded;
 pub mod limits;
 pub mod multiplayer;
+pub mod policy;
+pub mod proxy_header;
+pub mod request;
 pub mod subprotocol;
+pub mod trusted_proxies;
 pub mod upgrade;

@@ -50,7 +50,7 @@ fn trim_whitespace(mut bytes: &[u8]) -> &[u8] {
 }
 
 /// RFC 7230's `tchar`: the bytes of a token.
-fn is_token_byte(byte: u8) -> bool {
+pub(crate) fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }
 

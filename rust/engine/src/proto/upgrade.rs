@@ -1,7 +1,8 @@
 //! The HTTP upgrade request as pure code on bytes: whether what a client sent so far is a
 //! whole request head, whether it is a WebSocket upgrade we take (no body, no header that must
 //! be single twice, tungstenite's checks, a well-formed key, subprotocols that are tokens, then
-//! the subprotocol choice), and the exact bytes to answer. Client text in a reason is quoted
+//! the origin (`policy::RequestPolicy`), then the subprotocol choice), and the exact bytes to
+//! answer; a plain request for the health check is answered instead. Client text in a reason is quoted
 //! with `client_text::quote`: a short prefix, escaped. The listener feeds it what it reads
 //! from a socket; the fuzzer (`fuzz/`) feeds it anything.
 
@@ -15,6 +16,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::client_text::quote;
 use super::limits::{Limits, MAX_BUFFER_BYTES};
+use super::policy::{ExtraHeaders, RequestPolicy};
+use super::request::ClientRequest;
 use super::subprotocol::{choose_protocol, parse_offered};
 
 /// The largest request head taken (request line and headers). Browsers send under 2 KiB; the
@@ -29,8 +32,8 @@ const READ_BUFFER: usize = 4 * 1024;
 /// Output is written to the socket once this much is buffered, and on every flush.
 const WRITE_BUFFER: usize = 16 * 1024;
 
-/// Room in the write buffer beyond one packet: a frame header and a control frame (a pong or
-/// a close, at most 127 bytes) with some to spare.
+/// Room in the write buffer beyond one packet: a frame header and control frames (a pong or
+/// a close, at most 127 bytes each, and one empty heartbeat ping) with some to spare.
 const CONTROL_ROOM: usize = 1024;
 
 /// How tungstenite runs an upgraded connection under `limits`: no message or frame over the
@@ -62,10 +65,12 @@ pub enum Upgrade {
     Incomplete,
     /// Answer `response` (101 Switching Protocols) and speak WebSocket with `protocol` (empty
     /// for none). The first `head_len` bytes were the request; any after them are frames.
+    /// `request` is what the client asked for, for the game.
     Accept {
         response: Vec<u8>,
         protocol: String,
         head_len: usize,
+        request: ClientRequest,
     },
     /// Answer `response` (an HTTP error whose body says why) and close.
     Reject {
@@ -73,11 +78,17 @@ pub enum Upgrade {
         status: StatusCode,
         reason: String,
     },
+    /// A plain request for the health check: answer `response` (200 OK) and close. No peer,
+    /// and nothing to report.
+    HealthCheck { response: Vec<u8> },
 }
 
 /// Decides on `input`, everything the client sent so far, for a server that accepts the
-/// subprotocols `accepted`.
-pub fn answer(input: &[u8], accepted: &[String]) -> Upgrade {
+/// subprotocols `accepted` under `policy`.
+pub fn answer(input: &[u8], accepted: &[String], policy: &RequestPolicy) -> Upgrade {
+    if let Some(response) = policy.health_check(input) {
+        return Upgrade::HealthCheck { response };
+    }
     let request = match Request::try_parse(input) {
         Ok(Some((head_len, _))) if head_len > MAX_REQUEST_HEAD => return head_too_large(),
         Ok(Some((head_len, request))) => (head_len, request),
@@ -112,11 +123,21 @@ pub fn answer(input: &[u8], accepted: &[String]) -> Upgrade {
             return reject(StatusCode::BAD_REQUEST, reason);
         }
     };
+    let origins: Vec<&[u8]> = request
+        .headers()
+        .get_all("Origin")
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    if let Err(reason) = policy.check_origin(&origins) {
+        return reject(StatusCode::FORBIDDEN, reason);
+    }
     match choose_protocol(&offered, accepted) {
         Some(protocol) => Upgrade::Accept {
-            response: switching_protocols(response, protocol),
+            response: switching_protocols(response, protocol, &policy.extra_headers),
             protocol: protocol.to_owned(),
             head_len,
+            request: ClientRequest::of(&request),
         },
         None => {
             let offered = match offered.is_empty() {
@@ -222,7 +243,7 @@ impl RequestHead {
     }
 
     /// Adds the bytes of one read and decides on everything read so far, as `answer` does.
-    pub fn push(&mut self, read: &[u8], accepted: &[String]) -> Upgrade {
+    pub fn push(&mut self, read: &[u8], accepted: &[String], policy: &RequestPolicy) -> Upgrade {
         let first_read = self.input.is_empty();
         let searched_from = self.input.len().saturating_sub(2);
         self.input.extend_from_slice(read);
@@ -230,7 +251,7 @@ impl RequestHead {
         if !(first_read || head_may_end || self.input.len() > MAX_REQUEST_HEAD) {
             return Upgrade::Incomplete;
         }
-        answer(&self.input, accepted)
+        answer(&self.input, accepted, policy)
     }
 
     /// The bytes read past a head of `head_len` bytes: the first frames.
@@ -245,7 +266,8 @@ fn ends_a_head(bytes: &[u8]) -> bool {
     bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
 
-fn switching_protocols(mut response: Response, protocol: &str) -> Vec<u8> {
+/// The 101: tungstenite's response, the chosen subprotocol, then the game's `extra` headers.
+fn switching_protocols(mut response: Response, protocol: &str, extra: &ExtraHeaders) -> Vec<u8> {
     // An offered protocol came from a header value, so it is a valid one.
     if let (false, Ok(value)) = (protocol.is_empty(), HeaderValue::from_str(protocol)) {
         response
@@ -255,6 +277,10 @@ fn switching_protocols(mut response: Response, protocol: &str) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(256);
     // Writing to a Vec fails only on a header value that is not text, which ours never are.
     let _ = write_response(&mut bytes, &response);
+    // The head ends with an empty line: the extra headers go before it.
+    bytes.truncate(bytes.len().saturating_sub(2));
+    extra.write_into(&mut bytes);
+    bytes.extend_from_slice(b"\r\n");
     bytes
 }
 
@@ -304,9 +330,12 @@ fn reject_with(status: StatusCode, reason: String, headers: &[(&str, &str)]) -> 
 
 /// An HTTP error response whose body is `reason`, with `headers` besides the usual ones.
 fn error_response(status: StatusCode, reason: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+    // The reason phrase of a status without a registered one (a game's 499) is "Error".
+    let phrase = status.canonical_reason().unwrap_or("Error");
     let mut response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
-         Connection: close\r\n",
+        "HTTP/1.1 {} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n",
+        status.as_str(),
         reason.len() + 1
     );
     for (name, value) in headers {
@@ -314,6 +343,12 @@ fn error_response(status: StatusCode, reason: &str, headers: &[(&str, &str)]) ->
     }
     response.push_str(&format!("\r\n{reason}\n"));
     response.into_bytes()
+}
+
+/// The answer to a refused client (the game's `Server::reject_client`, a PROXY protocol header
+/// the server does not take): the HTTP error `status` with `reason` as its body.
+pub fn refusal(status: StatusCode, reason: &str) -> Vec<u8> {
+    error_response(status, reason, &[])
 }
 
 /// The answer to a client refused for capacity: HTTP 503 with `Retry-After` and `reason` as
@@ -329,6 +364,7 @@ pub fn service_unavailable(reason: &str, retry_after_seconds: u32) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::policy::{HealthCheckPath, Origin};
     use super::*;
 
     const UPGRADE: &str = "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
@@ -339,8 +375,86 @@ mod tests {
         match upgrade {
             Upgrade::Accept { .. } => StatusCode::SWITCHING_PROTOCOLS,
             Upgrade::Reject { status, .. } => *status,
+            Upgrade::HealthCheck { .. } => StatusCode::OK,
             Upgrade::Incomplete => panic!("incomplete"),
         }
+    }
+
+    fn policy(extra: &[&str], origins: &[&str], health: &str) -> RequestPolicy {
+        let extra: Vec<String> = extra.iter().map(|line| line.to_string()).collect();
+        RequestPolicy {
+            extra_headers: ExtraHeaders::parse(&extra).unwrap(),
+            allowed_origins: origins.iter().map(|o| Origin::parse(o).unwrap()).collect(),
+            health_check: HealthCheckPath::parse(health).unwrap(),
+        }
+    }
+
+    #[test]
+    fn extra_headers_end_the_101_as_written() {
+        let policy = policy(&["X-Server: gdws", "Set-Cookie: a=1"], &[], "");
+        let input = format!("{UPGRADE}Sec-WebSocket-Protocol: chat\r\n\r\n");
+        let Upgrade::Accept { response, .. } = answer(input.as_bytes(), &["chat".into()], &policy)
+        else {
+            panic!("not accepted");
+        };
+        let response = String::from_utf8(response).unwrap();
+        assert!(
+            response.ends_with(
+                "sec-websocket-protocol: chat\r\nX-Server: gdws\r\nSet-Cookie: a=1\r\n\r\n"
+            ),
+            "{response}"
+        );
+    }
+
+    #[test]
+    fn a_foreign_origin_gets_403_after_the_checks_of_the_request_itself() {
+        let policy = policy(&[], &["https://game.example"], "");
+        let foreign = format!("{UPGRADE}Origin: https://evil.example\r\n\r\n");
+        let Upgrade::Reject {
+            response,
+            status,
+            reason,
+        } = answer(foreign.as_bytes(), &[], &policy)
+        else {
+            panic!("taken");
+        };
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            reason,
+            "the origin \"https://evil.example\" is not in allowed_origins"
+        );
+        let response = String::from_utf8(response).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.1 403 Forbidden\r\n"),
+            "{response}"
+        );
+        assert!(
+            response.ends_with(&format!("\r\n\r\n{reason}\n")),
+            "{response}"
+        );
+        let broken = foreign.replace("Version: 13", "Version: 8");
+        let upgrade = answer(broken.as_bytes(), &[], &policy);
+        assert_eq!(status_of(&upgrade), StatusCode::UPGRADE_REQUIRED);
+        let listed = format!("{UPGRADE}Origin: https://Game.example\r\n\r\n");
+        let upgrade = answer(listed.as_bytes(), &[], &policy);
+        assert_eq!(status_of(&upgrade), StatusCode::SWITCHING_PROTOCOLS);
+        let native = format!("{UPGRADE}\r\n");
+        let upgrade = answer(native.as_bytes(), &[], &policy);
+        assert_eq!(status_of(&upgrade), StatusCode::SWITCHING_PROTOCOLS);
+    }
+
+    #[test]
+    fn the_health_path_answers_plain_requests_and_still_upgrades() {
+        let policy = policy(&[], &["https://game.example"], "/chat");
+        let plain = "GET /chat HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n\r\n";
+        let upgrade = answer(plain.as_bytes(), &[], &policy);
+        assert_eq!(status_of(&upgrade), StatusCode::OK);
+        let websocket = format!("{UPGRADE}\r\n");
+        let upgrade = answer(websocket.as_bytes(), &[], &policy);
+        assert_eq!(status_of(&upgrade), StatusCode::SWITCHING_PROTOCOLS);
+        let other = "GET /other HTTP/1.1\r\nHost: x\r\n\r\n";
+        let upgrade = answer(other.as_bytes(), &[], &policy);
+        assert_eq!(status_of(&upgrade), StatusCode::BAD_REQUEST);
     }
 
     #[test]
@@ -351,7 +465,8 @@ mod tests {
             response,
             protocol,
             head_len,
-        } = answer(&input, &[])
+            ..
+        } = answer(&input, &[], &RequestPolicy::default())
         else {
             panic!("not accepted");
         };
@@ -366,10 +481,16 @@ mod tests {
 
     #[test]
     fn a_partial_head_asks_for_more_until_the_limit() {
-        assert_eq!(answer(UPGRADE.as_bytes(), &[]), Upgrade::Incomplete);
-        assert_eq!(answer(b"", &[]), Upgrade::Incomplete);
+        assert_eq!(
+            answer(UPGRADE.as_bytes(), &[], &RequestPolicy::default()),
+            Upgrade::Incomplete
+        );
+        assert_eq!(
+            answer(b"", &[], &RequestPolicy::default()),
+            Upgrade::Incomplete
+        );
         let long = format!("{UPGRADE}X-Pad: {}\r\n", "a".repeat(MAX_REQUEST_HEAD));
-        let upgrade = answer(long.as_bytes(), &[]);
+        let upgrade = answer(long.as_bytes(), &[], &RequestPolicy::default());
         assert_eq!(
             status_of(&upgrade),
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
@@ -383,7 +504,7 @@ mod tests {
                 response,
                 status,
                 reason,
-            } = answer(input.as_bytes(), &[])
+            } = answer(input.as_bytes(), &[], &RequestPolicy::default())
             else {
                 panic!("{input:?} not rejected");
             };
@@ -412,7 +533,7 @@ mod tests {
         let input = UPGRADE.replace("Version: 13", "Version: 8") + "\r\n";
         let Upgrade::Reject {
             response, status, ..
-        } = answer(input.as_bytes(), &[])
+        } = answer(input.as_bytes(), &[], &RequestPolicy::default())
         else {
             panic!("not rejected");
         };
@@ -426,7 +547,7 @@ mod tests {
     fn too_many_headers_get_431() {
         let many: String = (0..200).map(|i| format!("X-{i}: y\r\n")).collect();
         let input = format!("{UPGRADE}{many}\r\n");
-        let upgrade = answer(input.as_bytes(), &[]);
+        let upgrade = answer(input.as_bytes(), &[], &RequestPolicy::default());
         assert_eq!(
             status_of(&upgrade),
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
@@ -439,7 +560,7 @@ mod tests {
         let accepted = ["chat".to_owned()];
         let Upgrade::Accept {
             response, protocol, ..
-        } = answer(input.as_bytes(), &accepted)
+        } = answer(input.as_bytes(), &accepted, &RequestPolicy::default())
         else {
             panic!("not accepted");
         };
@@ -447,7 +568,11 @@ mod tests {
         assert!(String::from_utf8(response)
             .unwrap()
             .contains("sec-websocket-protocol: chat\r\n"));
-        let upgrade = answer(input.as_bytes(), &["json".to_owned()]);
+        let upgrade = answer(
+            input.as_bytes(),
+            &["json".to_owned()],
+            &RequestPolicy::default(),
+        );
         assert_eq!(status_of(&upgrade), StatusCode::BAD_REQUEST);
     }
 
@@ -459,7 +584,7 @@ mod tests {
             response,
             status,
             reason,
-        } = answer(input.as_bytes(), &[])
+        } = answer(input.as_bytes(), &[], &RequestPolicy::default())
         else {
             panic!("{extra:?} not refused");
         };
@@ -472,7 +597,10 @@ mod tests {
 
     fn accepted_with(extra: &str, accepted: &[String]) -> bool {
         let input = format!("{UPGRADE}{extra}\r\n");
-        matches!(answer(input.as_bytes(), accepted), Upgrade::Accept { .. })
+        matches!(
+            answer(input.as_bytes(), accepted, &RequestPolicy::default()),
+            Upgrade::Accept { .. }
+        )
     }
 
     #[test]
@@ -526,7 +654,9 @@ mod tests {
             "dGhlIHNhbXBsZSBub25jZQdGhlIHNhbXBsZSBub25jZQ==",
         ] {
             let input = UPGRADE.replace(good, bad) + "\r\n";
-            let Upgrade::Reject { status, reason, .. } = answer(input.as_bytes(), &[]) else {
+            let Upgrade::Reject { status, reason, .. } =
+                answer(input.as_bytes(), &[], &RequestPolicy::default())
+            else {
                 panic!("{bad:?} taken");
             };
             assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -540,7 +670,7 @@ mod tests {
         }
         let other = UPGRADE.replace(good, "+/+/AAAAAAAAAAAAAAAAAA==") + "\r\n";
         assert!(matches!(
-            answer(other.as_bytes(), &[]),
+            answer(other.as_bytes(), &[], &RequestPolicy::default()),
             Upgrade::Accept { .. }
         ));
     }
@@ -554,7 +684,9 @@ mod tests {
             ("chat, a\u{e9}b", r#""a\xc3\xa9b""#),
         ] {
             let input = format!("{UPGRADE}Sec-WebSocket-Protocol: {header}\r\n\r\n");
-            let Upgrade::Reject { status, reason, .. } = answer(input.as_bytes(), &accepted) else {
+            let Upgrade::Reject { status, reason, .. } =
+                answer(input.as_bytes(), &accepted, &RequestPolicy::default())
+            else {
                 panic!("{header:?} taken");
             };
             assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -578,7 +710,9 @@ mod tests {
             "{UPGRADE}Sec-WebSocket-Protocol: {}\r\n\r\n",
             many.join(",")
         );
-        let Upgrade::Reject { reason, .. } = answer(input.as_bytes(), &[]) else {
+        let Upgrade::Reject { reason, .. } =
+            answer(input.as_bytes(), &[], &RequestPolicy::default())
+        else {
             panic!("taken");
         };
         assert!(reason.len() < 200, "{reason}");
@@ -590,7 +724,9 @@ mod tests {
 
         let version = format!("\u{e9}\t{}", "9".repeat(5000));
         let input = UPGRADE.replace("Version: 13", &format!("Version: {version}")) + "\r\n";
-        let Upgrade::Reject { reason, .. } = answer(input.as_bytes(), &[]) else {
+        let Upgrade::Reject { reason, .. } =
+            answer(input.as_bytes(), &[], &RequestPolicy::default())
+        else {
             panic!("taken");
         };
         assert!(reason.len() < 200, "{reason}");
@@ -609,7 +745,7 @@ mod tests {
     fn push_in_chunks(input: &[u8], chunk: usize) -> (Upgrade, usize, RequestHead) {
         let mut head = RequestHead::new();
         for (reads, piece) in input.chunks(chunk).enumerate() {
-            let decision = head.push(piece, &[]);
+            let decision = head.push(piece, &[], &RequestPolicy::default());
             if decision != Upgrade::Incomplete {
                 return (decision, reads + 1, head);
             }

@@ -8,12 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::context::ServerContext;
-use super::handshake::{finish_refusal, first_byte, REFUSAL_DRAIN_TIME, TLS_HANDSHAKE_RECORD};
+use super::handshake::{first_byte, refuse, REFUSAL_DRAIN_TIME, TLS_HANDSHAKE_RECORD};
 use super::warnings::WarningLimiter;
 use crate::config::ServerConfig;
 use crate::event::ServerEvent;
@@ -226,8 +225,7 @@ async fn answer_refusal(mut tcp: TcpStream, limit: Limit, tls: bool) {
     } else {
         TLS_INTERNAL_ERROR_ALERT.to_vec()
     };
-    let _ = tcp.write_all(&answer).await;
-    finish_refusal(&mut tcp).await;
+    refuse(&mut tcp, &answer).await;
 }
 
 /// The 503's body: which limit, without the numbers (a client need not know them).

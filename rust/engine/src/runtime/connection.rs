@@ -9,9 +9,13 @@
 //! Open ──client's close frame───► Closing { by: Client } ──our reply out, end of stream───► clean
 //! Open, Closing ──server stop, broken protocol──► Ending ──close frame flushed, FIN──► Draining
 //! Open ──overflow (a relay or peer-list update did not fit: close 1008)──► Ending
+//! Open ──nothing read in two heartbeat ticks (see `heartbeat`)──► not clean
 //! Draining ──client's FIN──► not clean
 //! Closing, Ending, Draining ──deadline──► not clean
 //! ```
+//!
+//! An open connection idle for a while lets go of tungstenite and its buffers until the next
+//! input or command (`socket`).
 
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
@@ -21,8 +25,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use futures_util::{Sink, Stream};
-use tokio::io::{AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{sleep_until, timeout, Instant, Sleep};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -31,13 +36,18 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::context::{Event, OpenSocket, ServerContext};
+use super::frame_gate::FrameGate;
+use super::heartbeat::effective_interval;
 use super::queue::{Command, Commands, Overflow, OverflowCause, PeerCounters, Route};
+use super::socket::Socket;
 use super::transport::Transport;
+use super::verification::Hold;
 use super::warnings::WarningLimiter;
 use crate::event::ServerEvent;
 use crate::packet::{Packet, PeerId};
 use crate::proto::close::strip_nul;
 use crate::proto::multiplayer;
+use crate::proto::request::ClientRequest;
 
 /// How many steps one poll may take before yielding to other connections.
 const POLL_BUDGET: usize = 64;
@@ -46,38 +56,62 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 /// The reason of the close 1008 of a peer that could not take what it had to.
 pub const OVERFLOW_REASON: &str = "too slow: the outbound queue overflowed";
 
-/// Runs an upgraded connection as a peer: registers it (a new id; in multiplayer mode the
-/// join is announced), tells the main thread, drives it to its end, then unregisters it and
-/// reports the disconnection, however the task ends (see `Registration`). `_open` counts its
-/// socket until then.
-pub(crate) async fn run_peer<S: Transport>(
-    mut ws: WebSocketStream<S>,
+/// Registers an upgraded connection as a peer (a new id, or the one its `hold` reserved; in
+/// multiplayer mode the join is announced) and tells the main thread; returns the future that
+/// drives it to its end, then unregisters it and reports the disconnection, however the task
+/// ends (see `Registration`). `open` counts its socket until then.
+///
+/// Not an `async fn`: one would keep its arguments (the WebSocket among them) in its state
+/// beside the connection they were moved into, for the peer's whole life. The future kept is
+/// the connection's (boxed) and what it needs at its end.
+pub(crate) fn run_peer<S: Transport>(
+    ws: WebSocketStream<FrameGate<S>>,
     address: SocketAddr,
     protocol: String,
-    _open: OpenSocket,
+    request: ClientRequest,
+    hold: Option<Hold>,
+    open: OpenSocket,
     context: Arc<ServerContext>,
-) {
+) -> impl Future<Output = ()> + Send {
     let (route, commands) = Route::new(context.config.limits);
     let counters = route.counters.clone();
-    let Some(id) = context.registry.register(route.clone()) else {
-        // The server is stopping. This client finished its handshake just too late to become a
-        // peer; it still gets the close 1001 the others get, not a bare end of stream.
-        let away = CloseFrame {
-            code: CloseCode::Away,
-            reason: "".into(),
-        };
-        let _ = timeout(context.config.close_timeout, ws.close(Some(away))).await;
-        return;
+    let registered = match hold {
+        None => context.registry.register(route.clone()),
+        Some(hold) => hold.register(route.clone()),
     };
-    let mut registration = Registration {
+    let Some(id) = registered else {
+        // Boxed: the rare path would otherwise size every peer's future.
+        return Either::Left(Box::pin(close_too_late(ws, open, context)));
+    };
+    let registration = Registration {
         id,
         context: context.clone(),
         was_clean: false,
+        _open: open,
     };
-    let peer = context.new_peer(id, address, protocol, route);
+    let peer = context.new_peer(id, address, protocol, request, route);
     context.send_event(Event::Connected(peer));
-    let connection = Connection::new(id, ws, commands, counters, context);
-    registration.was_clean = connection.run().await;
+    let connection = Box::new(Connection::new(id, ws, commands, counters, context));
+    Either::Right(async move {
+        // The whole registration, not only the field assigned (closures capture fields):
+        // it must live until the connection ends.
+        let mut registration = registration;
+        registration.was_clean = connection.run().await;
+    })
+}
+
+/// The server is stopping. This client finished its handshake just too late to become a
+/// peer; it still gets the close 1001 the others get, not a bare end of stream.
+async fn close_too_late<S: Transport>(
+    mut ws: WebSocketStream<FrameGate<S>>,
+    _open: OpenSocket,
+    context: Arc<ServerContext>,
+) {
+    let away = CloseFrame {
+        code: CloseCode::Away,
+        reason: "".into(),
+    };
+    let _ = timeout(context.config.close_timeout, ws.close(Some(away))).await;
 }
 
 /// A registered peer, until its connection task ends. Dropped when the task returns, panics
@@ -89,6 +123,7 @@ struct Registration {
     context: Arc<ServerContext>,
     /// Whether a close handshake completed; false unless the connection ran to its end.
     was_clean: bool,
+    _open: OpenSocket,
 }
 
 impl Drop for Registration {
@@ -171,7 +206,7 @@ impl Deadline {
 
 pub(crate) struct Connection<S> {
     id: PeerId,
-    ws: WebSocketStream<S>,
+    socket: Socket<S>,
     commands: Commands,
     counters: Arc<PeerCounters>,
     context: Arc<ServerContext>,
@@ -183,19 +218,31 @@ pub(crate) struct Connection<S> {
     unflushed_bytes: usize,
     unflushed_packets: usize,
     needs_flush: bool,
+    /// Heartbeat ticks since the last message, control frames included, was read.
+    silent_ticks: u8,
+    /// A heartbeat ping is fed to the socket and not yet flushed: no second one is fed, so a
+    /// client that reads nothing holds at most one of ours (tungstenite buffers it ahead of
+    /// the queued commands, in `CONTROL_ROOM`).
+    ping_unflushed: bool,
+    /// A message came in or went out since the last rest tick (see `socket`).
+    active: bool,
+    /// The last rest tick found the connection inactive: it rests at each read that finds
+    /// nothing, until a message comes in or goes out (a heartbeat's ping and pong wake a
+    /// resting connection only for their moment).
+    drowsy: bool,
 }
 
 impl<S: Transport> Connection<S> {
     pub fn new(
         id: PeerId,
-        ws: WebSocketStream<S>,
+        ws: WebSocketStream<FrameGate<S>>,
         commands: Commands,
         counters: Arc<PeerCounters>,
         context: Arc<ServerContext>,
     ) -> Self {
         Self {
             id,
-            ws,
+            socket: Socket::new(ws),
             commands,
             counters,
             context,
@@ -205,18 +252,39 @@ impl<S: Transport> Connection<S> {
             unflushed_bytes: 0,
             unflushed_packets: 0,
             needs_flush: false,
+            silent_ticks: 0,
+            ping_unflushed: false,
+            active: false,
+            // A new connection rests at its first empty read: one that waits after its
+            // handshake (as most do, for a while) never holds tungstenite's buffers, and a
+            // thousand connecting at once do not hold a thousand at once.
+            drowsy: true,
         }
     }
 
     /// Runs until the connection ends; returns whether a close handshake completed. Then
     /// shuts the stream down (unless the drain did already), so a TLS client gets its
     /// close_notify before the TCP FIN.
-    pub async fn run(mut self) -> bool {
+    pub async fn run(mut self: Box<Self>) -> bool {
         let was_clean = poll_fn(|cx| self.poll_run(cx)).await;
         if !matches!(self.phase, Phase::Draining { .. }) {
-            let _ = timeout(SHUTDOWN_TIMEOUT, self.ws.get_mut().shutdown()).await;
+            let _ = timeout(SHUTDOWN_TIMEOUT, self.socket.stream_mut().shutdown()).await;
         }
         was_clean
+    }
+
+    /// tungstenite, made anew if the connection was at rest.
+    fn ws(&mut self, cx: &mut Context<'_>) -> &mut WebSocketStream<FrameGate<S>> {
+        if self.socket.is_resting() {
+            self.counters.set_resting(false);
+        }
+        self.socket.awake(&self.context.config.limits, cx)
+    }
+
+    /// A message came in or went out: the connection is not idle.
+    fn note_activity(&mut self) {
+        self.active = true;
+        self.drowsy = false;
     }
 
     fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
@@ -259,13 +327,21 @@ impl<S: Transport> Connection<S> {
         if self.phase.is_open() {
             if let Some(overflow) = self.counters.poll_overflow(cx) {
                 let warning = overflow_warning(self.id, overflow);
-                self.close_overflowed(warning, Instant::now());
+                self.close_overflowed(warning, Instant::now(), cx);
                 progressed = true;
+            } else if self.counters.take_heartbeat() {
+                self.on_heartbeat(cx)?;
+                progressed = true;
+            }
+            if self.counters.take_rest_tick() {
+                self.drowsy = !self.active;
+                self.active = false;
             }
         }
         loop {
-            if self.phase.is_open() {
-                match Pin::new(&mut self.ws).poll_ready(cx) {
+            // At rest the write buffer is empty: ready.
+            if self.phase.is_open() && !self.socket.is_resting() {
+                match Pin::new(self.ws(cx)).poll_ready(cx) {
                     Poll::Ready(Ok(())) => {}
                     Poll::Ready(Err(e)) => self.on_write_error(e)?,
                     Poll::Pending => break,
@@ -278,16 +354,17 @@ impl<S: Transport> Connection<S> {
                 Poll::Ready(None) | Poll::Pending => break,
             };
             progressed = true;
-            self.apply(command, Instant::now())?;
+            self.apply(command, Instant::now(), cx)?;
         }
         if self.needs_flush {
-            match Pin::new(&mut self.ws).poll_flush(cx) {
+            match Pin::new(self.ws(cx)).poll_flush(cx) {
                 Poll::Ready(Ok(())) => {
                     self.needs_flush = false;
                     self.counters
                         .remove_queued(self.unflushed_bytes, self.unflushed_packets);
                     self.unflushed_bytes = 0;
                     self.unflushed_packets = 0;
+                    self.ping_unflushed = false;
                     progressed = true;
                 }
                 Poll::Ready(Err(e)) => self.on_write_error(e)?,
@@ -297,7 +374,7 @@ impl<S: Transport> Connection<S> {
         Ok(progressed)
     }
 
-    fn apply(&mut self, command: Command, now: Instant) -> Result<(), ()> {
+    fn apply(&mut self, command: Command, now: Instant, cx: &mut Context<'_>) -> Result<(), ()> {
         match command {
             Command::Send(packet) => {
                 let len = packet.data.len();
@@ -317,27 +394,29 @@ impl<S: Transport> Connection<S> {
                 } else {
                     Message::Binary(packet.data)
                 };
+                self.note_activity();
                 self.unflushed_bytes += len;
                 self.unflushed_packets += 1;
                 self.needs_flush = true;
-                if let Err(e) = Pin::new(&mut self.ws).start_send(message) {
+                if let Err(e) = Pin::new(self.ws(cx)).start_send(message) {
                     self.on_write_error(e)?;
                 }
             }
             Command::Close { code, reason } => {
                 // Later than a close of the client's or a server stop, it has nothing to add.
                 if self.phase.is_open() {
-                    self.send_close(CloseCode::from(code), reason);
+                    self.send_close(CloseCode::from(code), reason, cx);
                     self.phase = Phase::Closing {
                         by: Initiator::Server { replied: false },
                         deadline: self.close_deadline(now),
                     };
                 }
             }
-            Command::Shutdown => self.end(CloseCode::Away, "", now),
+            Command::Shutdown => self.end(CloseCode::Away, "", now, cx),
             Command::SetNoDelay => {
                 // Best effort, like the stock class: a failure leaves the old setting.
-                let _ = self.ws.get_ref().set_nodelay(self.counters.take_no_delay());
+                let no_delay = self.counters.take_no_delay();
+                let _ = self.socket.stream().set_nodelay(no_delay);
             }
             Command::Panic => panic!(
                 "panic injected into the connection task of peer {}",
@@ -347,6 +426,45 @@ impl<S: Transport> Connection<S> {
         Ok(())
     }
 
+    /// A heartbeat tick, on an open connection. A client that sent nothing since the tick
+    /// before last is dropped: `Err`, not clean and without a close frame (it is not
+    /// listening), as Godot 4 does. Otherwise it gets a ping, unless the last one is still
+    /// waiting for the socket.
+    fn on_heartbeat(&mut self, cx: &mut Context<'_>) -> Result<(), ()> {
+        if self.held.is_some() {
+            // Reading is paused until the game takes its packets: the silence is ours.
+            self.silent_ticks = 0;
+        }
+        if self.silent_ticks >= 2 {
+            let interval = effective_interval(self.context.config.heartbeat_interval)
+                .unwrap_or_default()
+                .as_secs_f64();
+            self.context.report(ServerEvent::Warning {
+                id: self.id,
+                message: format!(
+                    "peer {} sent nothing (no data, ping or pong) for 2 heartbeat intervals \
+                     of {interval} s; disconnecting",
+                    self.id
+                ),
+            });
+            return Err(());
+        }
+        self.silent_ticks += 1;
+        if self.ping_unflushed {
+            return Ok(());
+        }
+        match Pin::new(self.ws(cx)).start_send(Message::Ping(Bytes::new())) {
+            Ok(()) => {
+                self.ping_unflushed = true;
+                self.needs_flush = true;
+                Ok(())
+            }
+            // The write buffer is at its bound: the next tick tries again.
+            Err(WsError::WriteBufferFull(_)) => Ok(()),
+            Err(e) => self.on_write_error(e),
+        }
+    }
+
     /// The deadline of a close that starts at `now`.
     fn close_deadline(&self, now: Instant) -> Deadline {
         Deadline::after(now, self.context.config.close_timeout)
@@ -354,10 +472,10 @@ impl<S: Transport> Connection<S> {
 
     /// Ends without waiting for the client: a close frame with `code` and `reason` where one
     /// may still be sent, then the drain. A close handshake under way keeps its deadline.
-    fn end(&mut self, code: CloseCode, reason: &str, now: Instant) {
+    fn end(&mut self, code: CloseCode, reason: &str, now: Instant, cx: &mut Context<'_>) {
         let deadline = match std::mem::replace(&mut self.phase, Phase::Open) {
             Phase::Open => {
-                self.send_close(code, reason.to_owned());
+                self.send_close(code, reason.to_owned(), cx);
                 self.close_deadline(now)
             }
             Phase::Closing { deadline, .. } => deadline,
@@ -372,7 +490,7 @@ impl<S: Transport> Connection<S> {
     /// Ends a connection that is ending: FIN after our close frame, then discards input
     /// until the client closes too (see `Phase::Draining`).
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let stream = self.ws.get_mut();
+        let stream = self.socket.stream_mut();
         if let Phase::Ending { .. } = self.phase {
             if Pin::new(&mut *stream).poll_shutdown(cx).is_pending() {
                 return Poll::Pending;
@@ -398,23 +516,23 @@ impl<S: Transport> Connection<S> {
     /// The peer could not take a packet it had to (a relay, a system message): it is closed
     /// with 1008, and the game told once why (`warning`). The close frame waits behind what is
     /// queued; a peer that reads nothing is dropped at the close timeout.
-    fn close_overflowed(&mut self, warning: String, now: Instant) {
+    fn close_overflowed(&mut self, warning: String, now: Instant, cx: &mut Context<'_>) {
         self.context.report(ServerEvent::Warning {
             id: self.id,
             message: warning,
         });
-        self.end(CloseCode::Policy, OVERFLOW_REASON, now);
+        self.end(CloseCode::Policy, OVERFLOW_REASON, now, cx);
     }
 
     /// Queues a close frame, on an open connection; from then on it takes no input.
-    fn send_close(&mut self, code: CloseCode, reason: String) {
+    fn send_close(&mut self, code: CloseCode, reason: String, cx: &mut Context<'_>) {
         self.held = None;
         self.needs_flush = true;
         let frame = CloseFrame {
             code,
             reason: reason.into(),
         };
-        if let Err(e) = Pin::new(&mut self.ws).start_send(Message::Close(Some(frame))) {
+        if let Err(e) = Pin::new(self.ws(cx)).start_send(Message::Close(Some(frame))) {
             // Nothing more can be written; reading on finds out how the connection ends.
             let _ = self.on_write_error(e);
         }
@@ -438,12 +556,20 @@ impl<S: Transport> Connection<S> {
                 return ReadStep::Idle;
             }
         }
-        let message = match Pin::new(&mut self.ws).poll_next(cx) {
-            Poll::Pending => return ReadStep::Idle,
+        // At rest, the socket says when there is input: only then is tungstenite made anew.
+        if self.socket.poll_read_ready(cx).is_pending() {
+            return ReadStep::Idle;
+        }
+        let message = match Pin::new(self.ws(cx)).poll_next(cx) {
+            Poll::Pending => return self.rest(cx),
             Poll::Ready(None) => return ReadStep::Ended(self.phase.handshake_completed()),
             Poll::Ready(Some(Ok(message))) => message,
-            Poll::Ready(Some(Err(error))) => return self.on_read_error(error, Instant::now()),
+            Poll::Ready(Some(Err(error))) => return self.on_read_error(error, Instant::now(), cx),
         };
+        self.silent_ticks = 0;
+        if message.is_text() || message.is_binary() {
+            self.note_activity();
+        }
         let open = self.phase.is_open();
         match message {
             Message::Text(_) if open && self.context.config.multiplayer => {
@@ -463,10 +589,31 @@ impl<S: Transport> Connection<S> {
                 self.deliver(Packet::binary(data), cx);
             }
             Message::Close(frame) => self.on_close_frame(frame, Instant::now()),
-            // Pings are answered by tungstenite; pongs and input after our close are dropped.
+            // tungstenite queued the pong: flushed now, so that it is not left in a buffer
+            // for the next read (and so that the connection may rest, with nothing to send).
+            Message::Ping(_) => self.needs_flush = true,
+            // Pongs and input after our close are dropped.
             _ => {}
         }
         ReadStep::Progress
+    }
+
+    /// tungstenite's read got `Pending`: an open, drowsy connection with nothing left to flush
+    /// lets go of tungstenite if the stream allows (`Socket::rest`; a message being held back
+    /// from the game would have stopped the read before tungstenite), and waits on the socket
+    /// instead.
+    fn rest(&mut self, cx: &mut Context<'_>) -> ReadStep {
+        if !self.drowsy || !self.phase.is_open() || self.needs_flush || !self.socket.rest() {
+            return ReadStep::Idle;
+        }
+        self.counters.set_resting(true);
+        self.commands.shrink();
+        // tungstenite's waker went with it: this registers the task's own on the socket. Input
+        // that came in between is read at once.
+        match self.socket.poll_read_ready(cx) {
+            Poll::Pending => ReadStep::Idle,
+            Poll::Ready(_) => ReadStep::Progress,
+        }
     }
 
     /// The client's close frame: the reply to ours, or a close request the game hears of
@@ -546,7 +693,7 @@ impl<S: Transport> Connection<S> {
     }
 
     /// A broken frame or message: tell the client why with the matching close code, then end.
-    fn on_read_error(&mut self, error: WsError, now: Instant) -> ReadStep {
+    fn on_read_error(&mut self, error: WsError, now: Instant, cx: &mut Context<'_>) -> ReadStep {
         let (code, what) = match &error {
             WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
                 CloseCode::Size,
@@ -569,7 +716,7 @@ impl<S: Transport> Connection<S> {
         // Frames are read only while open or closing; a broken one ends the connection with a
         // deadline of its own, even in a close handshake.
         if self.phase.is_open() {
-            self.send_close(code, String::new());
+            self.send_close(code, String::new(), cx);
         }
         self.held = None;
         self.phase = Phase::Ending {

@@ -37,6 +37,18 @@ struct Harness {
     close_timeout: Duration,
 }
 
+/// The server's end of the pipe as the upgrade makes it: behind a frame gate, tungstenite
+/// configured for `limits`.
+async fn server_ws(
+    server_io: DuplexStream,
+    limits: &Limits,
+) -> WebSocketStream<FrameGate<DuplexStream>> {
+    let ws_config = websocket_config(limits);
+    let max_frame = ws_config.max_frame_size.unwrap_or(usize::MAX);
+    let server_io = FrameGate::new(server_io, &[], max_frame);
+    WebSocketStream::from_raw_socket(server_io, Role::Server, Some(ws_config)).await
+}
+
 async fn start_with(limits: Limits) -> Harness {
     let mut config = ServerConfig::new(0);
     config.limits = limits;
@@ -45,10 +57,15 @@ async fn start_with(limits: Limits) -> Harness {
     let (events_tx, events) = crossbeam_channel::unbounded();
     let context = Arc::new(ServerContext::new(config, events_tx));
     let (route, commands) = Route::new(limits);
-    let ws_config = Some(websocket_config(&limits));
-    let ws = WebSocketStream::from_raw_socket(server_io, Role::Server, ws_config).await;
+    let ws = server_ws(server_io, &limits).await;
     let client = WebSocketStream::from_raw_socket(client_io, Role::Client, None).await;
-    let connection = Connection::new(ID, ws, commands, route.counters.clone(), context);
+    let connection = Box::new(Connection::new(
+        ID,
+        ws,
+        commands,
+        route.counters.clone(),
+        context,
+    ));
     Harness {
         client,
         route,
@@ -74,7 +91,7 @@ impl Harness {
                     Told::Message(String::from_utf8(packet.data.to_vec()).unwrap())
                 }
                 Event::Report(event) => Told::Report(event),
-                Event::Connected(_) => panic!("a connection never announces itself"),
+                other => panic!("a connection never announces itself: {other:?}"),
             })
             .collect()
     }
@@ -351,4 +368,21 @@ async fn a_stuck_peer_that_overflows_is_told_once_and_dropped_at_the_close_deadl
     assert!(!h.ended().await);
     assert!(closing_at.elapsed() >= h.close_timeout);
     assert_eq!(h.told(), [], "one warning only");
+}
+
+/// An idle peer's task is mostly its future, which stays small: 2,112 bytes while `run_peer`
+/// was an `async fn` that kept its arguments (the WebSocket among them) beside the connection
+/// they were moved into.
+#[tokio::test]
+async fn a_peer_s_task_future_is_small() {
+    let (events_tx, _events) = crossbeam_channel::unbounded();
+    let context = Arc::new(ServerContext::new(ServerConfig::new(0), events_tx));
+    let (server_io, _client_io) = duplex(PIPE);
+    let ws = server_ws(server_io, &context.config.limits).await;
+    let open = OpenSocket::new(&context, std::net::Ipv4Addr::LOCALHOST.into());
+    let address = "127.0.0.1:1".parse().unwrap();
+    let request = ClientRequest::default();
+    let task = run_peer(ws, address, String::new(), request, None, open, context);
+    let size = std::mem::size_of_val(&task);
+    assert!(size <= 512, "the task's future is {size} bytes");
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::Sender;
+use parking_lot::RwLock;
 use tokio::sync::Semaphore;
 
 use super::admission::Admission;
@@ -18,6 +19,8 @@ use super::warnings::WarningGate;
 use crate::config::ServerConfig;
 use crate::event::ServerEvent;
 use crate::packet::{Packet, PeerId};
+use crate::proto::request::ClientRequest;
+use crate::tls::TlsConfig;
 
 /// What the network threads tell the main thread, in order per peer.
 #[derive(Debug)]
@@ -28,6 +31,14 @@ pub(crate) enum Event {
         id: PeerId,
         packet: Packet,
     },
+    /// A valid upgrade request is held as `id` for the game's answer (`verification`).
+    VerifyRequest {
+        id: PeerId,
+        request: ClientRequest,
+    },
+    /// The request held as `id` ended without becoming a peer; once the main thread takes
+    /// this, a new peer may have the id.
+    HoldEnded(PeerId),
     /// An event for the game as it is (a close request, a disconnection, a warning, a failed
     /// handshake); the main thread drops those of peers it no longer knows.
     Report(ServerEvent),
@@ -53,6 +64,9 @@ pub(crate) struct ServerContext {
     pub warnings: WarningGate,
     /// TLS handshakes past their ClientHello, `tls_handshake_slots()` at once.
     pub tls_handshakes: Semaphore,
+    /// What a wss:// server's new connections are served with: `config.tls` at first, then
+    /// what `Server::replace_tls` put there (see `current_tls`). `None` on a ws:// server.
+    tls: RwLock<Option<Arc<TlsConfig>>>,
     /// Multiplayer mode: the packets for the server that the peers hold unread, all peers
     /// together. Kept by the peers on the main thread (see `Peer`).
     pub multiplayer_unread: Arc<AtomicUsize>,
@@ -63,6 +77,7 @@ impl ServerContext {
         let registry = Registry::new(config.multiplayer);
         let admission = Admission::new(&config);
         let warnings = WarningGate::new(config.warnings, Instant::now());
+        let tls = RwLock::new(config.tls.clone().map(Arc::new));
         Self {
             config,
             events,
@@ -75,7 +90,26 @@ impl ServerContext {
             silent_connections: AtomicUsize::new(0),
             warnings,
             tls_handshakes: Semaphore::new(tls_handshake_slots()),
+            tls,
             multiplayer_unread: Arc::default(),
+        }
+    }
+
+    /// The TLS configuration a connection accepted now is served with; `None` on a ws://
+    /// server. A connection keeps the one it started with for its whole life.
+    pub fn current_tls(&self) -> Option<Arc<TlsConfig>> {
+        self.tls.read().clone()
+    }
+
+    /// Serves the connections accepted from now on with `tls`; connected peers keep theirs.
+    /// False on a ws:// server, which stays one.
+    pub fn replace_tls(&self, tls: TlsConfig) -> bool {
+        match &mut *self.tls.write() {
+            Some(current) => {
+                *current = Arc::new(tls);
+                true
+            }
+            None => false,
         }
     }
 
@@ -85,6 +119,7 @@ impl ServerContext {
         id: PeerId,
         address: SocketAddr,
         protocol: String,
+        request: ClientRequest,
         route: Route,
     ) -> Peer {
         let multiplayer_unread = self
@@ -95,6 +130,7 @@ impl ServerContext {
             id,
             address,
             protocol,
+            request,
             route,
             self.wakes.clone(),
             multiplayer_unread,

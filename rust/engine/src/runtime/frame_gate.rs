@@ -9,6 +9,8 @@ use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
 
+use super::transport::Transport;
+
 /// Frames up to this size pass straight through (tungstenite may reserve this much at once).
 pub(crate) const HOLD_ABOVE: u64 = 64 * 1024;
 /// How much a held frame's buffer grows by at most per read.
@@ -44,6 +46,9 @@ struct HeaderParser {
     have: usize,
     /// Payload bytes of the current frame still to come.
     payload_left: u64,
+    /// The last data frame's FIN bit was clear: a fragmented message is under way (control
+    /// frames come between its fragments without ending it).
+    fragmented: bool,
 }
 
 /// What scanning the next bytes of the stream found.
@@ -72,6 +77,10 @@ impl HeaderParser {
             self.have += 1;
             if let Some(len) = self.complete_header() {
                 self.have = 0;
+                let (fin, opcode) = (self.header[0] & 0x80 != 0, self.header[0] & 0x0f);
+                if opcode < 8 {
+                    self.fragmented = !fin;
+                }
                 if len > HOLD_ABOVE && len <= max_frame {
                     return Scan::Hold { at, len };
                 }
@@ -80,6 +89,12 @@ impl HeaderParser {
             at += 1;
         }
         Scan::Pass
+    }
+
+    /// Whether the bytes scanned so far end a whole message: no frame and no fragmented
+    /// message is under way.
+    fn at_message_end(&self) -> bool {
+        self.have == 0 && self.payload_left == 0 && !self.fragmented
     }
 
     /// The payload length, once the header's bytes are all in.
@@ -117,10 +132,6 @@ impl<S> FrameGate<S> {
         };
         gate.take_in(already);
         gate
-    }
-
-    pub fn get_ref(&self) -> &S {
-        &self.inner
     }
 
     /// Files `bytes`, the next of the stream: into the held frame while one is held, else
@@ -223,6 +234,27 @@ impl<S: AsyncRead + Unpin> AsyncRead for FrameGate<S> {
     }
 }
 
+impl<S: Transport> Transport for FrameGate<S> {
+    fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
+        self.inner.set_nodelay(enabled)
+    }
+
+    /// Settled when what the gate handed on so far ends a whole message, it holds nothing
+    /// back, and the stream under it is settled. A tungstenite whose last read got `Pending`
+    /// then holds no byte of the stream and no part of a message: every whole frame was
+    /// parsed, and no part of one came after them.
+    fn settle(&mut self) -> bool {
+        self.out_pos == self.out.len()
+            && self.held.is_none()
+            && self.parser.at_message_end()
+            && self.inner.settle()
+    }
+
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_read_ready(cx)
+    }
+}
+
 super::transport::writes_pass_through!(FrameGate);
 
 #[cfg(test)]
@@ -282,6 +314,34 @@ mod tests {
                 };
                 assert_eq!(found, want, "split at {split}");
             }
+        }
+    }
+
+    #[test]
+    fn a_message_ends_only_after_its_last_fragment_and_byte() {
+        let fragment = |fin: bool, opcode: u8, len: usize| {
+            let mut bytes = frame(len);
+            bytes[0] = (u8::from(fin) << 7) | opcode;
+            bytes
+        };
+        let mut parser = HeaderParser::default();
+        assert!(parser.at_message_end());
+        let whole = fragment(true, 0x2, 300);
+        for split in [1, 2, 4, 8, 100] {
+            parser.scan(&whole[..split], MAX as u64);
+            assert!(!parser.at_message_end(), "cut after {split} bytes");
+            parser.scan(&whole[split..], MAX as u64);
+            assert!(parser.at_message_end());
+        }
+        // A fragmented message stays open across a ping between its fragments.
+        for (piece, ends) in [
+            (fragment(false, 0x1, 10), false),
+            (fragment(true, 0x9, 4), false),
+            (fragment(false, 0x0, 10), false),
+            (fragment(true, 0x0, 0), true),
+        ] {
+            parser.scan(&piece, MAX as u64);
+            assert_eq!(parser.at_message_end(), ends);
         }
     }
 

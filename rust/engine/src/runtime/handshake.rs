@@ -3,6 +3,7 @@
 //! the wrong kind (TLS on ws://, plain on wss://) is told so in words it understands. A
 //! connection that closes without a byte (a port scan, a load balancer's check) is only
 //! counted, and at most `TLS_HANDSHAKES_PER_CORE` TLS handshakes per core do their work at once.
+//! With `verify_clients` a valid request is handed to `verification` before its 101.
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,11 +23,15 @@ use tokio_tungstenite::WebSocketStream;
 use super::connection::run_peer;
 use super::context::{OpenSocket, ServerContext};
 use super::frame_gate::FrameGate;
+use super::proxy_protocol::proxied_source;
 use super::read_ahead::ReadAhead;
 use super::server::available_cores;
 use super::transport::Transport;
+use super::verification::verify;
 use crate::config::ServerConfig;
 use crate::event::ServerEvent;
+use crate::proto::forwarded::client_address;
+use crate::proto::request::ClientRequest;
 use crate::proto::upgrade::{websocket_config, RequestHead, Upgrade};
 use crate::tls::TlsConfig;
 
@@ -54,6 +59,8 @@ pub(crate) enum Refusal {
     Silent,
     /// Reported to the game as `HandshakeFailed`.
     Reason(String),
+    /// A health check (`health_check_path`), answered: neither a peer nor a failure.
+    HealthCheck,
 }
 
 impl From<String> for Refusal {
@@ -73,43 +80,101 @@ pub(crate) async fn serve(
 ) {
     let _ = tcp.set_nodelay(true);
     let deadline = accepted_at + context.config.handshake_timeout;
-    match context.config.tls.as_ref() {
+    match context.current_tls() {
         None => {
             let handshake = async {
+                let source = proxied_source(&mut tcp, address, &context.config).await?;
                 refuse_tls_client(&mut tcp).await?;
-                upgrade(tcp, &context.config).await
+                Ok((upgrade(tcp, &context.config).await?, source))
             };
             let result = timeout_at(deadline, handshake).await;
-            finish_handshake(result, address, open, context).await;
+            finish_handshake(result, address, deadline, open, context).await;
         }
         Some(tls) => {
             let handshake = async {
-                let stream = tls_accept(tcp, tls, &context, deadline).await?;
-                upgrade(stream, &context.config).await
+                let source = proxied_source(&mut tcp, address, &context.config).await?;
+                let stream = tls_accept(tcp, &tls, &context, deadline).await?;
+                Ok((upgrade(stream, &context.config).await?, source))
             };
             let result = timeout_at(deadline, handshake).await;
-            finish_handshake(result, address, open, context).await;
+            finish_handshake(result, address, deadline, open, context).await;
         }
     }
 }
 
-type Upgraded<S> = (WebSocketStream<FrameGate<ReadAhead<S>>>, String);
+/// An upgraded connection: the stream, the subprotocol chosen and what the client asked for.
+pub(crate) type Upgraded<S> = (
+    WebSocketStream<FrameGate<ReadAhead<S>>>,
+    String,
+    ClientRequest,
+);
 
+/// A handshake that went well: upgraded, or (with `verify_clients`) a valid request whose 101
+/// waits for the game's answer, outside the handshake's own timeout (`verify` keeps the
+/// deadline and answers a 503 at it).
+// Made once per connection and moved straight into its task: boxing the upgraded stream would
+// only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Handshake<S> {
+    Upgraded(Upgraded<S>),
+    Held(Accepted<S>),
+}
+
+/// A valid upgrade request and the stream it came on, until its 101 goes out.
+pub(crate) struct Accepted<S> {
+    pub stream: S,
+    head: RequestHead,
+    head_len: usize,
+    response: Vec<u8>,
+    pub protocol: String,
+    pub request: ClientRequest,
+}
+
+impl<S: Transport> Accepted<S> {
+    /// Answers the 101 and hands the stream and any bytes read past the head to tungstenite.
+    /// `Err` says why the 101 could not be written.
+    pub async fn switch_protocols(mut self, config: &ServerConfig) -> Result<Upgraded<S>, String> {
+        let written = async {
+            self.stream.write_all(&self.response).await?;
+            self.stream.flush().await
+        };
+        written
+            .await
+            .map_err(|e| format!("the connection failed during the handshake: {e}"))?;
+        let frames = self.head.into_frames(self.head_len);
+        let ws_config = websocket_config(&config.limits);
+        let max_frame = ws_config.max_frame_size.unwrap_or(usize::MAX);
+        // The bytes after the head are the stream's first: the gate scans them too.
+        let stream = FrameGate::new(ReadAhead::new(self.stream), &frames, max_frame);
+        let ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config)).await;
+        Ok((ws, self.protocol, self.request))
+    }
+}
+
+/// `source`: the TCP peer, or the client its PROXY header named.
 async fn finish_handshake<S: Transport>(
-    result: Result<Result<Upgraded<S>, Refusal>, Elapsed>,
+    result: Result<Result<(Handshake<S>, SocketAddr), Refusal>, Elapsed>,
     address: SocketAddr,
+    deadline: Instant,
     open: OpenSocket,
     context: Arc<ServerContext>,
 ) {
     match result {
         // A task of its own: the handshake's state (buffers, TLS setup) is freed now instead of
         // staying in the task's memory for the connection's whole life.
-        Ok(Ok((ws, protocol))) => {
-            tokio::spawn(run_peer(ws, address, protocol, open, context));
+        Ok(Ok((Handshake::Upgraded((ws, protocol, request)), source))) => {
+            let client = client_address(source, &request, &context.config.trusted_proxies);
+            tokio::spawn(run_peer(ws, client, protocol, request, None, open, context));
+        }
+        Ok(Ok((Handshake::Held(accepted), source))) => {
+            let trusted = &context.config.trusted_proxies;
+            let client = client_address(source, &accepted.request, trusted);
+            tokio::spawn(verify(accepted, client, deadline, open, context));
         }
         Ok(Err(Refusal::Silent)) => {
             context.silent_connections.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(Err(Refusal::HealthCheck)) => {}
         Ok(Err(Refusal::Reason(reason))) => handshake_failed(&context, address, reason),
         Err(_) => handshake_failed(&context, address, timed_out(&context.config)),
     }
@@ -128,8 +193,7 @@ async fn refuse_tls_client(tcp: &mut TcpStream) -> Result<(), Refusal> {
     if first_byte(tcp).await? != TLS_HANDSHAKE_RECORD {
         return Ok(());
     }
-    let _ = tcp.write_all(&TLS_HANDSHAKE_FAILURE_ALERT).await;
-    finish_refusal(tcp).await;
+    refuse(tcp, &TLS_HANDSHAKE_FAILURE_ALERT).await;
     Err(Refusal::Reason(
         "a TLS (wss://) client on this plain ws:// server, which has no certificate".to_owned(),
     ))
@@ -146,8 +210,7 @@ async fn tls_accept(
 ) -> Result<TlsStream<TcpStream>, Refusal> {
     let first = first_byte(&tcp).await?;
     if first != TLS_HANDSHAKE_RECORD && first.is_ascii_alphabetic() {
-        let _ = tcp.write_all(PLAIN_CLIENT_ON_TLS_RESPONSE).await;
-        finish_refusal(&mut tcp).await;
+        refuse(&mut tcp, PLAIN_CLIENT_ON_TLS_RESPONSE).await;
         return Err(Refusal::Reason(
             "a plain (ws://, not TLS) client on this wss:// server; it was told to use wss://"
                 .to_owned(),
@@ -172,7 +235,7 @@ async fn tls_accept(
 pub(crate) const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 /// A TLS 1.0-framed fatal `handshake_failure` alert: what a TLS server says when it cannot
 /// negotiate, understood by every TLS client.
-const TLS_HANDSHAKE_FAILURE_ALERT: [u8; 7] = [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28];
+pub(crate) const TLS_HANDSHAKE_FAILURE_ALERT: [u8; 7] = [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28];
 const PLAIN_CLIENT_ON_TLS_RESPONSE: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
     Content-Type: text/plain; charset=utf-8\r\n\
     Content-Length: 64\r\n\
@@ -183,9 +246,16 @@ const PLAIN_CLIENT_ON_TLS_RESPONSE: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
 /// connection before its first byte is a silent refusal.
 pub(crate) async fn first_byte(tcp: &TcpStream) -> Result<u8, Refusal> {
     let mut byte = [0u8; 1];
-    match tcp.peek(&mut byte).await {
+    peek(tcp, &mut byte).await?;
+    Ok(byte[0])
+}
+
+/// Copies the first bytes waiting on `tcp` into `buffer`, leaving them unread: how many (one at
+/// least). A connection closed or reset before a byte came is a silent refusal.
+pub(crate) async fn peek(tcp: &TcpStream, buffer: &mut [u8]) -> Result<usize, Refusal> {
+    match tcp.peek(buffer).await {
         Ok(0) => Err(Refusal::Silent),
-        Ok(_) => Ok(byte[0]),
+        Ok(peeked) => Ok(peeked),
         // Windows reports some resets as aborted connections.
         Err(e)
             if matches!(
@@ -239,17 +309,18 @@ fn tls_failure(error: &io::Error) -> String {
     }
 }
 
-fn handshake_failed(context: &ServerContext, address: SocketAddr, reason: String) {
+pub(crate) fn handshake_failed(context: &ServerContext, address: SocketAddr, reason: String) {
     context.report(ServerEvent::HandshakeFailed { address, reason });
 }
 
 /// The HTTP upgrade: reads the request head (at most `MAX_REQUEST_HEAD` bytes), answers it as
 /// `upgrade::answer` decides, and on a 101 hands the stream and any bytes read past the head to
 /// tungstenite. A refused request gets its HTTP error (the body says why) before the close.
+/// With `verify_clients` a valid request is held instead of answered.
 async fn upgrade<S: Transport>(
     mut stream: S,
     config: &ServerConfig,
-) -> Result<Upgraded<S>, Refusal> {
+) -> Result<Handshake<S>, Refusal> {
     let mut head = RequestHead::new();
     let mut buffer = [0u8; 4096];
     loop {
@@ -264,38 +335,48 @@ async fn upgrade<S: Transport>(
                 return Err(reason.into());
             }
         };
-        match head.push(&buffer[..read], &config.protocols) {
+        match head.push(&buffer[..read], &config.protocols, &config.request_policy) {
             Upgrade::Incomplete => {}
             Upgrade::Accept {
                 response,
                 protocol,
                 head_len,
+                request,
             } => {
-                let written = async {
-                    stream.write_all(&response).await?;
-                    stream.flush().await
+                let accepted = Accepted {
+                    stream,
+                    head,
+                    head_len,
+                    response,
+                    protocol,
+                    request,
                 };
-                written.await.map_err(|e| {
-                    Refusal::Reason(format!("the connection failed during the handshake: {e}"))
-                })?;
-                let frames = head.into_frames(head_len);
-                let ws_config = websocket_config(&config.limits);
-                let max_frame = ws_config.max_frame_size.unwrap_or(usize::MAX);
-                // The bytes after the head are the stream's first: the gate scans them too.
-                let stream = FrameGate::new(ReadAhead::new(stream), &frames, max_frame);
-                let ws =
-                    WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config)).await;
-                return Ok((ws, protocol));
+                if config.verify_clients {
+                    return Ok(Handshake::Held(accepted));
+                }
+                let upgraded = accepted.switch_protocols(config).await?;
+                return Ok(Handshake::Upgraded(upgraded));
             }
             Upgrade::Reject {
                 response, reason, ..
             } => {
+                refuse(&mut stream, &response).await;
+                return Err(reason.into());
+            }
+            Upgrade::HealthCheck { response } => {
                 let _ = stream.write_all(&response).await;
                 finish_refusal(&mut stream).await;
-                return Err(reason.into());
+                return Err(Refusal::HealthCheck);
             }
         }
     }
+}
+
+/// Answers a refused client with `response` (an HTTP error, a TLS alert) and ends the
+/// connection so it reads the answer.
+pub(crate) async fn refuse<S: Transport>(stream: &mut S, response: &[u8]) {
+    let _ = stream.write_all(response).await;
+    finish_refusal(stream).await;
 }
 
 /// Ends a refused connection so the client reads the answer: FIN, then what it still sends is

@@ -16,6 +16,7 @@ use super::queue::{Bound, Command, Route, Wake, WakeBatch};
 use crate::error::{CloseError, SendError};
 use crate::packet::{Packet, PeerId};
 use crate::proto::close::{sendable_close_code, MAX_REASON_BYTES};
+use crate::proto::request::ClientRequest;
 
 /// The main thread's view of a connected peer.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ pub struct Peer {
     id: PeerId,
     address: SocketAddr,
     protocol: String,
+    request: ClientRequest,
     route: Route,
     /// The server's batch of held wakes (see `WakeBatch`).
     wakes: Arc<WakeBatch>,
@@ -39,6 +41,7 @@ impl Peer {
         id: PeerId,
         address: SocketAddr,
         protocol: String,
+        request: ClientRequest,
         route: Route,
         wakes: Arc<WakeBatch>,
         multiplayer_unread: Option<Arc<AtomicUsize>>,
@@ -47,6 +50,7 @@ impl Peer {
             id,
             address,
             protocol,
+            request,
             route,
             wakes,
             inbound: VecDeque::new(),
@@ -65,6 +69,11 @@ impl Peer {
     }
 
     /// The subprotocol agreed in the handshake, "" for none.
+    /// What the client asked for in its upgrade request: the path and the headers.
+    pub fn request(&self) -> &ClientRequest {
+        &self.request
+    }
+
     pub fn protocol(&self) -> &str {
         &self.protocol
     }
@@ -160,6 +169,23 @@ impl Peer {
             unread.fetch_add(1, Ordering::Relaxed);
         }
         true
+    }
+
+    /// `batch_receive`: whether a message from the connection task goes to the game, held by
+    /// the server (`Server::take_messages`) and counted against this peer's input limits until
+    /// `taken_by_server`. When the server is closing this peer it is dropped, its room given
+    /// back, as `receive` does.
+    pub(crate) fn receive_for_server(&mut self, packet: &Packet) -> bool {
+        if self.closing {
+            self.route.counters.remove_unread(packet.data.len());
+            return false;
+        }
+        true
+    }
+
+    /// `batch_receive`: the server handed over (or dropped) a message it held for this peer.
+    pub(crate) fn taken_by_server(&self, packet: &Packet) {
+        self.route.counters.remove_unread(packet.data.len());
     }
 
     pub(crate) fn is_multiplayer(&self) -> bool {

@@ -16,11 +16,11 @@
 //! What a peer must take and cannot refuse (a relay, a multiplayer system message) marks it as
 //! overflowed instead (`Route::enqueue_or_overflow`): its connection closes it.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 
@@ -75,6 +75,14 @@ pub(crate) struct PeerCounters {
     /// apply it: a game that calls `set_no_delay` on a peer that reads nothing queues one.
     no_delay: AtomicBool,
     no_delay_queued: AtomicBool,
+    /// A heartbeat tick came and the connection task has not handled it yet (see
+    /// `heartbeat`): one flag, not a queued command, so it is seen even while the socket
+    /// takes no output and the commands wait.
+    heartbeat_due: AtomicBool,
+    /// The connection task let go of tungstenite (see `socket`): rest ticks pass it by.
+    resting: AtomicBool,
+    /// A rest tick came and the connection task has not handled it yet.
+    rest_due: AtomicBool,
 }
 
 /// Why a peer is closed for not keeping up: the first packet it had to take that did not fit.
@@ -159,6 +167,35 @@ impl PeerCounters {
         self.overflow()
     }
 
+    /// A heartbeat tick: flags it and wakes the connection task.
+    pub fn request_heartbeat(&self) {
+        self.heartbeat_due.store(true, Ordering::Release);
+        self.writer_waker.wake();
+    }
+
+    /// A rest tick (see `socket`): flags it and wakes the connection task, unless it rests.
+    pub fn request_rest(&self) {
+        if !self.resting.load(Ordering::Acquire) {
+            self.rest_due.store(true, Ordering::Release);
+            self.writer_waker.wake();
+        }
+    }
+
+    /// Whether a rest tick came since the last call.
+    pub fn take_rest_tick(&self) -> bool {
+        self.rest_due.swap(false, Ordering::AcqRel)
+    }
+
+    pub fn set_resting(&self, resting: bool) {
+        self.resting.store(resting, Ordering::Release);
+    }
+
+    /// Whether a heartbeat tick came since the last call. The connection task calls it after
+    /// registering its waker (`poll_overflow`), so a tick in between wakes it again.
+    pub fn take_heartbeat(&self) -> bool {
+        self.heartbeat_due.swap(false, Ordering::AcqRel)
+    }
+
     /// Records the first overflow and wakes the connection task, which closes the peer.
     fn set_overflow(&self, overflow: Overflow) {
         if self.overflow.set(overflow).is_ok() {
@@ -241,15 +278,66 @@ impl WakeBatch {
     }
 }
 
+/// A peer's command queue. A deque behind a lock, not an unbounded channel: a channel keeps
+/// a block of slots (31 commands, 1.5 KB) for as long as it lives once it was used, and an
+/// idle peer's queue should hold nothing (`Commands::shrink`).
+#[derive(Debug, Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    commands: VecDeque<Command>,
+    /// The `Sender`s alive: none left means the main thread and the registry dropped the peer.
+    senders: usize,
+    /// The connection task dropped its `Commands`: nothing queued now would be taken.
+    closed: bool,
+}
+
+/// The main thread's and the registry's end of a peer's command queue.
+#[derive(Debug)]
+struct Sender(Arc<Queue>);
+
+impl Sender {
+    /// Queues `command`; gives it back once the connection task let go of the queue.
+    fn send(&self, command: Command) -> Result<(), Command> {
+        let mut state = self.0.state.lock();
+        if state.closed {
+            return Err(command);
+        }
+        state.commands.push_back(command);
+        Ok(())
+    }
+}
+
+impl Clone for Sender {
+    fn clone(&self) -> Self {
+        self.0.state.lock().senders += 1;
+        Self(self.0.clone())
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.0.state.lock().senders -= 1;
+    }
+}
+
 /// A connection task's end of its command queue.
 pub(crate) struct Commands {
-    receiver: Receiver<Command>,
+    queue: Arc<Queue>,
     counters: Arc<PeerCounters>,
 }
 
 impl Drop for Commands {
     /// However the task ends (returns, panics, dropped at shutdown), its peer takes no more.
     fn drop(&mut self) {
+        let mut state = self.queue.state.lock();
+        state.closed = true;
+        // What was queued is never sent; it goes now, not with the last sender.
+        state.commands = VecDeque::new();
+        drop(state);
         self.counters.ended.store(true, Ordering::Release);
     }
 }
@@ -258,17 +346,28 @@ impl Commands {
     /// The next command; `Ready(None)` once every sender is gone (the server went away).
     pub fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Command>> {
         for attempt in 0..2 {
-            match self.receiver.try_recv() {
-                Ok(command) => return Poll::Ready(Some(command)),
-                Err(TryRecvError::Disconnected) => return Poll::Ready(None),
-                // Checked again after registering, so a command queued in between still wakes us.
-                Err(TryRecvError::Empty) if attempt == 0 => {
-                    self.counters.writer_waker.register(cx.waker())
-                }
-                Err(TryRecvError::Empty) => {}
+            let mut state = self.queue.state.lock();
+            if let Some(command) = state.commands.pop_front() {
+                return Poll::Ready(Some(command));
+            }
+            if state.senders == 0 {
+                return Poll::Ready(None);
+            }
+            drop(state);
+            // Checked again after registering, so a command queued in between still wakes us.
+            if attempt == 0 {
+                self.counters.writer_waker.register(cx.waker());
             }
         }
         Poll::Pending
+    }
+
+    /// Frees the queue's storage if it is empty (a peer at rest holds none).
+    pub fn shrink(&self) {
+        let mut state = self.queue.state.lock();
+        if state.commands.is_empty() {
+            state.commands = VecDeque::new();
+        }
     }
 }
 
@@ -277,7 +376,7 @@ impl Commands {
 /// thread.
 #[derive(Clone, Debug)]
 pub(crate) struct Route {
-    commands: Sender<Command>,
+    commands: Sender,
     pub counters: Arc<PeerCounters>,
     pub limits: Limits,
 }
@@ -285,14 +384,15 @@ pub(crate) struct Route {
 impl Route {
     /// A new peer's route and its connection task's end of the command queue.
     pub fn new(limits: Limits) -> (Self, Commands) {
-        let (commands, receiver) = crossbeam_channel::unbounded();
+        let queue = Arc::new(Queue::default());
+        queue.state.lock().senders = 1;
         let counters = Arc::new(PeerCounters::default());
         let receiver = Commands {
-            receiver,
+            queue: queue.clone(),
             counters: counters.clone(),
         };
         let route = Self {
-            commands,
+            commands: Sender(queue),
             counters,
             limits,
         };

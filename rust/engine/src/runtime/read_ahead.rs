@@ -9,6 +9,8 @@ use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
 
+use super::transport::Transport;
+
 /// How much one read takes while the input comes in bulk.
 const BULK_READ: usize = 64 * 1024;
 const CACHE_LINE: usize = 64;
@@ -32,10 +34,6 @@ impl<S> ReadAhead<S> {
             start: 0,
             end: 0,
         }
-    }
-
-    pub fn get_ref(&self) -> &S {
-        &self.inner
     }
 
     /// Whether the read-ahead buffer is held (for the tests).
@@ -89,6 +87,26 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
 fn alignment_skew(ahead: &[u8], buf: &ReadBuf<'_>) -> usize {
     let destination = buf.filled().as_ptr_range().end as usize;
     destination.wrapping_sub(ahead.as_ptr() as usize) % CACHE_LINE
+}
+
+impl<S: Transport> Transport for ReadAhead<S> {
+    fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
+        self.inner.set_nodelay(enabled)
+    }
+
+    /// Settled once everything read ahead was handed out; the read-ahead buffer is freed then
+    /// (a peer that goes idle after bulk input would keep it otherwise).
+    fn settle(&mut self) -> bool {
+        if self.start != self.end {
+            return false;
+        }
+        self.ahead = Vec::new();
+        self.inner.settle()
+    }
+
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_read_ready(cx)
+    }
 }
 
 super::transport::writes_pass_through!(ReadAhead);

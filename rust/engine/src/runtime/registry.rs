@@ -1,15 +1,17 @@
 //! The live connections of one server: unique peer ids, the routes other connections relay
-//! through, the multiplayer join/leave announcements, and a way to reach every connection when
-//! the server stops (including those the main thread has not heard of yet).
+//! through, the multiplayer join/leave announcements, the ids reserved for requests held for the
+//! game's verification, and a way to reach every connection when the server stops (including
+//! those the main thread has not heard of yet).
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
 use rand::Rng;
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 
 use super::queue::{Bound, Command, OverflowCause, Route, SYSTEM_RESERVE_PACKETS};
+use super::verification::Answer;
 use crate::packet::{Packet, PeerId};
 use crate::proto::multiplayer::{encode_system, PacketType, Relay, SERVER_ID};
 
@@ -29,6 +31,11 @@ struct RegistryState {
     /// not taken yet: given to no new peer until then, or the game would hear of the new peer
     /// before the old one left, and lose it when it does.
     leaving: HashSet<PeerId>,
+    /// Requests held for the game's verification (`ServerConfig::verify_clients`), by the id
+    /// each one's client will have: reserved for it, so the game can key what it learns from
+    /// the request on the peer's id. Each keeps the channel of its answer until the game
+    /// answers or the server stops (which drops it: the held task refuses the client).
+    held: HashMap<PeerId, Option<oneshot::Sender<Answer>>>,
     /// Ids to try before random ones (`Server::propose_peer_ids`, for tests).
     proposed: VecDeque<PeerId>,
     stopping: bool,
@@ -37,7 +44,15 @@ struct RegistryState {
 impl RegistryState {
     /// Whether `id` is a client id no connection holds.
     fn is_free(&self, id: PeerId) -> bool {
-        id > SERVER_ID && !self.routes.contains_key(&id) && !self.leaving.contains(&id)
+        id > SERVER_ID
+            && !self.routes.contains_key(&id)
+            && !self.leaving.contains(&id)
+            && !self.held.contains_key(&id)
+    }
+
+    /// No connection registered and no request held.
+    fn is_empty(&self) -> bool {
+        self.routes.is_empty() && self.held.is_empty()
     }
 
     /// A client id no connection holds: a proposed one if any is free, else a random one.
@@ -85,6 +100,25 @@ impl Registry {
             return None;
         }
         let id = state.free_id();
+        self.join(&mut state, id, route);
+        Some(id)
+    }
+
+    /// Registers an accepted request held as `id` (see `hold`) as peer `id`, as `register`
+    /// does; `None` once the server stops.
+    pub fn register_held(&self, id: PeerId, route: Route) -> Option<PeerId> {
+        let mut state = self.state.write();
+        state.held.remove(&id);
+        if state.stopping {
+            self.notify_if_empty(&state);
+            return None;
+        }
+        self.join(&mut state, id, route);
+        Some(id)
+    }
+
+    /// Adds `route` as peer `id`, announcing the join in multiplayer mode (see `register`).
+    fn join(&self, state: &mut RegistryState, id: PeerId, route: Route) {
         if self.multiplayer {
             let bound = state.system_bound();
             announce(&route, bound, PacketType::SysId, id);
@@ -96,7 +130,54 @@ impl Registry {
             }
         }
         state.routes.insert(id, route);
-        Some(id)
+    }
+
+    /// Holds a valid upgrade request for the game's verdict: reserves the id its client will
+    /// have as a peer (no join is announced) and returns it with the channel the game's answer
+    /// comes by; `None` once the server stops. The holder ends the hold with `register_held` or
+    /// `end_hold`.
+    pub fn hold(&self) -> Option<(PeerId, oneshot::Receiver<Answer>)> {
+        let mut state = self.state.write();
+        if state.stopping {
+            return None;
+        }
+        let id = state.free_id();
+        let (answer, answered) = oneshot::channel();
+        state.held.insert(id, Some(answer));
+        Some((id, answered))
+    }
+
+    /// Whether the request held as `id` still waits for the game's answer: not answered, and
+    /// its task still waits (it stops at the deadline, or when the client leaves).
+    pub fn awaits_answer(&self, id: PeerId) -> bool {
+        let state = self.state.read();
+        matches!(state.held.get(&id), Some(Some(answer)) if !answer.is_closed())
+    }
+
+    /// Gives the request held as `id` the game's `answer`; `Err` when none waits for one (an
+    /// unknown id, an answered request, or one whose wait ended: timed out, client gone).
+    pub fn answer(&self, id: PeerId, answer: Answer) -> Result<(), Answer> {
+        let channel = self.state.write().held.get_mut(&id).and_then(Option::take);
+        match channel {
+            Some(channel) => channel.send(answer),
+            None => Err(answer),
+        }
+    }
+
+    /// The request held as `id` ended without becoming a peer: its id stays taken until
+    /// `release`, like a peer's that left.
+    pub fn end_hold(&self, id: PeerId) {
+        let mut state = self.state.write();
+        if state.held.remove(&id).is_some() {
+            state.leaving.insert(id);
+        }
+        self.notify_if_empty(&state);
+    }
+
+    fn notify_if_empty(&self, state: &RegistryState) {
+        if state.is_empty() {
+            self.emptied.notify_one();
+        }
     }
 
     /// Forgets a connection, whose id stays taken until `release`; in multiplayer mode every
@@ -113,9 +194,7 @@ impl Registry {
                 }
             }
         }
-        if state.routes.is_empty() {
-            self.emptied.notify_one();
-        }
+        self.notify_if_empty(&state);
     }
 
     /// The main thread took the `Disconnected` event of `id`: a new peer may have it.
@@ -149,12 +228,30 @@ impl Registry {
         Ok(())
     }
 
-    /// Refuses new connections and tells every live one to close.
+    /// A heartbeat tick: flags and wakes every registered connection once (see `heartbeat`).
+    pub fn request_heartbeats(&self) {
+        for route in self.state.read().routes.values() {
+            route.counters.request_heartbeat();
+        }
+    }
+
+    /// A rest tick: flags and wakes every registered connection that is awake (see `socket`).
+    pub fn request_rests(&self) {
+        for route in self.state.read().routes.values() {
+            route.counters.request_rest();
+        }
+    }
+
+    /// Refuses new connections, tells every live one to close and every held request that
+    /// no answer comes (dropping its channel: its client is refused).
     pub fn shutdown_all(&self) {
         let mut state = self.state.write();
         state.stopping = true;
         for route in state.routes.values() {
             let _ = route.command(Command::Shutdown);
+        }
+        for answer in state.held.values_mut() {
+            answer.take();
         }
     }
 
@@ -163,10 +260,10 @@ impl Registry {
         self.state.read().routes.len()
     }
 
-    /// Resolves once no connection is left.
+    /// Resolves once no connection is left, held requests included.
     pub async fn wait_empty(&self) {
         loop {
-            if self.state.read().routes.is_empty() {
+            if self.state.read().is_empty() {
                 return;
             }
             // `notify_one` keeps a permit, so a wake between the check and here is not lost.
@@ -370,6 +467,72 @@ mod tests {
         assert_eq!(join(&registry).0, 5);
         registry.propose_ids([0, 1, -3]);
         assert!(join(&registry).0 >= 2, "never the server's id or below");
+    }
+
+    #[test]
+    fn a_held_request_reserves_its_id_and_joins_only_when_registered() {
+        let registry = Registry::new(true);
+        let (_, a_commands) = join(&registry);
+        announcements(&a_commands);
+        registry.propose_ids([7]);
+        let (held, answered) = registry.hold().unwrap();
+        assert_eq!(held, 7);
+        registry.propose_ids([7]);
+        let (other, other_commands) = join(&registry);
+        assert_ne!(other, 7, "a held id is taken");
+        assert_eq!(announcements(&a_commands), [(ADD, other)]);
+        drop(other_commands);
+        assert_eq!(registry.len(), 2, "a held request is no peer");
+
+        assert!(registry.awaits_answer(7));
+        assert!(registry.answer(7, Answer::Accept).is_ok());
+        assert!(matches!(answered.blocking_recv(), Ok(Answer::Accept)));
+        assert!(!registry.awaits_answer(7), "answered");
+        assert!(registry.answer(7, Answer::Accept).is_err());
+        let (route, held_commands) = Route::new(Limits::default());
+        assert_eq!(registry.register_held(7, route), Some(7));
+        assert_eq!(announcements(&a_commands), [(ADD, 7)]);
+        assert_eq!(
+            announcements(&held_commands)[..2],
+            [(ID, 7), (ADD, SERVER_ID)]
+        );
+    }
+
+    #[test]
+    fn a_hold_that_ends_frees_its_id_once_released_and_stops_waiting_with_its_task() {
+        let registry = Registry::new(false);
+        registry.propose_ids([9]);
+        let (held, answered) = registry.hold().unwrap();
+        assert_eq!(held, 9);
+        // The task stopped waiting (deadline, client gone): the request waits no more.
+        drop(answered);
+        assert!(!registry.awaits_answer(9));
+        assert!(registry.answer(9, Answer::Accept).is_err());
+        registry.end_hold(9);
+        registry.propose_ids([9, 10]);
+        assert_eq!(join(&registry).0, 10, "9 is not released yet");
+        registry.release(9);
+        registry.propose_ids([9]);
+        assert_eq!(join(&registry).0, 9);
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_drops_the_held_answers_and_waits_for_the_holds() {
+        let registry = Registry::new(false);
+        let (held, answered) = registry.hold().unwrap();
+        registry.shutdown_all();
+        assert!(
+            answered.await.is_err(),
+            "the holder hears that no answer comes"
+        );
+        assert!(registry.hold().is_none());
+        let waited = futures_util::FutureExt::now_or_never(registry.wait_empty());
+        assert!(
+            waited.is_none(),
+            "a stop waits for the held request to be answered"
+        );
+        registry.end_hold(held);
+        registry.wait_empty().await;
     }
 
     #[tokio::test]

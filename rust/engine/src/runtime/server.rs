@@ -2,7 +2,7 @@
 //! reach its peers, stop it. Every call returns at once; the network runs on the server's own
 //! tokio runtime.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,14 +14,18 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
 use super::context::{Event, ServerContext};
+use super::heartbeat::spawn_heartbeat;
 use super::listener::{accept_loop, bind};
 use super::peer::Peer;
 use super::queue::WakeBatch;
+use super::socket::spawn_rest_tick;
+use super::verification::Answer;
 use crate::config::ServerConfig;
-use crate::error::{ListenError, SendError};
+use crate::error::{ListenError, SendError, VerifyError};
 use crate::event::ServerEvent;
-use crate::packet::{Packet, PeerId};
+use crate::packet::{Packet, PeerId, PeerMap};
 use crate::proto::multiplayer::{encode_data, Relay, HEADER_SIZE, SERVER_ID};
+use crate::tls::TlsConfig;
 
 /// How long `stop()` lets connections send their close frames, and then lets the runtime's
 /// threads finish.
@@ -31,13 +35,22 @@ pub struct Server {
     runtime: Option<Runtime>,
     context: Arc<ServerContext>,
     accept_task: JoinHandle<()>,
+    /// The heartbeat tick, when `heartbeat_interval` is on.
+    heartbeat_task: Option<JoinHandle<()>>,
+    /// The rest tick (see `socket`).
+    rest_task: JoinHandle<()>,
     events: Receiver<Event>,
-    peers: HashMap<PeerId, Peer>,
+    peers: PeerMap<Peer>,
     /// Multiplayer mode: the senders of the packets filed in the peers' unread queues, in
     /// arrival order across peers (the MultiplayerAPI reads them in that order). A peer that
     /// closes drops its unread packets and never files more, so its entries left here are
     /// skipped (see `skip_dropped_arrivals`).
     arrivals: VecDeque<PeerId>,
+    /// `batch_receive` (plain mode only): messages are held here for `take_messages`, in
+    /// arrival order, instead of being announced. Each stays counted against its peer's input
+    /// limits until taken, as an unread message in a peer's queue does.
+    batch_receive: bool,
+    held: VecDeque<(PeerId, Packet)>,
     local_addr: SocketAddr,
     /// The process may run on one core only, so the network thread shares it with the game.
     one_core: bool,
@@ -65,19 +78,28 @@ impl Server {
             .build()
             .map_err(ListenError::Runtime)?;
         let (events_tx, events) = unbounded();
+        let batch_receive = config.batch_receive && !config.multiplayer;
         let context = Arc::new(ServerContext::new(config, events_tx));
         let listener = {
             let _entered = runtime.enter();
             tokio::net::TcpListener::from_std(listener).map_err(ListenError::CantCreate)?
         };
         let accept_task = runtime.spawn(accept_loop(listener, context.clone()));
+        let (heartbeat_task, rest_task) = {
+            let _entered = runtime.enter();
+            (spawn_heartbeat(&context), spawn_rest_tick(&context))
+        };
         Ok(Self {
             runtime: Some(runtime),
             context,
             accept_task,
+            heartbeat_task,
+            rest_task,
             events,
-            peers: HashMap::new(),
+            peers: PeerMap::default(),
             arrivals: VecDeque::new(),
+            batch_receive,
+            held: VecDeque::new(),
             local_addr,
             one_core: cores == 1,
         })
@@ -88,8 +110,17 @@ impl Server {
         self.local_addr
     }
 
+    /// The configuration the server was started with (`config().tls` stays the first TLS
+    /// configuration; `replace_tls` changes what new connections get).
     pub fn config(&self) -> &ServerConfig {
         &self.context.config
+    }
+
+    /// Serves the wss:// connections accepted from now on with `tls` (a renewed certificate,
+    /// say), without touching the connected peers or the listening socket. False on a ws://
+    /// server, which stays one.
+    pub fn replace_tls(&self, tls: TlsConfig) -> bool {
+        self.context.replace_tls(tls)
     }
 
     /// The largest packet a peer's queue takes from the game: the outbound byte limit, less
@@ -104,7 +135,16 @@ impl Server {
     /// reachable from its `Connected` event until its `Disconnected` event.
     /// Once the channel is empty, the notice of warnings held back comes out, when due.
     pub fn next_event(&mut self) -> Option<ServerEvent> {
-        loop {
+        let mut unbounded = usize::MAX;
+        self.next_event_within(&mut unbounded)
+    }
+
+    /// Like `next_event`, taking at most `budget` events off the channel, each one taken
+    /// counted (reported or not): a poll that handles the `pending_events()` of its start ends
+    /// even while messages it files without a report (`batch_receive`) keep coming.
+    pub fn next_event_within(&mut self, budget: &mut usize) -> Option<ServerEvent> {
+        while *budget > 0 {
+            *budget -= 1;
             let event = match self.events.try_recv() {
                 Ok(event) => event,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
@@ -115,6 +155,7 @@ impl Server {
                 return Some(event);
             }
         }
+        None
     }
 
     /// Holds back the wakes of connection tasks for packets sent (`Peer::put_packet`,
@@ -173,12 +214,23 @@ impl Server {
         match event {
             Event::Connected(peer) => {
                 let id = peer.id();
+                if self.batch_receive {
+                    // Messages of the id's previous holder that the game did not take are not
+                    // the new peer's.
+                    self.held.retain(|(from, _)| *from != id);
+                }
                 let protocol = peer.protocol().to_owned();
                 self.peers.insert(id, peer);
                 Some(ServerEvent::Connected { id, protocol })
             }
             Event::Message { id, packet } => {
                 let peer = self.peers.get_mut(&id)?;
+                if self.batch_receive {
+                    if peer.receive_for_server(&packet) {
+                        self.held.push_back((id, packet));
+                    }
+                    return None;
+                }
                 if !peer.receive(packet) {
                     return None;
                 }
@@ -186,6 +238,17 @@ impl Server {
                     self.arrivals.push_back(id);
                 }
                 Some(ServerEvent::Message { id })
+            }
+            // A request whose wait ended (its client left) before the game heard of it is
+            // not announced: the game hears nothing of that id.
+            Event::VerifyRequest { id, request } => self
+                .context
+                .registry
+                .awaits_answer(id)
+                .then_some(ServerEvent::VerifyRequest { id, request }),
+            Event::HoldEnded(id) => {
+                self.context.registry.release(id);
+                None
             }
             Event::Report(event @ ServerEvent::CloseRequest { id, .. }) => {
                 self.peers.contains_key(&id).then_some(event)
@@ -199,6 +262,11 @@ impl Server {
                     self.arrivals.retain(|from| *from != id);
                 }
                 peer.drop_unread();
+                if self.batch_receive && !peer.is_open() {
+                    // The game closed it: none of its unread messages reaches the game. The
+                    // messages of a peer that left by itself are still taken, after the news.
+                    self.held.retain(|(from, _)| *from != id);
+                }
                 Some(event)
             }
             Event::Report(event) => {
@@ -249,6 +317,25 @@ impl Server {
         Some((from, payload))
     }
 
+    /// `batch_receive`: takes every message held since the last call, with its sender, in
+    /// arrival order across peers. Messages are held as `next_event` takes them off the
+    /// channel, so these are what the polls so far delivered; those of a peer that left by
+    /// itself come too (the game heard of its end first), those of a peer the game closed do
+    /// not. Empty without `batch_receive`.
+    pub fn take_messages(&mut self) -> Vec<(PeerId, Packet)> {
+        let mut messages = Vec::with_capacity(self.held.len());
+        for (from, packet) in self.held.drain(..) {
+            if let Some(peer) = self.peers.get(&from) {
+                peer.taken_by_server(&packet);
+                if !peer.is_open() {
+                    continue;
+                }
+            }
+            messages.push((from, packet));
+        }
+        messages
+    }
+
     /// Drops the arrivals at the front whose packets their peer no longer holds (it closed
     /// or is gone): a peer's packets are taken in order, so its entry at the front is its
     /// oldest packet exactly when it holds any.
@@ -288,6 +375,25 @@ impl Server {
                 targets.filter_map(send).collect()
             }
         }
+    }
+
+    /// Lets the client held as `id` (`ServerEvent::VerifyRequest`) in: it gets its 101 and
+    /// becomes peer `id` (`Connected` follows). `Err` when no request held as `id` waits for
+    /// an answer.
+    pub fn accept_client(&self, id: PeerId) -> Result<(), VerifyError> {
+        self.answer(id, Answer::Accept)
+    }
+
+    /// Refuses the client held as `id` with the HTTP error `status` (400-599) and `reason`
+    /// (at most `MAX_REJECT_REASON_BYTES`, then a newline) as the body. Nothing more is heard
+    /// of it.
+    pub fn reject_client(&self, id: PeerId, status: i64, reason: &str) -> Result<(), VerifyError> {
+        self.answer(id, Answer::reject(status, reason)?)
+    }
+
+    fn answer(&self, id: PeerId, answer: Answer) -> Result<(), VerifyError> {
+        let answered = self.context.registry.answer(id, answer);
+        answered.map_err(|_| VerifyError::NotWaiting(id))
     }
 
     /// The ids the next peers get, in order, before random ones; an id a connection holds (or
@@ -335,8 +441,8 @@ impl Server {
         self.context.refuse_new_connections.load(Ordering::Acquire)
     }
 
-    /// Closes the listener and every connection (close 1001), emits nothing, and joins the
-    /// network threads, waiting at most about twice `STOP_GRACE`.
+    /// Closes the listener and every connection (close 1001), refuses the held requests (503),
+    /// emits nothing, and joins the network threads, waiting at most about twice `STOP_GRACE`.
     pub fn stop(mut self) {
         self.shut_down();
     }
@@ -346,6 +452,10 @@ impl Server {
             return;
         };
         self.accept_task.abort();
+        if let Some(heartbeat) = &self.heartbeat_task {
+            heartbeat.abort();
+        }
+        self.rest_task.abort();
         self.context.registry.shutdown_all();
         if tokio::runtime::Handle::try_current().is_ok() {
             // Inside some async context (never Godot's main thread) we may not block: the
@@ -362,6 +472,7 @@ impl Server {
             peer.drop_unread();
         }
         self.arrivals.clear();
+        self.held.clear();
     }
 }
 

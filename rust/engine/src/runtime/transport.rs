@@ -1,23 +1,38 @@
 //! The byte streams a connection runs on: TCP, TLS over TCP, either behind `ReadAhead` and
-//! `FrameGate`, and in the unit tests an in-memory pipe.
+//! `FrameGate` (whose `Transport` is in their modules), and in the unit tests an in-memory pipe.
 
 use std::io;
+use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::frame_gate::FrameGate;
-use super::read_ahead::ReadAhead;
-
-/// A stream a connection runs on, and the socket options the game may change under it.
+/// A stream a connection runs on, the socket options the game may change under it, and how a
+/// connection at rest (`socket::Socket`) waits on it without a read buffer.
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// TCP_NODELAY on the socket underneath, where there is one.
     fn set_nodelay(&self, enabled: bool) -> io::Result<()>;
+
+    /// Whether this layer holds no input that a read would return without the socket, once a
+    /// read got `Pending`; it may free what it buffered. Then `poll_read_ready` tells when to
+    /// read again. False where the stream cannot be waited on without a read.
+    fn settle(&mut self) -> bool;
+
+    /// Ready once the socket underneath has input (or an end, or an error) to read.
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
 
 impl Transport for TcpStream {
     fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
         TcpStream::set_nodelay(self, enabled)
+    }
+
+    fn settle(&mut self) -> bool {
+        true
+    }
+
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        TcpStream::poll_read_ready(self, cx)
     }
 }
 
@@ -25,17 +40,16 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
     fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
         self.get_ref().0.set_nodelay(enabled)
     }
-}
 
-impl<S: Transport> Transport for ReadAhead<S> {
-    fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
-        self.get_ref().set_nodelay(enabled)
+    /// tokio-rustls returns `Pending` only once rustls has no plaintext left and the socket
+    /// has nothing more: a record cut short waits in rustls for the rest, which the socket
+    /// signals.
+    fn settle(&mut self) -> bool {
+        true
     }
-}
 
-impl<S: Transport> Transport for FrameGate<S> {
-    fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
-        self.get_ref().set_nodelay(enabled)
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_ref().0.poll_read_ready(cx)
     }
 }
 
@@ -82,10 +96,19 @@ macro_rules! writes_pass_through {
 }
 pub(crate) use writes_pass_through;
 
-/// In memory there is no Nagle to switch off.
+/// In memory there is no Nagle to switch off, and no readiness to wait on: a connection on
+/// a pipe never rests.
 #[cfg(test)]
 impl Transport for tokio::io::DuplexStream {
     fn set_nodelay(&self, _enabled: bool) -> io::Result<()> {
         Ok(())
+    }
+
+    fn settle(&mut self) -> bool {
+        false
+    }
+
+    fn poll_read_ready(&self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
