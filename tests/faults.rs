@@ -146,7 +146,9 @@ fn a_client_that_vanishes_mid_handshake_fails_it_at_once() {
         let local = tcp.local_addr().unwrap();
         // The client vanishes once the server has accepted it: a connection reset while still
         // in the listen backlog never reaches the server on Windows (wine, loaded: 1 run in 5).
-        wait_until("the server accepts the connection", || server.open_sockets() > 0);
+        wait_until("the server accepts the connection", || {
+            server.open_sockets() > 0
+        });
         if reset {
             reset_on_drop(&tcp);
         }
