@@ -9,6 +9,7 @@ use gdnative::prelude::*;
 use super::args::Int;
 use super::errors::{describe_send_error, send_error_code};
 use super::log;
+use super::pool;
 use super::state::ServerState;
 use gdws_engine::{Packet, PeerId, SendError, Server};
 
@@ -52,18 +53,9 @@ fn entry(id: PeerId, packet: &Packet) -> VariantArray {
     let entry = VariantArray::new();
     entry.resize(3);
     entry.set(0, i64::from(id));
-    entry.set(1, byte_pool(&packet.data));
+    entry.set(1, pool::from_slice(&packet.data));
     entry.set(2, packet.is_text);
     entry.into_shared()
-}
-
-/// An empty PoolByteArray is made, not written to: gdnative 0.11 writes an empty pool array
-/// through a null pointer.
-fn byte_pool(data: &[u8]) -> PoolArray<u8> {
-    if data.is_empty() {
-        return PoolArray::new();
-    }
-    PoolArray::from_slice(data)
 }
 
 /// `put_packets(messages)`: sends each `[id, packet, was_string]` entry in order, every
@@ -140,11 +132,7 @@ fn parse_entry(message: &Variant) -> Result<(i64, Packet), String> {
     let is_text = is_text
         .try_to::<bool>()
         .map_err(|_| format!("was_string must be a bool, not {}", type_name(&is_text)))?;
-    // An empty pool array is not read (see `byte_pool`).
-    let data = match data.is_empty() {
-        true => Bytes::new(),
-        false => Bytes::copy_from_slice(&data.read()),
-    };
+    let data = pool::read(&data, Bytes::copy_from_slice);
     Ok((id.get(), Packet { data, is_text }))
 }
 

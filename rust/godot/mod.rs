@@ -9,6 +9,7 @@ mod ffi;
 mod log;
 mod multiplayer;
 mod peer;
+mod pool;
 mod pump;
 mod server;
 mod signals;

@@ -15,6 +15,7 @@ use super::engine_server::EngineServer;
 use super::errors::{describe_send_error, send_error_code};
 use super::ffi::{Binding, PacketPeerImpl};
 use super::log;
+use super::pool;
 use gdws_engine::{Packet, Peer, PeerId, SendError};
 
 /// WebSocketPeer.WriteMode
@@ -141,11 +142,7 @@ impl WebSocketPeer {
     /// straight to the callback the engine's path ends in (`put_var` still takes that path).
     #[method]
     fn put_packet(&self, buffer: PoolArray<u8>) -> i64 {
-        // An empty pool array is not read: gdnative 0.11 reads it through a null pointer.
-        match buffer.is_empty() {
-            true => self.binding.put_packet(&[]),
-            false => self.binding.put_packet(&buffer.read()),
-        }
+        pool::read(&buffer, |data| self.binding.put_packet(data))
     }
 
     #[method]

@@ -15,6 +15,7 @@ use super::errors::{listen_error_code, to_code, verify_error_code};
 use super::ffi::{Binding, DroppedElsewhere, MainThreadData};
 use super::log::{self, LISTEN, RELOAD_TLS};
 use super::peer::WebSocketPeer;
+use super::pool::{self, strings};
 use super::pump;
 use super::signals;
 use super::state::ServerState;
@@ -177,7 +178,8 @@ impl WebSocketServer {
             .with_default(PoolArray::new())
             .with_getter(|this, _| {
                 let policy = &this.settings.borrow().request_policy;
-                string_pool(policy.allowed_origins.iter().map(Origin::as_str))
+                let origins = policy.allowed_origins.iter().map(Origin::as_str);
+                pool::from_vec(origins.map(GodotString::from).collect())
             })
             .with_shr_setter(|this, _, value| this.set_allowed_origins(&value))
             .done();
@@ -721,24 +723,6 @@ impl DroppedElsewhere for WebSocketServer {
         let stopper = self.state().engine().stopper();
         Box::new(move || stopper.stop())
     }
-}
-
-/// A PoolStringArray's strings. gdnative 0.11 reads an empty pool array through a null pointer,
-/// which Rust's debug checks abort on, so empty arrays are not read.
-fn strings(list: &PoolArray<GodotString>) -> Vec<String> {
-    if list.is_empty() {
-        return Vec::new();
-    }
-    list.read().iter().map(GodotString::to_string).collect()
-}
-
-/// `texts` as a PoolStringArray; an empty one is not written to (see `strings`).
-fn string_pool<'a>(texts: impl Iterator<Item = &'a str>) -> PoolArray<GodotString> {
-    let texts: Vec<GodotString> = texts.map(GodotString::from).collect();
-    if texts.is_empty() {
-        return PoolArray::new();
-    }
-    PoolArray::from_vec(texts)
 }
 
 /// The largest `input_buffer_size_kb` and `output_buffer_size_kb`: `MAX_BUFFER_BYTES` in KiB.

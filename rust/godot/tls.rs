@@ -12,6 +12,7 @@ use rustls_pki_types::CertificateDer;
 use super::errors::tls_error_code;
 use super::ffi::{key_pem_from_engine, resource_path};
 use super::log;
+use super::pool;
 use gdws_engine::{Pem, TlsConfig, MAX_PEM_BYTES};
 
 /// The wss:// properties: where each piece of the TLS material comes from, a resource or a
@@ -440,12 +441,9 @@ fn read_godot_file(path: &str) -> Result<Vec<u8>, (GodotError, String)> {
     }
     let mut buffer = file.get_buffer(len);
     file.close();
-    let data = buffer.to_vec();
-    // The file may be a key: Godot's copy is overwritten before Godot frees it. (An empty pool
-    // array is not written to: gdnative 0.11 reads it through a null pointer.)
-    if !buffer.is_empty() {
-        buffer.write().fill(0);
-    }
+    let data = pool::read(&buffer, <[u8]>::to_vec);
+    // The file may be a key: Godot's copy is overwritten before Godot frees it.
+    pool::fill(&mut buffer, 0);
     Ok(data)
 }
 
