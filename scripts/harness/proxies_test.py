@@ -55,10 +55,29 @@ BEHIND_HAPROXY = ("--trusted-proxies=127.0.0.1", "--health-check-path=/healthz")
 
 SCRATCH = Path(tempfile.mkdtemp(prefix="gdws_proxies."))
 STARTED = []  # every Process this run started, ended at exit
+# Notified on a new line from any Process: a test can wait for a line from whichever has it.
+OUTPUT_CHANGED = threading.Condition()
 
 
 def port(index):
     return FIRST_PORT + index
+
+
+def wait_for_any(processes, pattern, timeout=WAIT):
+    """The indexes of the `processes` whose output matches the regex `pattern`, once one does
+    (a line is read by a thread, so it may come after the event it tells of); fails if the time
+    runs out first."""
+    regex = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    with OUTPUT_CHANGED:
+        while True:
+            found = [i for i, process in enumerate(processes) if any(map(regex.search, process.lines))]
+            left = deadline - time.monotonic()
+            if found or left <= 0:
+                assert found, f"a line matching {pattern!r} expected from one of " \
+                              f"{[process.name for process in processes]}"
+                return found
+            OUTPUT_CHANGED.wait(min(left, 0.5))
 
 
 class Process:
@@ -69,7 +88,7 @@ class Process:
     def __init__(self, name, args, cwd=None, env=None):
         self.name = name
         self.lines = []
-        self._changed = threading.Condition()
+        self._changed = OUTPUT_CHANGED
         self.popen = subprocess.Popen(
             args, cwd=cwd, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
@@ -455,8 +474,7 @@ async def test_haproxy_two_instances():
     # the address it printed is the client's own, port and all (from the PROXY header).
     groups = [[], []]
     for client in clients:
-        on = [i for i, demo in enumerate(demos)
-              if demo.matches(rf"Client {client.id} connected from {CLIENT_HOST}:{client.local_port},")]
+        on = wait_for_any(demos, rf"Client {client.id} connected from {CLIENT_HOST}:{client.local_port},")
         assert len(on) == 1, f"{client.name} (id {client.id}, port {client.local_port}) is on one server, " \
                              f"with its own address: found on {on}"
         groups[on[0]].append(client)
@@ -503,6 +521,7 @@ async def test_haproxy_health_check():
     # Back in the rotation: two new clients, one on each server.
     clients = [await ChatClient.open(f"ws://127.0.0.1:{port(4)}/play", f"c{i}") for i in range(2)]
     for demo in demos:
+        demo.wait_for(r"Client \d+ connected from")
         assert len(demo.matches(r"Client \d+ connected from")) == 1, demo.output()
     for client in clients:
         await client.close()
