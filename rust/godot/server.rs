@@ -243,10 +243,12 @@ impl WebSocketServer {
     fn get_trusted_proxies(&self) -> PoolArray<GodotString> {
         let settings = self.settings.borrow();
         let ranges = settings.trusted_proxies.ranges();
-        ranges
-            .iter()
-            .map(|range| range.to_string().into())
-            .collect()
+        pool::from_vec(
+            ranges
+                .iter()
+                .map(|range| range.to_string().into())
+                .collect(),
+        )
     }
 
     /// Takes the entries that are addresses or CIDR ranges and prints an error naming each
