@@ -1,5 +1,6 @@
 /* Loads a DLL the way Godot does on Windows (LoadLibrary: every import must resolve) and looks
- * up the three GDNative entry points Godot calls. Exit code 0 when all of that works. Run under
+ * up the GDNative entry points Godot calls (godot_nativescript_frame every frame: see
+ * rust/godot/ffi.rs). Exit code 0 when all of that works. Run under
  * wine by scripts/harness/addon_test.sh. */
 #include <stdio.h>
 #include <windows.h>
@@ -9,6 +10,7 @@ int main(int argc, char **argv) {
         "godot_gdnative_init",
         "godot_gdnative_terminate",
         "godot_nativescript_init",
+        "godot_nativescript_frame",
     };
     if (argc != 2) {
         fprintf(stderr, "usage: load_dll PATH\n");
