@@ -10,4 +10,8 @@ fn init(handle: gdnative::prelude::InitHandle) {
     handle.add_class::<godot::WebSocketPeer>();
 }
 
-gdnative::prelude::godot_init!(init);
+gdnative::init::godot_gdnative_init!();
+gdnative::init::godot_gdnative_terminate!();
+// gdnative's class registration, which `godot::godot_nativescript_init` (the entry point Godot
+// calls) runs first.
+gdnative::init::godot_nativescript_init!(init as gdws_register_classes);

@@ -253,6 +253,15 @@ func connected_peer():
 	check(server.has_peer(json_id), "has_peer(float id)")
 	check(server.get_peer(json_id) != null, "get_peer(float id)")
 	check_eq(server.get_peer_port(json_id), remote_port, "get_peer_port(float id)")
+	if not builtin:
+		# A wrong argument is an error naming the call, and the stock default back (the stock
+		# class stops the calling GDScript function instead).
+		expect_errors_begin("bad arguments", "^ERROR: WebSocketServer\\.(get_peer|put_packets|poll): ", 4)
+		check_eq(server.get_peer("one"), null, "get_peer(String)")
+		check_eq(server.callv("get_peer", []), null, "get_peer()")
+		check_eq(server.put_packets("x"), null, "put_packets(String)")
+		server.callv("poll", [1])
+		expect_errors_end("bad arguments")
 	peer.set_write_mode(float(WebSocketPeer.WRITE_MODE_TEXT))
 	check_eq(peer.get_write_mode(), WebSocketPeer.WRITE_MODE_TEXT, "set_write_mode(float)")
 	peer.set_write_mode(WebSocketPeer.WRITE_MODE_BINARY)

@@ -8,7 +8,11 @@ extends "res://tests/lib/test_case.gd"
 #   (stock #31106, #46096): errors, not crashes;
 # - the last reference to a listening server dropped with clients connected: the clients see
 #   the connection end, the network threads are gone, and nothing leaks at exit (the runner
-#   checks Godot's leak report).
+#   checks Godot's leak report);
+# - the last reference dropped by a data_received handler in the middle of a poll() that may
+#   have more messages ready (ours only: Godot aborts when an object is freed while it emits a
+#   signal, which the stock class lets happen): the poll delivers what it began with, the server
+#   is freed when it returns and stops as when dropped anywhere else.
 
 const ROUNDS = 100
 
@@ -19,6 +23,7 @@ func run():
 	yield(churn(), "completed")
 	yield(gone_peer_and_empty_queue(), "completed")
 	yield(drop_last_reference(), "completed")
+	yield(drop_last_reference_in_poll(), "completed")
 
 
 # Threads of our network runtimes (named gdws-io) alive in this process; -1 when /proc cannot
@@ -240,3 +245,51 @@ func drop_last_reference():
 	check_eq(again.listen(port), OK, "listen on the port of the freed server")
 	again.stop()
 
+
+
+var _lone_server = null  # the only reference to the server of drop_last_reference_in_poll
+var _lone_deliveries := 0
+
+
+func drop_last_reference_in_poll():
+	if builtin:  # Godot aborts: the stock server is freed while it emits data_received
+		yield(self, "idle_frame")
+		return
+	_lone_server = new_server()  # not make_server: nothing else holds a reference
+	_lone_server.connect("data_received", self, "_drop_lone_server")
+	check_eq(_lone_server.listen(port), OK, "listen")
+	var tcp = yield(raw_connect(), "completed")
+	tcp.put_data(upgrade_request())
+	yield(wait_until("the upgrade's answer", self, "_received_contains", [tcp, "\r\n\r\n"]), "completed")
+	check(_received[tcp].begins_with("HTTP/1.1 101"), "upgraded")
+	# Three masked text frames (mask key 0) in one write: one read on the server side.
+	var frames := PoolByteArray()
+	for text in ["one", "two", "three"]:
+		frames.append_array(PoolByteArray([0x81, 0x80 | text.length(), 0, 0, 0, 0]))
+		frames.append_array(text.to_ascii())
+	tcp.put_data(frames)
+	# Polled through the member itself, as a game's _process does: the call holds no other
+	# reference, so the handler's `_lone_server = null` frees the object inside poll().
+	var freed := weakref(_lone_server)
+	var deadline := OS.get_ticks_msec() + DEFAULT_TIMEOUT * 1000
+	while _lone_server != null and OS.get_ticks_msec() < deadline:
+		_lone_server.poll()
+		yield(self, "idle_frame")
+	check(_lone_server == null, "a message came and its handler dropped the server")
+	check(freed.get_ref() == null, "the server was freed once its poll() returned")
+	check(_lone_deliveries >= 1 and _lone_deliveries <= 3,
+			"messages delivered by that poll: %d of 3, then none" % _lone_deliveries)
+	yield(wait_until("the freed server's connection to end", self, "_is_closed", [tcp]), "completed")
+	check(_is_closed(tcp), "the client's connection ends")
+	yield(wait_until("the network threads of the freed server to exit", self, "no_network_threads"), "completed")
+	check(no_network_threads(), "no network thread left")
+
+
+func _drop_lone_server(_id):
+	_lone_deliveries += 1
+	_lone_server = null  # the last reference but the one the running poll() holds
+
+
+func _received_contains(tcp: StreamPeerTCP, text: String) -> bool:
+	_is_closed(tcp)
+	return text in _received[tcp]

@@ -9,7 +9,7 @@
 // (`MainThreadData`), whose trait gdnative declares `unsafe`.
 
 use std::cell;
-use std::ffi::c_void;
+use std::ffi::{c_void, CStr};
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -20,6 +20,7 @@ use bytes::Bytes;
 use gdnative::api::{CryptoKey, MultiplayerPeerGDNative, PacketPeerGDNative, Resource};
 use gdnative::core_types::GodotError;
 use gdnative::export::user_data::{LocalCellData, LocalCellError, Map, MapMut, UserData};
+use gdnative::export::{ArgumentError, Varargs};
 use gdnative::prelude::*;
 use gdnative::sys;
 
@@ -245,32 +246,33 @@ unsafe fn call<T, R>(
     // any thread, and only its `thread` is read before the check.
     let bound = &*(user as *const Bound<T>);
     if bound.thread != current_thread() {
-        log::error(
-            name,
-            "called from another thread than the one that made the object; WebSocketServer \
-             and WebSocketPeer are main-thread only (the network already runs on its own \
-             threads)",
-        );
+        log::error(name, OTHER_THREAD);
         return fallback;
     }
     // Cloned on the object's thread, the only one that touches this `Rc`.
     let state = bound.state.clone();
-    match catch_unwind(AssertUnwindSafe(|| body(&state))) {
-        Ok(result) => result,
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            log::error(
-                name,
-                format!("gdws internal error: {message}; the call was ignored"),
-            );
-            fallback
-        }
-    }
+    catch_unwind(AssertUnwindSafe(|| body(&state))).unwrap_or_else(|payload| {
+        report_panic(name, payload);
+        fallback
+    })
 }
+
+/// Prints the panic a call caught as a Godot error naming the call.
+fn report_panic(name: &str, payload: Box<dyn std::any::Any + Send>) {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    log::error(
+        name,
+        format!("gdws internal error: {message}; the call was ignored"),
+    );
+}
+
+const OTHER_THREAD: &str = "called from another thread than the one that made the object; \
+     WebSocketServer and WebSocketPeer are main-thread only (the network already runs on its \
+     own threads)";
 
 fn error_code(result: Result<(), GodotError>) -> sys::godot_error {
     match result {
@@ -559,3 +561,144 @@ impl<T: NativeClass + DroppedElsewhere> MapMut for MainThreadData<T> {
 /// 17,800). gdnative 0.11's `godot_init!` does not export it.
 #[no_mangle]
 pub extern "C" fn godot_nativescript_frame() {}
+
+/// A script method that Godot calls through `direct_method_call` instead of gdnative's
+/// wrapper: the instance and the call's arguments in, the return value out.
+pub(crate) struct DirectMethod<T> {
+    /// The name scripts call it by.
+    pub name: &'static CStr,
+    /// `Class.method`, for error messages.
+    pub call_name: &'static str,
+    pub body: for<'a> fn(&T, Varargs<'a>) -> DirectResult<'a>,
+}
+
+/// What a `DirectMethod` returns: a wrong argument is printed as an error naming the call.
+pub(crate) type DirectResult<'a> = Result<Variant, Box<ArgumentError<'a>>>;
+
+/// The one argument of a `DirectMethod` that takes one, named `name` and `type_name` in errors.
+pub(crate) fn one_argument<'a, A: FromVariant>(
+    mut args: Varargs<'a>,
+    name: &'static str,
+    type_name: &'static str,
+) -> Result<A, Box<ArgumentError<'a>>> {
+    let value = args
+        .read::<A>()
+        .with_name(name)
+        .with_type_name(type_name)
+        .get()?;
+    args.done()?;
+    Ok(value)
+}
+
+/// Registers `methods` on `class`, replacing what gdnative registered under those names.
+///
+/// Why: gdnative 0.11's wrapper takes a strong reference to the object for every call. On a
+/// Reference that a script holds once (a server in a `var`), going from one reference to two
+/// and back makes Godot call the script instance's `_refcount_incremented` and
+/// `_refcount_decremented` by name, each a StringName made from a C string and method lookups:
+/// callgrind counted `server.poll()` at 7,840 instructions a call (3,080 when the script held a
+/// second reference; the built-in's 1,660), and a typical handler calls `get_peer` for every
+/// message. Without that reference a handler of a signal emitted during the call can free the
+/// object: `direct_method_call` keeps the instance's data alive for the call, and `pump::poll`,
+/// the one method that runs scripts, holds a reference while it emits.
+pub(crate) fn register_direct_methods<T>(
+    handle: *mut c_void,
+    class: &CStr,
+    methods: &'static [DirectMethod<T>],
+) where
+    T: NativeClass<UserData = MainThreadData<T>> + DroppedElsewhere,
+{
+    let api = gdnative::private::get_api();
+    for method in methods {
+        let attributes = sys::godot_method_attributes {
+            rpc_type: sys::godot_method_rpc_mode_GODOT_METHOD_RPC_MODE_DISABLED,
+        };
+        let instance_method = sys::godot_instance_method {
+            method: Some(direct_method_call::<T>),
+            // `methods` is 'static: the pointer stays valid for as long as the class exists.
+            method_data: method as *const DirectMethod<T> as *mut c_void,
+            free_func: None,
+        };
+        // SAFETY: `handle` is the one Godot passed to `godot_nativescript_init`, which calls
+        // this after gdnative registered `class`; both names are NUL-terminated and Godot
+        // copies them.
+        unsafe {
+            (api.godot_nativescript_register_method)(
+                handle,
+                class.as_ptr(),
+                method.name.as_ptr(),
+                attributes,
+                instance_method,
+            );
+        }
+    }
+}
+
+/// Godot's entry to a `DirectMethod`.
+///
+/// # Safety
+/// Godot calls it with the `method_data` given at registration (a `'static` `DirectMethod<T>`),
+/// the `user_data` of a live instance of `T` (made by gdnative from `MainThreadData<T>`), and
+/// `num_args` valid argument pointers. The object itself is never touched here; the instance's
+/// data is cloned first, so it outlives the call even if the object is freed during it.
+unsafe extern "C" fn direct_method_call<T>(
+    _object: *mut sys::godot_object,
+    method_data: *mut c_void,
+    user_data: *mut c_void,
+    num_args: c_int,
+    args: *mut *mut sys::godot_variant,
+) -> sys::godot_variant
+where
+    T: NativeClass<UserData = MainThreadData<T>> + DroppedElsewhere,
+{
+    let method = &*(method_data as *const DirectMethod<T>);
+    if user_data.is_null() {
+        log::error(method.call_name, "the object has no instance data");
+        return Variant::nil().leak();
+    }
+    // gdnative's own wrapper reads the arguments this way: a `godot_variant` pointer is a
+    // `&Variant` (gdnative's Variant is the `godot_variant` itself).
+    let args = if num_args > 0 && !args.is_null() {
+        Varargs::from_sys(num_args, args)
+    } else {
+        Varargs::from_sys(0, [].as_mut_ptr())
+    };
+    let data = MainThreadData::<T>::clone_from_user_data_unchecked(user_data);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        data.map(|instance| (method.body)(instance, args))
+    }));
+    match result {
+        Ok(Ok(Ok(value))) => value.leak(),
+        Ok(Ok(Err(argument_error))) => {
+            log::error(method.call_name, argument_error);
+            Variant::nil().leak()
+        }
+        Ok(Err(_)) => {
+            log::error(method.call_name, OTHER_THREAD);
+            Variant::nil().leak()
+        }
+        Err(payload) => {
+            report_panic(method.call_name, payload);
+            Variant::nil().leak()
+        }
+    }
+}
+
+/// The NativeScript entry point: gdnative registers the classes, then the methods a game calls
+/// per frame or per message are registered again past gdnative's wrapper (`DIRECT_METHODS`).
+///
+/// # Safety
+/// Godot calls it once, on the main thread, with its NativeScript handle.
+#[no_mangle]
+pub unsafe extern "C" fn godot_nativescript_init(handle: *mut c_void) {
+    crate::gdws_register_classes(handle);
+    if !gdnative::private::is_api_bound() {
+        return; // gdnative said why and registered nothing.
+    }
+    let registered = catch_unwind(|| {
+        register_direct_methods(handle, c"WebSocketServer", super::server::DIRECT_METHODS)
+    });
+    if let Err(payload) = registered {
+        report_panic("godot_nativescript_init", payload);
+    }
+}

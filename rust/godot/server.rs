@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use gdnative::api::{CryptoKey, MultiplayerPeerGDNative, X509Certificate};
 use gdnative::core_types::GodotError;
+use gdnative::export::Varargs;
 use gdnative::prelude::*;
 use gdnative::sys;
 
 use super::args::{Int, Real};
 use super::batch;
 use super::errors::{listen_error_code, to_code, verify_error_code};
-use super::ffi::{Binding, DroppedElsewhere, MainThreadData};
+use super::ffi::{
+    one_argument, Binding, DirectMethod, DirectResult, DroppedElsewhere, MainThreadData,
+};
 use super::log::{self, LISTEN, RELOAD_TLS};
 use super::peer::WebSocketPeer;
 use super::pool::{self, strings};
@@ -437,19 +440,16 @@ impl WebSocketServer {
         self.state().is_listening()
     }
 
-    #[method]
     fn poll(&self) {
         pump::poll(self.state());
     }
 
     /// Ours, with `batch_receive`: every message `poll()` delivered since the last call.
-    #[method]
     fn get_packets(&self) -> VariantArray {
         batch::get_packets(self.state())
     }
 
     /// Ours: sends many `[id, packet, was_string]` at once.
-    #[method]
     fn put_packets(&self, messages: VariantArray) -> i64 {
         to_code(batch::put_packets(self.state(), &messages))
     }
@@ -459,7 +459,6 @@ impl WebSocketServer {
         self.state().engine().has_peer(id.0)
     }
 
-    #[method]
     fn get_peer(&self, id: Int) -> Option<Instance<WebSocketPeer, Shared>> {
         self.state().peer_object(id.0)
     }
@@ -763,6 +762,52 @@ fn limits_from_buffers(
         out_bytes: round(out_kb) * 1024,
         out_packets: round(out_packets),
     })
+}
+
+/// The methods a game calls every frame or for every message (`poll`, `get_peer`, the batch
+/// pair), registered past gdnative's per-call reference (see `ffi::register_direct_methods`).
+pub(crate) const DIRECT_METHODS: &[DirectMethod<WebSocketServer>] = &[
+    DirectMethod {
+        name: c"poll",
+        call_name: "WebSocketServer.poll",
+        body: direct_poll,
+    },
+    DirectMethod {
+        name: c"get_peer",
+        call_name: "WebSocketServer.get_peer",
+        body: direct_get_peer,
+    },
+    DirectMethod {
+        name: c"get_packets",
+        call_name: "WebSocketServer.get_packets",
+        body: direct_get_packets,
+    },
+    DirectMethod {
+        name: c"put_packets",
+        call_name: "WebSocketServer.put_packets",
+        body: direct_put_packets,
+    },
+];
+
+fn direct_poll<'a>(server: &WebSocketServer, args: Varargs<'a>) -> DirectResult<'a> {
+    args.done()?;
+    server.poll();
+    Ok(Variant::nil())
+}
+
+fn direct_get_peer<'a>(server: &WebSocketServer, args: Varargs<'a>) -> DirectResult<'a> {
+    let id = one_argument::<Int>(args, "id", "int")?;
+    Ok(server.get_peer(id).owned_to_variant())
+}
+
+fn direct_get_packets<'a>(server: &WebSocketServer, args: Varargs<'a>) -> DirectResult<'a> {
+    args.done()?;
+    Ok(server.get_packets().owned_to_variant())
+}
+
+fn direct_put_packets<'a>(server: &WebSocketServer, args: Varargs<'a>) -> DirectResult<'a> {
+    let messages = one_argument::<VariantArray>(args, "messages", "Array")?;
+    Ok(server.put_packets(messages).to_variant())
 }
 
 #[cfg(test)]
