@@ -13,6 +13,7 @@ func run():
 		yield(skip("the built-in class has no batch API"), "completed")
 	yield(receive_and_send(), "completed")
 	yield(without_batch_receive(), "completed")
+	yield(empty_messages_received(), "completed")
 	multiplayer_mode()
 
 
@@ -159,6 +160,35 @@ func without_batch_receive():
 	check_eq(server.get_packets(), [], "get_packets() without batch_receive")
 	expect_errors_end("get_packets without batch_receive")
 	server.stop()
+
+
+# Empty text and binary messages from a client (a stock WebSocketClient cannot send one: a raw
+# one writes the frames) come out of get_packets() as empty PoolByteArrays, each in its kind,
+# in order with the others; without batch_receive, get_packet() returns them the same way.
+func empty_messages_received():
+	for batch in [true, false]:
+		var server = make_server()
+		server.batch_receive = batch
+		check_eq(server.listen(port), OK, "listen (batch_receive %s)" % batch)
+		var tcp = yield(raw_connect(), "completed")
+		tcp.put_data(upgrade_request())
+		var id = yield(wait_event("client_connected"), "completed")[1]
+		# Masked (key 0) frames: empty text, empty binary, then "z" as text.
+		tcp.put_data(PoolByteArray([0x81, 0x80, 0, 0, 0, 0, 0x82, 0x80, 0, 0, 0, 0,
+				0x81, 0x81, 0, 0, 0, 0, ord("z")]))
+		var got := []
+		if batch:
+			got = yield(collect(server, 3), "completed")
+		else:
+			var peer = server.get_peer(id)
+			for i in 3:
+				yield(wait_event("data_received"), "completed")
+				var packet = peer.get_packet()
+				got.append([id, packet, peer.was_string_packet()])
+		check_eq(got, [[id, PoolByteArray(), true], [id, PoolByteArray(), false], [id, "z".to_utf8(), true]],
+				"empty messages received (batch_receive %s)" % batch)
+		server.stop()
+		forget(server)
 
 
 func multiplayer_mode():
