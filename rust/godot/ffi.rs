@@ -5,8 +5,11 @@
 // Rust. Each callback forwards to a safe trait method through `call`, which refuses calls from
 // a thread other than the object's, keeps the state alive for the whole call, and catches
 // panics: a panic unwinding into Godot would abort the game. Also the few calls on shared Godot
-// objects that gdnative marks `unsafe`, and the user-data wrapper of WebSocketServer
-// (`MainThreadData`), whose trait gdnative declares `unsafe`.
+// objects that gdnative marks `unsafe`, the user-data wrapper of WebSocketServer
+// (`MainThreadData`), whose trait gdnative declares `unsafe`, and the library's NativeScript
+// entry points: `godot_nativescript_init` (gdnative's class registration, then the methods a
+// game calls per frame or per message registered past gdnative's wrapper, `DirectMethod`) and
+// `godot_nativescript_frame`.
 
 use std::cell;
 use std::ffi::{c_void, CStr};
