@@ -73,22 +73,20 @@ def main():
     opts = ap.parse_args()
     logdir = tempfile.mkdtemp(prefix="gdws-profile-")
     port = run.free_port()
-    server_args = [f"--port={port}", f"--fps={opts.fps}", "--max-secs=60"]
+    server_args = [f"--fps={opts.fps}", "--max-secs=60"]
     server_args += ["--builtin"] if opts.builtin else []
     server_args += ["--batch"] if opts.batch else []
     env = dict(os.environ, LANG="en_US.UTF-8")
-    server = run.Proc(["taskset", "-c", run.SERVER_CPU, run.GODOT, "--path", run.PROJECT,
-                       "-s", "res://bench/bench_server.gd"] + server_args,
+    server = run.Proc(run.godot_server_argv(run.SERVER_CPU, port, server_args),
                       os.path.join(logdir, "server.log"), env)
     load = None
     try:
         if server.expect("READY", time.time() + 30)[0] is None:
             sys.exit(f"profile: the server did not start (see {logdir}/server.log)")
         secs = opts.secs + 2
-        load = run.Proc(["taskset", "-c", run.LOAD_CPU,
-                         os.path.join(run.ROOT, "target", "release", "loadgen"), "echo",
-                         "--conns=100", f"--inflight={opts.inflight}", "--size=32",
-                         f"--port={port}", f"--secs={secs}", "--warmup=1"],
+        load = run.Proc(run.loadgen_argv(run.LOAD_CPU, "release", port,
+                                         ["echo", "--conns=100", f"--inflight={opts.inflight}",
+                                          "--size=32", f"--secs={secs}", "--warmup=1"]),
                         os.path.join(logdir, "load.log"), env)
         if load.expect("WINDOW_START", time.time() + 60)[0] is None:
             sys.exit(f"profile: the load did not start (see {logdir}/load.log)")

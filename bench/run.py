@@ -341,6 +341,18 @@ def make_tls(directory):
     return path("ca.pem"), path("cert.pem"), path("key.pem")
 
 
+def godot_server_argv(cpu, port, args):
+    """bench_server.gd under headless Godot on `cpu` (a taskset list), listening on `port`."""
+    return ["taskset", "-c", cpu, GODOT, "--path", PROJECT, "-s", "res://bench/bench_server.gd",
+            f"--port={port}"] + args
+
+
+def loadgen_argv(cpu, profile, port, args):
+    """The load generator of build `profile` on `cpu`, against `port`."""
+    return (["taskset", "-c", cpu, os.path.join(ROOT, "target", profile, "loadgen")] + args
+            + [f"--port={port}"])
+
+
 def run_once(sc, variant, opts, logdir, run_index):
     """One run of one scenario on one variant: a dict of metrics, or an error string."""
     port = free_port()
@@ -352,9 +364,8 @@ def run_once(sc, variant, opts, logdir, run_index):
     all_cpus = "0-%d" % ((os.cpu_count() or 1) - 1)
     server_cpu, load_cpu = (SERVER_CPU, LOAD_CPU) if pinned else (all_cpus, all_cpus)
     if sc["kind"] == "godot":
-        argv = ["taskset", "-c", server_cpu, GODOT, "--path", PROJECT,
-                "-s", "res://bench/bench_server.gd", f"--port={port}", f"--mode={sc['mode']}",
-                f"--max-secs={opts.max_secs}"] + sc["server"]
+        argv = godot_server_argv(server_cpu, port, [f"--mode={sc['mode']}",
+                                                    f"--max-secs={opts.max_secs}"] + sc["server"])
         if variant == "builtin":
             argv.append("--builtin")
         elif opts.profile == "debug":
@@ -379,8 +390,8 @@ def run_once(sc, variant, opts, logdir, run_index):
         load_args = list(sc["smoke_load"] if opts.smoke else sc["load"])
         if sc["tls"]:
             load_args.append(f"--tls-ca={opts.tls[0]}")
-        load = Proc(["taskset", "-c", load_cpu, binary(opts, "loadgen")] + load_args +
-                    [f"--port={port}", f"--secs={secs}", f"--warmup={opts.warmup}"],
+        load = Proc(loadgen_argv(load_cpu, opts.profile, port, load_args +
+                                 [f"--secs={secs}", f"--warmup={opts.warmup}"]),
                     os.path.join(logdir, tag + ".load.log"), env)
         deadline = time.time() + secs + opts.warmup + 240
         window_start = load.expect("WINDOW_START", deadline)[1]

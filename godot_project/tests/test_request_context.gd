@@ -74,7 +74,7 @@ func run():
 	# The game's own page: the 101, with the extra header.
 	var listed = yield(raw_connect(), "completed")
 	listed.put_data(upgrade_request("/lobby", "Origin: " + GAME_ORIGIN + "\r\n", "game.example"))
-	yield(wait_until("the listed origin's 101", self, "_has_head", [listed]), "completed")
+	yield(wait_until("the listed origin's 101", self, "has_response_head", [listed]), "completed")
 	check(_received[listed].begins_with("HTTP/1.1 101 Switching Protocols\r\n"), "a listed origin upgrades")
 	check_ours("\r\nX-Game: test\r\n" in _received[listed], "with the extra header: %s" % to_json(_received[listed]))
 	yield(wait_event("client_connected"), "completed")
@@ -107,7 +107,7 @@ func run():
 	# A WebSocket upgrade of the health path still upgrades.
 	var upgrade = yield(raw_connect(), "completed")
 	upgrade.put_data(upgrade_request("/health", "", "game.example"))
-	yield(wait_until("the health path's 101", self, "_has_head", [upgrade]), "completed")
+	yield(wait_until("the health path's 101", self, "has_response_head", [upgrade]), "completed")
 	check(_received[upgrade].begins_with("HTTP/1.1 101 Switching Protocols\r\n"), "an upgrade of the health path upgrades")
 	var ev = yield(wait_event("client_connected"), "completed")
 	check_eq_ours(call_if_ours(server, "get_peer_request_path", [ev[1]]), "/health", "its path")
@@ -118,11 +118,6 @@ func run():
 # `object.method(args)` on ours; null on the built-in, which has no such method.
 func call_if_ours(object, method: String, args: Array):
 	return object.callv(method, args) if object.has_method(method) else null
-
-
-func _has_head(tcp: StreamPeerTCP) -> bool:
-	_is_closed(tcp)
-	return "\r\n\r\n" in _received[tcp]
 
 
 func refused(cause: String) -> String:

@@ -1,6 +1,8 @@
-//! Number arguments (`Int`, `Real`) converted the way Godot converts them for its own classes.
+//! Number arguments (`Int`, `Real`) converted the way Godot converts them for its own classes,
+//! and the argument of a method registered past gdnative's wrapper (`ffi::DirectMethod`).
 
 use gdnative::core_types::{CoerceFromVariant, FromVariantError};
+use gdnative::export::{ArgumentError, Varargs};
 use gdnative::prelude::*;
 
 // gdnative's `i64`/`f64` accept only a Variant of exactly that type, so `listen(9080.0)` or
@@ -42,4 +44,20 @@ fn number<T: CoerceFromVariant>(
             expected,
         }),
     }
+}
+
+/// The one argument of a method that takes one, named `name` and `type_name` in errors; more
+/// arguments than that are an error too.
+pub(crate) fn one_argument<'a, A: FromVariant>(
+    mut args: Varargs<'a>,
+    name: &'static str,
+    type_name: &'static str,
+) -> Result<A, Box<ArgumentError<'a>>> {
+    let value = args
+        .read::<A>()
+        .with_name(name)
+        .with_type_name(type_name)
+        .get()?;
+    args.done()?;
+    Ok(value)
 }

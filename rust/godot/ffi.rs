@@ -12,7 +12,7 @@
 // `godot_nativescript_frame`.
 
 use std::cell;
-use std::ffi::{c_void, CStr};
+use std::ffi::{c_void, CStr, CString};
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -23,7 +23,7 @@ use bytes::Bytes;
 use gdnative::api::{CryptoKey, MultiplayerPeerGDNative, PacketPeerGDNative, Resource};
 use gdnative::core_types::GodotError;
 use gdnative::export::user_data::{LocalCellData, LocalCellError, Map, MapMut, UserData};
-use gdnative::export::{ArgumentError, Varargs};
+use gdnative::export::{ArgumentError, StaticallyNamed, Varargs};
 use gdnative::prelude::*;
 use gdnative::sys;
 
@@ -570,30 +570,20 @@ pub extern "C" fn godot_nativescript_frame() {}
 pub(crate) struct DirectMethod<T> {
     /// The name scripts call it by.
     pub name: &'static CStr,
-    /// `Class.method`, for error messages.
-    pub call_name: &'static str,
     pub body: for<'a> fn(&T, Varargs<'a>) -> DirectResult<'a>,
+}
+
+impl<T: StaticallyNamed> DirectMethod<T> {
+    /// `Class.method`, as errors name the call.
+    fn call_name(&self) -> String {
+        format!("{}.{}", T::CLASS_NAME, self.name.to_string_lossy())
+    }
 }
 
 /// What a `DirectMethod` returns: a wrong argument is printed as an error naming the call.
 pub(crate) type DirectResult<'a> = Result<Variant, Box<ArgumentError<'a>>>;
 
-/// The one argument of a `DirectMethod` that takes one, named `name` and `type_name` in errors.
-pub(crate) fn one_argument<'a, A: FromVariant>(
-    mut args: Varargs<'a>,
-    name: &'static str,
-    type_name: &'static str,
-) -> Result<A, Box<ArgumentError<'a>>> {
-    let value = args
-        .read::<A>()
-        .with_name(name)
-        .with_type_name(type_name)
-        .get()?;
-    args.done()?;
-    Ok(value)
-}
-
-/// Registers `methods` on `class`, replacing what gdnative registered under those names.
+/// Registers `methods` on class `T`, replacing what gdnative registered under those names.
 ///
 /// Why: gdnative 0.11's wrapper takes a strong reference to the object for every call. On a
 /// Reference that a script holds once (a server in a `var`), going from one reference to two
@@ -604,13 +594,12 @@ pub(crate) fn one_argument<'a, A: FromVariant>(
 /// message. Without that reference a handler of a signal emitted during the call can free the
 /// object: `direct_method_call` keeps the instance's data alive for the call, and `pump::poll`,
 /// the one method that runs scripts, holds a reference while it emits.
-pub(crate) fn register_direct_methods<T>(
-    handle: *mut c_void,
-    class: &CStr,
-    methods: &'static [DirectMethod<T>],
-) where
-    T: NativeClass<UserData = MainThreadData<T>> + DroppedElsewhere,
+pub(crate) fn register_direct_methods<T>(handle: *mut c_void, methods: &'static [DirectMethod<T>])
+where
+    T: NativeClass<UserData = MainThreadData<T>> + StaticallyNamed + DroppedElsewhere,
 {
+    // A class name is an identifier: no NUL in it.
+    let class = CString::new(T::CLASS_NAME).unwrap_or_default();
     let api = gdnative::private::get_api();
     for method in methods {
         let attributes = sys::godot_method_attributes {
@@ -623,7 +612,7 @@ pub(crate) fn register_direct_methods<T>(
             free_func: None,
         };
         // SAFETY: `handle` is the one Godot passed to `godot_nativescript_init`, which calls
-        // this after gdnative registered `class`; both names are NUL-terminated and Godot
+        // this after gdnative registered class `T`; both names are NUL-terminated and Godot
         // copies them.
         unsafe {
             (api.godot_nativescript_register_method)(
@@ -652,11 +641,11 @@ unsafe extern "C" fn direct_method_call<T>(
     args: *mut *mut sys::godot_variant,
 ) -> sys::godot_variant
 where
-    T: NativeClass<UserData = MainThreadData<T>> + DroppedElsewhere,
+    T: NativeClass<UserData = MainThreadData<T>> + StaticallyNamed + DroppedElsewhere,
 {
     let method = &*(method_data as *const DirectMethod<T>);
     if user_data.is_null() {
-        log::error(method.call_name, "the object has no instance data");
+        log::error(&method.call_name(), "the object has no instance data");
         return Variant::nil().leak();
     }
     // gdnative's own wrapper reads the arguments this way: a `godot_variant` pointer is a
@@ -673,15 +662,15 @@ where
     match result {
         Ok(Ok(Ok(value))) => value.leak(),
         Ok(Ok(Err(argument_error))) => {
-            log::error(method.call_name, argument_error);
+            log::error(&method.call_name(), argument_error);
             Variant::nil().leak()
         }
         Ok(Err(_)) => {
-            log::error(method.call_name, OTHER_THREAD);
+            log::error(&method.call_name(), OTHER_THREAD);
             Variant::nil().leak()
         }
         Err(payload) => {
-            report_panic(method.call_name, payload);
+            report_panic(&method.call_name(), payload);
             Variant::nil().leak()
         }
     }
@@ -698,9 +687,8 @@ pub unsafe extern "C" fn godot_nativescript_init(handle: *mut c_void) {
     if !gdnative::private::is_api_bound() {
         return; // gdnative said why and registered nothing.
     }
-    let registered = catch_unwind(|| {
-        register_direct_methods(handle, c"WebSocketServer", super::server::DIRECT_METHODS)
-    });
+    let registered =
+        catch_unwind(|| register_direct_methods(handle, super::server::DIRECT_METHODS));
     if let Err(payload) = registered {
         report_panic("godot_nativescript_init", payload);
     }

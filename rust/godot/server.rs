@@ -10,12 +10,10 @@ use gdnative::export::Varargs;
 use gdnative::prelude::*;
 use gdnative::sys;
 
-use super::args::{Int, Real};
+use super::args::{one_argument, Int, Real};
 use super::batch;
 use super::errors::{listen_error_code, to_code, verify_error_code};
-use super::ffi::{
-    one_argument, Binding, DirectMethod, DirectResult, DroppedElsewhere, MainThreadData,
-};
+use super::ffi::{Binding, DirectMethod, DirectResult, DroppedElsewhere, MainThreadData};
 use super::log::{self, LISTEN, RELOAD_TLS};
 use super::peer::WebSocketPeer;
 use super::pool::{self, strings};
@@ -769,22 +767,18 @@ fn limits_from_buffers(
 pub(crate) const DIRECT_METHODS: &[DirectMethod<WebSocketServer>] = &[
     DirectMethod {
         name: c"poll",
-        call_name: "WebSocketServer.poll",
         body: direct_poll,
     },
     DirectMethod {
         name: c"get_peer",
-        call_name: "WebSocketServer.get_peer",
         body: direct_get_peer,
     },
     DirectMethod {
         name: c"get_packets",
-        call_name: "WebSocketServer.get_packets",
         body: direct_get_packets,
     },
     DirectMethod {
         name: c"put_packets",
-        call_name: "WebSocketServer.put_packets",
         body: direct_put_packets,
     },
 ];

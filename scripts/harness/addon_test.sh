@@ -78,9 +78,9 @@ while read -r platform path; do
 done <<<"$entries"
 # Godot looks up godot_nativescript_frame in every NativeScript library each frame; a library
 # without it costs a failed dlsym per frame (rust/godot/ffi.rs).
+exported=$(nm -D --defined-only "$project/addons/gdws/bin/libgdws.so")
 for symbol in godot_gdnative_init godot_gdnative_terminate godot_nativescript_init godot_nativescript_frame; do
-    nm -D --defined-only "$project/addons/gdws/bin/libgdws.so" | grep -q " T $symbol$" \
-        || { echo "FAIL addon: libgdws.so does not export $symbol"; exit 1; }
+    grep -q " T $symbol$" <<<"$exported" || { echo "FAIL addon: libgdws.so does not export $symbol"; exit 1; }
 done
 dll="$project/addons/gdws/bin/gdws.dll"
 # Windows' own DLLs (and the API sets that name parts of them): nothing else may be imported.

@@ -203,6 +203,12 @@ func _is_closed(tcp: StreamPeerTCP) -> bool:
 	return res[0] != OK or tcp.get_status() != StreamPeerTCP.STATUS_CONNECTED
 
 
+# Reads what arrived; true once a whole HTTP response head came.
+func has_response_head(tcp: StreamPeerTCP) -> bool:
+	_is_closed(tcp)
+	return "\r\n\r\n" in _received[tcp]
+
+
 func _is_open(tcp: StreamPeerTCP) -> bool:
 	return not _is_closed(tcp)
 
